@@ -1,0 +1,53 @@
+package fanout
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// TimeoutError is a task's error when its own Task.Timeout passed first.
+// It matches context.DeadlineExceeded with errors.Is.
+type TimeoutError struct {
+	Timeout time.Duration
+}
+
+func (e *TimeoutError) Error() string { return "timeout after " + e.Timeout.String() }
+
+// Is reports whether target is context.DeadlineExceeded.
+func (e *TimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// DeadlineError is a task's error when the gather's Options.Timeout passed
+// before the task finished. It matches context.DeadlineExceeded with
+// errors.Is.
+type DeadlineError struct {
+	Timeout time.Duration
+}
+
+func (e *DeadlineError) Error() string { return "deadline of " + e.Timeout.String() + " exceeded" }
+
+// Is reports whether target is context.DeadlineExceeded.
+func (e *DeadlineError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// NotStartedError is a task's error when the gather ended (by deadline or
+// cancellation) before a free lane let the task start. Its Cause says why.
+type NotStartedError struct {
+	Cause error
+}
+
+func (e *NotStartedError) Error() string { return "not started: " + e.Cause.Error() }
+
+// Unwrap returns the cause.
+func (e *NotStartedError) Unwrap() error { return e.Cause }
+
+// PanicError is a task's error when its source panicked. The panic is
+// contained: the other tasks and the caller carry on.
+type PanicError struct {
+	// Value is what was passed to panic.
+	Value any
+	// Stack is the panicking goroutine's stack, for debugging; it is not
+	// part of Error.
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }

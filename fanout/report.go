@@ -1,0 +1,66 @@
+package fanout
+
+import "time"
+
+// Result is what one task produced.
+type Result[T any] struct {
+	// Name and Index identify the task (Index is its position in the slice
+	// given to Start).
+	Name  string
+	Index int
+	// Value is the source's value; meaningful only when Err is nil.
+	Value T
+	// Err is nil on success; otherwise the source's error, or a
+	// *TimeoutError, *DeadlineError, *NotStartedError, *PanicError, or the
+	// context's cause when the caller cancelled.
+	Err error
+	// Attempts is how many times the source was called: 1 for a task that
+	// started, 0 for one that never did.
+	Attempts int
+	// Start and End are offsets from the start of the gather, so a
+	// waterfall of the lanes can be drawn.
+	Start, End time.Duration
+	// Abandoned is set when the source ignored its context and was still
+	// running when Wait gave up on it: its goroutine outlives the gather.
+	Abandoned bool
+}
+
+// Latency is how long the task ran: End - Start.
+func (r *Result[T]) Latency() time.Duration { return r.End - r.Start }
+
+// OK reports whether the task succeeded.
+func (r *Result[T]) OK() bool { return r.Err == nil }
+
+// Report is the outcome of a whole gather.
+type Report[T any] struct {
+	// Results holds one result per task, in the order the tasks were given.
+	Results []Result[T]
+	// Total is the wall time from the start of the gather until its last
+	// task ended (successfully or not).
+	Total time.Duration
+	// Sum is the sum of the tasks' latencies: what a single lane would have
+	// cost.
+	Sum time.Duration
+	// Slowest is the index of the task that ended last, the one that
+	// decided Total; -1 when there were no tasks.
+	Slowest int
+	// Lanes is how many tasks could be in flight at once in this gather.
+	Lanes int
+	// DeadlineExceeded is set when the gather's deadline (Options.Timeout
+	// or ctx's) cut it short; Canceled when ctx was cancelled first.
+	DeadlineExceeded, Canceled bool
+}
+
+// Complete reports whether every task succeeded.
+func (r *Report[T]) Complete() bool { return r.Failed() == 0 }
+
+// Failed is the number of tasks that did not succeed.
+func (r *Report[T]) Failed() int {
+	n := 0
+	for i := range r.Results {
+		if r.Results[i].Err != nil {
+			n++
+		}
+	}
+	return n
+}
