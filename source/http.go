@@ -1,0 +1,173 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+)
+
+// DefaultMaxBytes is the response-size limit of an HTTP source whose
+// MaxBytes is 0.
+const DefaultMaxBytes = 1 << 20
+
+// HTTP is a JSON upstream. Each Fetch sends one request and answers the
+// response body as it came, once it is known to be valid JSON no larger
+// than MaxBytes from a 2xx response.
+//
+// URL and Method must be set before first use and not changed after; the
+// zero values of the other fields are usable.
+type HTTP struct {
+	// Method is the request method; "" means GET.
+	Method string
+	// URL is the upstream's address, fixed by configuration.
+	URL string
+	// Header is sent with every request (API keys, Accept, ...). It is never
+	// echoed into errors.
+	Header http.Header
+	// MaxBytes limits the response body; 0 means DefaultMaxBytes.
+	MaxBytes int64
+	// Client sends the requests; nil means Client in this package.
+	Client *http.Client
+}
+
+// StatusError is an upstream's non-2xx answer.
+type StatusError struct {
+	Code int
+	// Snippet is the start of the body, for the reader of the error.
+	Snippet string
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("upstream answered %d %s", e.Code, http.StatusText(e.Code))
+	if e.Snippet != "" {
+		msg += ": " + e.Snippet
+	}
+	return msg
+}
+
+// ErrTooLarge is matched (with errors.Is) by the error of a response larger
+// than the source's MaxBytes.
+var ErrTooLarge = errors.New("upstream response too large")
+
+// ErrNotJSON is matched (with errors.Is) by the error of a response that is
+// not valid JSON.
+var ErrNotJSON = errors.New("upstream answered non-JSON")
+
+// Fetch sends the request under ctx and answers the upstream's JSON body.
+func (h *HTTP) Fetch(ctx context.Context) (json.RawMessage, error) {
+	req, err := http.NewRequestWithContext(ctx, h.method(), h.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	for k, v := range h.Header {
+		req.Header[k] = v
+	}
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
+	client := h.Client
+	if client == nil {
+		client = Client
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, h.transportError(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, &StatusError{Code: resp.StatusCode, Snippet: snippet(resp.Body)}
+	}
+	body, err := h.read(resp)
+	if err != nil {
+		return nil, err
+	}
+	if !json.Valid(body) {
+		ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		return nil, fmt.Errorf("%w (Content-Type %q): %s", ErrNotJSON, ct, quoteSnippet(body))
+	}
+	return body, nil
+}
+
+func (h *HTTP) method() string {
+	if h.Method == "" {
+		return http.MethodGet
+	}
+	return h.Method
+}
+
+// read reads the whole body, refusing one larger than MaxBytes before
+// reading it where the upstream declared its length.
+func (h *HTTP) read(resp *http.Response) ([]byte, error) {
+	limit := h.MaxBytes
+	if limit <= 0 {
+		limit = DefaultMaxBytes
+	}
+	tooLarge := fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+	if resp.ContentLength > limit {
+		return nil, tooLarge
+	}
+	if resp.ContentLength >= 0 {
+		body := make([]byte, resp.ContentLength)
+		if _, err := io.ReadFull(resp.Body, body); err != nil {
+			return nil, fmt.Errorf("read upstream body: %w", err)
+		}
+		return body, nil
+	}
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read upstream body: %w", err)
+	}
+	if n > limit {
+		return nil, tooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+// transportError drops the URL that *url.Error carries: the query string may
+// hold secrets, and the report already names the source.
+func (h *HTTP) transportError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("%s %s: %w", h.method(), redact(h.URL), err)
+}
+
+// redact keeps scheme, host and path of an address, dropping user info and
+// query, which may carry credentials.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
+const snippetBytes = 200
+
+func snippet(r io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(r, snippetBytes))
+	return strings.TrimSpace(strings.ToValidUTF8(string(b), "?"))
+}
+
+func quoteSnippet(b []byte) string {
+	if len(b) > snippetBytes {
+		b = b[:snippetBytes]
+		for len(b) > 0 && !utf8.Valid(b) {
+			b = b[:len(b)-1]
+		}
+	}
+	if len(b) == 0 {
+		return "empty body"
+	}
+	return fmt.Sprintf("%q", b)
+}

@@ -1,0 +1,112 @@
+package source_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/citypopy/highway/source"
+)
+
+func upstream(t *testing.T, h http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestHTTPPassesValidJSONThroughByteForByte(t *testing.T) {
+	body := "{ \"temp\" : \"22°C\",\n  \"wind\": [1, 2.50, 3e2] }"
+	for _, chunked := range []bool{false, true} {
+		srv := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Key") != "k" || r.Header.Get("Accept") != "application/json" {
+				http.Error(w, "missing headers", 400)
+				return
+			}
+			if chunked {
+				w.(http.Flusher).Flush()
+			}
+			w.Write([]byte(body))
+		})
+		h := &source.HTTP{URL: srv.URL + "/weather", Header: http.Header{"X-Key": {"k"}}}
+		v, err := h.Fetch(t.Context())
+		if err != nil || string(v) != body {
+			t.Errorf("chunked %v: got %q, %v", chunked, v, err)
+		}
+	}
+}
+
+func TestHTTPErrorsSayWhatWentWrong(t *testing.T) {
+	cases := []struct {
+		name    string
+		handler http.HandlerFunc
+		max     int64
+		is      error
+		want    string
+	}{
+		{"server error", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, `{"error":"boom"}`, 500)
+		}, 0, nil, `upstream answered 500 Internal Server Error: {"error":"boom"}`},
+		{"not json", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte("<html>hello</html>"))
+		}, 0, source.ErrNotJSON, `upstream answered non-JSON (Content-Type "text/html"): "<html>hello</html>"`},
+		{"empty", func(w http.ResponseWriter, r *http.Request) {}, 0, source.ErrNotJSON, "empty body"},
+		{"too large, declared", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`"` + strings.Repeat("x", 100) + `"`))
+		}, 50, source.ErrTooLarge, "more than 50 bytes"},
+		{"too large, chunked", func(w http.ResponseWriter, r *http.Request) {
+			w.(http.Flusher).Flush()
+			w.Write([]byte(`"` + strings.Repeat("x", 100) + `"`))
+		}, 50, source.ErrTooLarge, "more than 50 bytes"},
+		{"redirect not followed", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "http://elsewhere.invalid/", http.StatusFound)
+		}, 0, nil, "upstream answered 302 Found"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := upstream(t, c.handler)
+			_, err := (&source.HTTP{URL: srv.URL, MaxBytes: c.max}).Fetch(t.Context())
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, c.want)
+			}
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Errorf("err %v is not %v", err, c.is)
+			}
+		})
+	}
+}
+
+func TestHTTPNeverAnsweringUpstreamIsCutOffByTheContext(t *testing.T) {
+	gone := make(chan struct{})
+	srv := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+		close(gone)
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	_, err := (&source.HTTP{URL: srv.URL}).Fetch(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	select {
+	case <-gone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream never saw the call cancelled")
+	}
+	source.Transport.CloseIdleConnections()
+}
+
+func TestHTTPTransportErrorsHideTheQueryString(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	addr := srv.URL
+	srv.Close()
+	_, err := (&source.HTTP{URL: addr + "/chat?api_key=s3cret"}).Fetch(t.Context())
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "GET "+addr+"/chat:") {
+		t.Errorf("err = %v", err)
+	}
+}

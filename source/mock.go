@@ -1,0 +1,67 @@
+package source
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Mock is a built-in slow source: it answers Data after Latency, give or
+// take Jitter, and fails at FailureRate. It honours its context: a cancelled
+// call returns at once.
+//
+// The zero value answers JSON null at once. A Mock must not be changed
+// once it is in use.
+type Mock struct {
+	// Latency is how long each call takes.
+	Latency time.Duration
+	// Jitter spreads Latency uniformly over [Latency-Jitter, Latency+Jitter],
+	// never below zero.
+	Jitter time.Duration
+	// FailureRate is the fraction of calls, from 0 to 1, that fail with a
+	// *MockFailure after their latency.
+	FailureRate float64
+	// Data is the JSON answered; nil means null.
+	Data json.RawMessage
+}
+
+// MockFailure is the error of a Mock call chosen to fail by its FailureRate.
+type MockFailure struct {
+	Rate float64
+}
+
+func (e *MockFailure) Error() string {
+	return fmt.Sprintf("mock failure (failure_rate %g)", e.Rate)
+}
+
+var null = json.RawMessage("null")
+
+// Fetch waits out the mock's latency, unless ctx ends first, and answers.
+func (m *Mock) Fetch(ctx context.Context) (json.RawMessage, error) {
+	if d := m.delay(); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
+	if m.FailureRate > 0 && rand.Float64() < m.FailureRate {
+		return nil, &MockFailure{Rate: m.FailureRate}
+	}
+	if m.Data == nil {
+		return null, nil
+	}
+	return m.Data, nil
+}
+
+func (m *Mock) delay() time.Duration {
+	d := m.Latency
+	if m.Jitter > 0 {
+		d += time.Duration(rand.Int64N(int64(2*m.Jitter)+1)) - m.Jitter
+	}
+	return max(d, 0)
+}
