@@ -1,0 +1,212 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+func TestDefaultIsTheSeedsCity(t *testing.T) {
+	c := Default()
+	if c.Listen != "127.0.0.1:8080" || len(c.Sources) != 4 || c.Routes[0].Path != "/city-report" {
+		t.Fatalf("%+v", c)
+	}
+	img, search := time.Duration(c.Sources["image"].Latency), time.Duration(c.Sources["search"].Latency)
+	for name, s := range c.Sources {
+		if time.Duration(s.Latency) > img || time.Duration(s.Latency) < search {
+			t.Errorf("%s latency %v outside search..image (%v..%v)", name, s.Latency, search, img)
+		}
+	}
+	if got := string(c.Sources["weather"].Data); got != `{"city":"Citypopy","temp":"22°C"}` {
+		t.Errorf("weather data %s", got)
+	}
+}
+
+func TestTheIssueExampleParsesWithDefaults(t *testing.T) {
+	c, err := parse("highway.yaml", []byte(`
+listen: 127.0.0.1:8080
+sources:
+  weather: {kind: mock, latency: 300ms, jitter: 30ms, data: {city: Citypopy, temp: "22°C"}}
+  image:   {kind: mock, latency: 800ms, data: {url: "/img/popy.png"}}
+  chat:    {kind: mock, latency: 500ms, data: {reply: "Hello from AI City!"}}
+  search:  {kind: mock, latency: 200ms, data: {hits: 3}}
+  remote:  {kind: http, url: "http://127.0.0.1:9000/weather", timeout: 2s, headers: {Authorization: "Bearer ${KEY}"}}
+routes:
+  - path: /city-report
+    sources: [weather, image, chat]
+    timeout: 5s
+  - path: /remote
+    sources: [remote]
+`), env(map[string]string{"KEY": "s3cret"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Sources["remote"]
+	if r.Method != "GET" || time.Duration(r.Timeout) != 2*time.Second || r.Headers["Authorization"] != "Bearer s3cret" {
+		t.Errorf("remote %+v", r)
+	}
+	if c.Routes[1].Method != "GET" || time.Duration(c.Routes[1].Timeout) != DefaultRouteTimeout {
+		t.Errorf("route defaults %+v", c.Routes[1])
+	}
+	if string(c.Sources["search"].Data) != `{"hits":3}` {
+		t.Errorf("search data %s", c.Sources["search"].Data)
+	}
+}
+
+func TestBadConfigsAreRefusedWithFileFieldAndReason(t *testing.T) {
+	const routes = "routes:\n  - {path: /r, sources: [a]}\n"
+	cases := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown field", "sources:\n  a: {kind: mock, latncy: 3s}\n" + routes,
+			[]string{`f.yaml:2:19: sources.a.latncy: unknown field "latncy" (known fields: data, failure_rate`}},
+		{"bad duration", "sources:\n  a: {kind: mock, latency: 3 seconds}\n" + routes,
+			[]string{`f.yaml:2:28: sources.a.latency: invalid duration "3 seconds"`}},
+		{"bare number duration", "sources:\n  a: {kind: mock, latency: 300}\n" + routes,
+			[]string{`sources.a.latency: invalid duration "300"`}},
+		{"missing source", "sources:\n  a: {kind: mock}\nroutes:\n  - {path: /r, sources: [a, wether]}\n",
+			[]string{`f.yaml:4:29: routes[0].sources[1]: no source named "wether" (sources: a)`}},
+		{"duplicate path", "sources:\n  a: {kind: mock}\nroutes:\n  - {path: /r, sources: [a]}\n  - {path: /r, sources: [a]}\n",
+			[]string{`f.yaml:5:12: routes[1].path: path /r is already served by routes[0]`}},
+		{"unknown kind", "sources:\n  a: {kind: grpc}\n" + routes,
+			[]string{`sources.a.kind: unknown kind "grpc"`}},
+		{"missing kind", "sources:\n  a: {latency: 1s}\n" + routes,
+			[]string{`sources.a: missing kind`}},
+		{"http field on mock", "sources:\n  a: {kind: mock, url: 'http://x'}\n" + routes,
+			[]string{`sources.a.url: not used by kind mock`}},
+		{"http without url", "sources:\n  a: {kind: http}\n" + routes,
+			[]string{`sources.a.url: missing`}},
+		{"http bad scheme", "sources:\n  a: {kind: http, url: 'ftp://x/y'}\n" + routes,
+			[]string{`want an http:// or https:// URL`}},
+		{"failure rate", "sources:\n  a: {kind: mock, failure_rate: 2}\n" + routes,
+			[]string{`sources.a.failure_rate: must be between 0 and 1`}},
+		{"negative latency", "sources:\n  a: {kind: mock, latency: -1s}\n" + routes,
+			[]string{`sources.a.latency: must not be negative`}},
+		{"unset secret", "sources:\n  a: {kind: http, url: 'http://x/', headers: {K: '${NOPE}'}}\n" + routes,
+			[]string{`sources.a.headers.K: environment variable NOPE is not set`}},
+		{"reserved path", "sources:\n  a: {kind: mock}\nroutes:\n  - {path: /healthz, sources: [a]}\n",
+			[]string{`routes[0].path: path /healthz is reserved`}},
+		{"relative path", "sources:\n  a: {kind: mock}\nroutes:\n  - {path: r, sources: [a]}\n",
+			[]string{`routes[0].path: want a path starting with /`}},
+		{"route without sources", "sources:\n  a: {kind: mock}\nroutes:\n  - {path: /r}\n",
+			[]string{`routes[0].sources: no sources`}},
+		{"source twice in route", "sources:\n  a: {kind: mock}\nroutes:\n  - {path: /r, sources: [a, a]}\n",
+			[]string{`routes[0].sources[1]: source "a" listed twice`}},
+		{"wrong shape", "sources: [a, b]\n" + routes,
+			[]string{`f.yaml:1:10: sources: want a mapping, got a list`}},
+		{"bad listen", "listen: localhost\nsources:\n  a: {kind: mock}\n" + routes,
+			[]string{`f.yaml:1:9: listen: want host:port`}},
+		{"invalid yaml", "sources:\n  a: {kind: mock\n",
+			[]string{`f.yaml:`, `invalid YAML`}},
+		{"empty", "", []string{`f.yaml: the file is empty`}},
+		{"no routes", "sources:\n  a: {kind: mock}\n", []string{`routes: no routes`}},
+		{"field twice", "sources:\n  a: {kind: mock, kind: http}\n" + routes, []string{`sources.a.kind: field given twice`}},
+		{"every problem at once", "sources:\n  a: {kind: mock, latency: x}\n  b: {kind: nope}\n" + routes,
+			[]string{`sources.a.latency: invalid duration`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := parse("f.yaml", []byte(c.yaml), env(nil))
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("err = %v, want config.Errors", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error:\n%v\nwant it to contain:\n%s", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestAllProblemsAreReportedTogether(t *testing.T) {
+	_, err := parse("f.yaml", []byte("sources:\n  a: {kind: mock, latency: x, jitter: y}\nroutes:\n  - {path: r, sources: [zz]}\n"), env(nil))
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 2 {
+		t.Fatalf("want the two decode errors first, got %v", err)
+	}
+	_, err = parse("f.yaml", []byte("sources:\n  a: {kind: mock}\nroutes:\n  - {path: r, sources: [zz]}\n"), env(nil))
+	if !errors.As(err, &errs) || len(errs) != 2 {
+		t.Fatalf("want two validation errors, got %v", err)
+	}
+}
+
+func TestEnvironmentExpansion(t *testing.T) {
+	vars := env(map[string]string{"KEY": "k1", "HOST": "127.0.0.1"})
+	cases := []struct{ in, want, err string }{
+		{"plain", "plain", ""},
+		{"Bearer ${KEY}", "Bearer k1", ""},
+		{"http://${HOST}:${PORT:-9000}/x", "http://127.0.0.1:9000/x", ""},
+		{"$${KEY} stays", "${KEY} stays", ""},
+		{"${MISSING}", "", "environment variable MISSING is not set"},
+		{"${KEY", "", "unclosed"},
+		{"${1BAD}", "", "invalid environment variable name"},
+	}
+	for _, c := range cases {
+		got, err := expand(c.in, vars)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("expand(%q) err = %v, want %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("expand(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+}
+
+func TestDataBecomesJSONInOrder(t *testing.T) {
+	c, err := parse("f.yaml", []byte(`
+sources:
+  a:
+    kind: mock
+    data:
+      z: 1
+      a: [true, null, 2.5, "x\"y", 0x10]
+      m: {k: ~}
+      s: "<b>&"
+routes: [{path: /r, sources: [a]}]
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(c.Sources["a"].Data), `{"z":1,"a":[true,null,2.5,"x\"y",16],"m":{"k":null},"s":"<b>&"}`; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+func TestLoadNamesTheFile(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("err = %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "h.yaml")
+	os.WriteFile(p, []byte("sources: {a: {kind: mock}}\nroutes: [{path: /r, sources: [b]}]\n"), 0o600)
+	if _, err := Load(p); err == nil || !strings.HasPrefix(err.Error(), p+":2:") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(defaultYAML)
+	f.Add([]byte("sources: {a: {kind: http, url: 'http://x', headers: {A: '${X:-y}'}}}\nroutes: [{path: /r, sources: [a]}]"))
+	f.Add([]byte("a: &x [*x]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := parse("fuzz.yaml", data, env(nil))
+		if (c == nil) == (err == nil) {
+			t.Fatalf("config %v and error %v", c, err)
+		}
+		if err != nil && err.Error() == "" {
+			t.Fatal("empty error")
+		}
+	})
+}

@@ -1,0 +1,356 @@
+package config
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+type position struct{ line, col int }
+
+// decoder walks a YAML node tree into Go values itself, rather than through
+// yaml.Unmarshal, so that it knows the field path and position of every
+// value: each problem is reported with both, and all problems at once.
+type decoder struct {
+	file string
+	env  func(string) (string, bool)
+	pos  map[string]position
+	errs Errors
+}
+
+func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
+	e := &Error{File: d.file, Field: path, Reason: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Col = n.Line, n.Column
+	}
+	d.errs = append(d.errs, e)
+}
+
+// failAt reports a problem found after decoding, at the recorded position
+// of path.
+func (d *decoder) failAt(path, format string, args ...any) {
+	e := &Error{File: d.file, Field: path, Reason: fmt.Sprintf(format, args...)}
+	if p, ok := d.pos[path]; ok {
+		e.Line, e.Col = p.line, p.col
+	}
+	d.errs = append(d.errs, e)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (d *decoder) decodeDocument(data []byte, c *Config) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		e := &Error{File: d.file, Reason: err.Error()}
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+			e.Col = 1
+			e.Reason = "invalid YAML: " + m[2]
+		}
+		return Errors{e}
+	}
+	if len(doc.Content) == 0 {
+		return Errors{{File: d.file, Reason: "the file is empty; it needs sources and routes"}}
+	}
+	d.decode(doc.Content[0], reflect.ValueOf(c).Elem(), "")
+	if len(d.errs) > 0 {
+		return d.errs
+	}
+	return nil
+}
+
+var (
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+	rawJSON         = reflect.TypeFor[json.RawMessage]()
+)
+
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if path != "" {
+		d.pos[path] = position{n.Line, n.Column}
+	}
+	switch {
+	case v.Type() == rawJSON:
+		var b bytes.Buffer
+		if d.toJSON(n, &b, path) {
+			v.SetBytes(b.Bytes())
+		}
+		return
+	case reflect.PointerTo(v.Type()).Implements(textUnmarshaler):
+		if s, ok := d.scalar(n, path, "a value"); ok {
+			if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
+				d.fail(n, path, "%v", err)
+			}
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if isNull(n) {
+			return
+		}
+		v.Set(reflect.New(v.Type().Elem()))
+		d.decode(n, v.Elem(), path)
+	case reflect.Struct:
+		d.decodeStruct(n, v, path)
+	case reflect.Map:
+		d.decodeMap(n, v, path)
+	case reflect.Slice:
+		d.decodeSlice(n, v, path)
+	case reflect.String:
+		if s, ok := d.scalar(n, path, "a string"); ok {
+			v.SetString(s)
+		}
+	case reflect.Int, reflect.Int64:
+		if s, ok := d.scalar(n, path, "an integer"); ok {
+			i, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 0, 64)
+			if err != nil {
+				d.fail(n, path, "want an integer, got %q", s)
+				return
+			}
+			v.SetInt(i)
+		}
+	case reflect.Float64:
+		if s, ok := d.scalar(n, path, "a number"); ok {
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				d.fail(n, path, "want a number, got %q", s)
+				return
+			}
+			v.SetFloat(f)
+		}
+	case reflect.Bool:
+		if s, ok := d.scalar(n, path, "true or false"); ok {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				d.fail(n, path, "want true or false, got %q", s)
+				return
+			}
+			v.SetBool(b)
+		}
+	default:
+		d.fail(n, path, "cannot decode into %s", v.Type())
+	}
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+// scalar returns a scalar's text with the environment expanded.
+func (d *decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.fail(n, path, "want %s, got %s", want, kindName(n))
+		return "", false
+	}
+	if isNull(n) {
+		return "", true
+	}
+	s, err := expand(n.Value, d.env)
+	if err != nil {
+		d.fail(n, path, "%v", err)
+		return "", false
+	}
+	return s, true
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return "a scalar"
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, path, "want a mapping of fields, got %s", kindName(n))
+		return
+	}
+	fields := map[string]int{}
+	t := v.Type()
+	for i := range t.NumField() {
+		if tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]; tag != "" && tag != "-" {
+			fields[tag] = i
+		}
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		p := join(path, k.Value)
+		idx, ok := fields[k.Value]
+		switch {
+		case !ok:
+			d.fail(k, p, "unknown field %q (known fields: %s)", k.Value, strings.Join(sortedKeys(fields), ", "))
+		case seen[k.Value]:
+			d.fail(k, p, "field given twice")
+		default:
+			seen[k.Value] = true
+			d.decode(val, v.Field(idx), p)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, path, "want a mapping, got %s", kindName(n))
+		return
+	}
+	if v.IsNil() {
+		v.Set(reflect.MakeMap(v.Type()))
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		p := join(path, k.Value)
+		key := reflect.ValueOf(k.Value)
+		if v.MapIndex(key).IsValid() {
+			d.fail(k, p, "%q given twice", k.Value)
+			continue
+		}
+		elem := reflect.New(v.Type().Elem()).Elem()
+		d.decode(val, elem, p)
+		v.SetMapIndex(key, elem)
+		d.pos[p] = position{k.Line, k.Column}
+	}
+}
+
+func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n, path, "want a list, got %s", kindName(n))
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+	}
+	v.Set(s)
+}
+
+// toJSON writes the YAML value n as JSON, keeping key order.
+func (d *decoder) toJSON(n *yaml.Node, b *bytes.Buffer, path string) bool {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		b.WriteByte('{')
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode {
+				d.fail(k, path, "JSON object keys must be strings")
+				return false
+			}
+			if seen[k.Value] {
+				d.fail(k, join(path, k.Value), "key given twice")
+				return false
+			}
+			seen[k.Value] = true
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeJSONString(b, k.Value)
+			b.WriteByte(':')
+			if !d.toJSON(n.Content[i+1], b, join(path, k.Value)) {
+				return false
+			}
+		}
+		b.WriteByte('}')
+	case yaml.SequenceNode:
+		b.WriteByte('[')
+		for i, item := range n.Content {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if !d.toJSON(item, b, fmt.Sprintf("%s[%d]", path, i)) {
+				return false
+			}
+		}
+		b.WriteByte(']')
+	default:
+		return d.scalarJSON(n, b, path)
+	}
+	return true
+}
+
+func (d *decoder) scalarJSON(n *yaml.Node, b *bytes.Buffer, path string) bool {
+	switch n.Tag {
+	case "!!null":
+		b.WriteString("null")
+	case "!!bool":
+		v, err := strconv.ParseBool(strings.ToLower(n.Value))
+		if err != nil {
+			d.fail(n, path, "want true or false, got %q", n.Value)
+			return false
+		}
+		b.WriteString(strconv.FormatBool(v))
+	case "!!int":
+		v, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
+		if err != nil {
+			d.fail(n, path, "integer %q does not fit in JSON", n.Value)
+			return false
+		}
+		b.WriteString(strconv.FormatInt(v, 10))
+	case "!!float":
+		v, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			d.fail(n, path, "number %q cannot be written in JSON", n.Value)
+			return false
+		}
+		b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+	default:
+		s, err := expand(n.Value, d.env)
+		if err != nil {
+			d.fail(n, path, "%v", err)
+			return false
+		}
+		writeJSONString(b, s)
+	}
+	return true
+}
+
+func writeJSONString(b *bytes.Buffer, s string) {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		panic(errors.New("config: a Go string always encodes")) // unreachable
+	}
+	b.Truncate(b.Len() - 1) // Encode's newline
+}

@@ -1,0 +1,183 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var sourceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// Reserved paths are Highway's own (the dashboard and the operational
+// endpoints); a route may not take them.
+var reserved = []string{"/", "/healthz", "/readyz", "/metrics"}
+
+// ReservedPrefix starts the paths of Highway's own endpoints.
+const ReservedPrefix = "/highway/"
+
+func (d *decoder) validate(c *Config) {
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		d.failAt("listen", "want host:port, got %q", c.Listen)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		d.failAt("listen", "invalid port %q", port)
+	}
+	if len(c.Sources) == 0 {
+		d.failAt("sources", "no sources: declare at least one")
+	}
+	for _, name := range sortedKeys(c.Sources) {
+		d.validateSource(name, c.Sources[name])
+	}
+	if len(c.Routes) == 0 {
+		d.failAt("routes", "no routes: declare at least one")
+	}
+	paths := map[string]int{}
+	for i, r := range c.Routes {
+		p := fmt.Sprintf("routes[%d]", i)
+		if r == nil {
+			d.failAt(p, "empty route")
+			continue
+		}
+		if j, dup := paths[r.Path]; dup && r.Path != "" {
+			d.failAt(p+".path", "path %s is already served by routes[%d]", r.Path, j)
+		}
+		paths[r.Path] = i
+		d.validateRoute(p, r, c.Sources)
+	}
+}
+
+func (d *decoder) validateSource(name string, s *Source) {
+	p := "sources." + name
+	if !sourceName.MatchString(name) {
+		d.failAt(p, "invalid source name %q: use letters, digits, _ . - (at most 64)", name)
+	}
+	if s == nil {
+		d.failAt(p, "empty source: it needs at least a kind")
+		return
+	}
+	if s.Timeout < 0 {
+		d.failAt(p+".timeout", "must not be negative")
+	}
+	mockOnly := map[string]bool{"latency": s.Latency != 0, "jitter": s.Jitter != 0, "failure_rate": s.FailureRate != 0, "data": s.Data != nil}
+	httpOnly := map[string]bool{"url": s.URL != "", "method": s.Method != "", "headers": s.Headers != nil, "max_bytes": s.MaxBytes != 0}
+	switch s.Kind {
+	case KindMock:
+		d.notUsed(p, s.Kind, httpOnly)
+		if s.Latency < 0 {
+			d.failAt(p+".latency", "must not be negative")
+		}
+		if s.Jitter < 0 {
+			d.failAt(p+".jitter", "must not be negative")
+		}
+		if s.FailureRate < 0 || s.FailureRate > 1 {
+			d.failAt(p+".failure_rate", "must be between 0 and 1, got %g", s.FailureRate)
+		}
+	case KindHTTP:
+		d.notUsed(p, s.Kind, mockOnly)
+		d.validateURL(p+".url", s.URL)
+		switch s.Method {
+		case "GET", "POST", "PUT", "PATCH", "DELETE":
+		default:
+			d.failAt(p+".method", "unsupported method %q (GET, POST, PUT, PATCH or DELETE)", s.Method)
+		}
+		for _, k := range sortedKeys(s.Headers) {
+			if !validHeaderName(k) {
+				d.failAt(p+".headers."+k, "invalid header name %q", k)
+			} else if strings.ContainsAny(s.Headers[k], "\r\n\x00") {
+				d.failAt(p+".headers."+k, "invalid header value (control characters?)")
+			}
+		}
+		if s.MaxBytes < 0 {
+			d.failAt(p+".max_bytes", "must not be negative")
+		}
+	case "":
+		d.failAt(p, "missing kind (mock or http)")
+	default:
+		d.failAt(p+".kind", "unknown kind %q (known kinds: http, mock)", s.Kind)
+	}
+}
+
+// notUsed refuses fields that belong to another kind of source: they would
+// silently do nothing.
+func (d *decoder) notUsed(p, kind string, set map[string]bool) {
+	for _, f := range sortedKeys(set) {
+		if set[f] {
+			d.failAt(p+"."+f, "not used by kind %s", kind)
+		}
+	}
+}
+
+func (d *decoder) validateURL(p, raw string) {
+	if raw == "" {
+		d.failAt(p, "missing: an http source needs a url")
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		d.failAt(p, "invalid URL: %v", err)
+		return
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		d.failAt(p, "want an http:// or https:// URL, got scheme %q", u.Scheme)
+	} else if u.Host == "" {
+		d.failAt(p, "URL %q has no host", raw)
+	}
+}
+
+func (d *decoder) validateRoute(p string, r *Route, sources map[string]*Source) {
+	switch {
+	case !strings.HasPrefix(r.Path, "/"):
+		d.failAt(p+".path", "want a path starting with /, got %q", r.Path)
+	case strings.ContainsAny(r.Path, "?#* \t"):
+		d.failAt(p+".path", "path %q must not contain ?, #, * or spaces", r.Path)
+	case strings.HasPrefix(r.Path, ReservedPrefix) || contains(reserved, r.Path):
+		d.failAt(p+".path", "path %s is reserved for Highway itself (%s and %s...)", r.Path, strings.Join(reserved, ", "), ReservedPrefix)
+	}
+	if r.Method != "GET" && r.Method != "POST" {
+		d.failAt(p+".method", "unsupported method %q (GET or POST)", r.Method)
+	}
+	if r.Timeout < 0 {
+		d.failAt(p+".timeout", "must not be negative")
+	}
+	if r.Lanes < 0 {
+		d.failAt(p+".lanes", "must not be negative")
+	}
+	if len(r.Sources) == 0 {
+		d.failAt(p+".sources", "no sources: a route fans out to at least one")
+	}
+	seen := map[string]bool{}
+	for i, name := range r.Sources {
+		sp := fmt.Sprintf("%s.sources[%d]", p, i)
+		switch {
+		case sources[name] == nil:
+			d.failAt(sp, "no source named %q (sources: %s)", name, strings.Join(sortedKeys(sources), ", "))
+		case seen[name]:
+			d.failAt(sp, "source %q listed twice", name)
+		}
+		seen[name] = true
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// validHeaderName reports whether k is an RFC 9110 token.
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, c := range []byte(k) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
