@@ -1,0 +1,78 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// Document is a decoded report, for clients.
+type Document struct {
+	Route    string  `json:"route"`
+	Mode     string  `json:"mode"`
+	Lanes    int     `json:"lanes"`
+	Complete bool    `json:"complete"`
+	TotalMS  float64 `json:"total_ms"`
+	SumMS    float64 `json:"sum_ms"`
+	Slowest  string  `json:"slowest"`
+	Failed   int     `json:"failed"`
+	Sources  Sources `json:"sources"`
+}
+
+// SourceEntry is one source's part of a Document.
+type SourceEntry struct {
+	Name      string          `json:"-"`
+	Status    string          `json:"status"`
+	Reason    string          `json:"reason,omitempty"`
+	Error     string          `json:"error,omitempty"`
+	LatencyMS float64         `json:"latency_ms"`
+	StartMS   float64         `json:"start_ms"`
+	EndMS     float64         `json:"end_ms"`
+	Attempts  int             `json:"attempts"`
+	Abandoned bool            `json:"abandoned,omitempty"`
+	Data      json.RawMessage `json:"data,omitempty"`
+}
+
+// Sources are a Document's sources in the order the route lists them, which
+// a JSON object decoded into a map would lose.
+type Sources []SourceEntry
+
+// Get returns the named source's entry, or nil.
+func (s Sources) Get(name string) *SourceEntry {
+	for i := range s {
+		if s[i].Name == name {
+			return &s[i]
+		}
+	}
+	return nil
+}
+
+// UnmarshalJSON decodes the "sources" object keeping its key order.
+func (s *Sources) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return fmt.Errorf("sources: want an object")
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		var e SourceEntry
+		if err := dec.Decode(&e); err != nil {
+			return fmt.Errorf("sources.%v: %w", t, err)
+		}
+		e.Name = t.(string)
+		*s = append(*s, e)
+	}
+	return nil
+}
+
+// Decode parses a report.
+func Decode(b []byte) (*Document, error) {
+	var d Document
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("decode report: %w", err)
+	}
+	return &d, nil
+}

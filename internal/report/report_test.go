@@ -1,0 +1,102 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/citypopy/highway/fanout"
+)
+
+func sample() *fanout.Report[json.RawMessage] {
+	return &fanout.Report[json.RawMessage]{
+		Results: []fanout.Result[json.RawMessage]{
+			{Name: "weather", Value: json.RawMessage(`{"temp": "22°C"}`), Attempts: 1, End: 301200 * time.Microsecond},
+			{Name: "image", Value: json.RawMessage(`{"url":"/img/popy.png"}`), Attempts: 1, Start: 100 * time.Microsecond, End: 802500 * time.Microsecond},
+			{Name: "chat", Err: &fanout.TimeoutError{Timeout: 500 * time.Millisecond}, Attempts: 1, End: 500 * time.Millisecond, Abandoned: true},
+		},
+		Total: 802500 * time.Microsecond, Sum: 1603600 * time.Microsecond, Slowest: 1, Lanes: 3,
+	}
+}
+
+func TestAppendRoundTripsThroughDocument(t *testing.T) {
+	b := Append(nil, "/city-report", ModeConcurrent, sample())
+	if !json.Valid(b) {
+		t.Fatalf("invalid JSON: %s", b)
+	}
+	if !strings.Contains(string(b), `"data":{"temp": "22°C"}`) {
+		t.Errorf("source JSON was not passed through as it came: %s", b)
+	}
+	d, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Route != "/city-report" || d.Mode != "concurrent" || d.Complete || d.TotalMS != 802.5 || d.SumMS != 1603.6 || d.Slowest != "image" || d.Failed != 1 || d.Lanes != 3 {
+		t.Errorf("%+v", d)
+	}
+	names := []string{}
+	for _, s := range d.Sources {
+		names = append(names, s.Name)
+	}
+	if fmt.Sprint(names) != "[weather image chat]" {
+		t.Errorf("order %v", names)
+	}
+	chat := d.Sources.Get("chat")
+	if chat.Status != "error" || chat.Reason != "timeout" || chat.Error != "timeout after 500ms" || !chat.Abandoned || chat.Data != nil {
+		t.Errorf("chat %+v", chat)
+	}
+	if w := d.Sources.Get("weather"); w.Status != "ok" || w.LatencyMS != 301.2 || w.StartMS != 0 || w.EndMS != 301.2 || w.Attempts != 1 {
+		t.Errorf("weather %+v", w)
+	}
+}
+
+func TestReasons(t *testing.T) {
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{&fanout.TimeoutError{}, ReasonTimeout},
+		{&fanout.DeadlineError{}, ReasonDeadline},
+		{&fanout.NotStartedError{Cause: &fanout.DeadlineError{}}, ReasonNotStarted},
+		{&fanout.PanicError{Value: 1}, ReasonPanic},
+		{context.Canceled, ReasonCanceled},
+		{fmt.Errorf("get: %w", context.DeadlineExceeded), ReasonDeadline},
+		{errors.New("upstream answered 500"), ReasonFailed},
+	}
+	for _, c := range cases {
+		if got := Reason(c.err); got != c.want {
+			t.Errorf("Reason(%v) = %q, want %q", c.err, got, c.want)
+		}
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "quote\" back\\slash", "\x00\x1f\n\t", "bad \xff utf8", "\u2028\u2029", "22°C 🚦"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := appendString(nil, s)
+		var got string
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%q encoded as invalid JSON %s: %v", s, b, err)
+		}
+		want := strings.ToValidUTF8(s, "\uFFFD")
+		if utf8.ValidString(s) && got != s || !utf8.ValidString(s) && len([]rune(got)) != len([]rune(string([]rune(s)))) {
+			t.Fatalf("%q came back as %q (want %q)", s, got, want)
+		}
+	})
+}
+
+func BenchmarkAppend(b *testing.B) {
+	rep := sample()
+	buf := make([]byte, 0, 1024)
+	for b.Loop() {
+		buf = Append(buf[:0], "/city-report", ModeConcurrent, rep)
+	}
+}
