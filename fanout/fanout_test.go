@@ -3,6 +3,7 @@ package fanout_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -63,13 +64,14 @@ func TestLanesBoundHowManyRunAtOnce(t *testing.T) {
 	cases := []struct {
 		lanes       int
 		total       time.Duration
+		path        []string
 		starts      []time.Duration
 		maxInFlight int32
 	}{
-		{lanes: 1, total: 1800 * time.Millisecond, starts: []time.Duration{0, 300, 1100, 1600}, maxInFlight: 1},
-		{lanes: 2, total: 1000 * time.Millisecond, starts: []time.Duration{0, 0, 300, 800}, maxInFlight: 2},
-		{lanes: 0, total: 800 * time.Millisecond, starts: []time.Duration{0, 0, 0, 0}, maxInFlight: 4},
-		{lanes: 9, total: 800 * time.Millisecond, starts: []time.Duration{0, 0, 0, 0}, maxInFlight: 4},
+		{lanes: 1, total: 1800 * time.Millisecond, path: []string{"weather", "image", "chat", "search"}, starts: []time.Duration{0, 300, 1100, 1600}, maxInFlight: 1},
+		{lanes: 2, total: 1000 * time.Millisecond, path: []string{"weather", "chat", "search"}, starts: []time.Duration{0, 0, 300, 800}, maxInFlight: 2},
+		{lanes: 0, total: 800 * time.Millisecond, path: []string{"image"}, starts: []time.Duration{0, 0, 0, 0}, maxInFlight: 4},
+		{lanes: 9, total: 800 * time.Millisecond, path: []string{"image"}, starts: []time.Duration{0, 0, 0, 0}, maxInFlight: 4},
 	}
 	for _, c := range cases {
 		synctest.Test(t, func(t *testing.T) {
@@ -93,6 +95,16 @@ func TestLanesBoundHowManyRunAtOnce(t *testing.T) {
 				if r.Start != c.starts[i]*time.Millisecond {
 					t.Errorf("lanes %d: %s started at %v, want %v", c.lanes, r.Name, r.Start, c.starts[i]*time.Millisecond)
 				}
+			}
+			var path []string
+			for _, i := range rep.CriticalPath {
+				path = append(path, rep.Results[i].Name)
+			}
+			// With two lanes, image and chat both end at 800ms: search may
+			// take the lane either freed.
+			tie := c.lanes == 2 && slices.Equal(path, []string{"image", "search"})
+			if !slices.Equal(path, c.path) && !tie || rep.Results[rep.Slowest].Name != "image" {
+				t.Errorf("lanes %d: critical path %v slowest %s, want %v", c.lanes, path, rep.Results[rep.Slowest].Name, c.path)
 			}
 			if peak.Load() != c.maxInFlight {
 				t.Errorf("lanes %d: %d in flight at once, want %d", c.lanes, peak.Load(), c.maxInFlight)

@@ -41,8 +41,14 @@ type Report[T any] struct {
 	// Sum is the sum of the tasks' latencies: what a single lane would have
 	// cost.
 	Sum time.Duration
-	// Slowest is the index of the task that ended last, the one that
-	// decided Total; -1 when there were no tasks.
+	// CriticalPath is the chain of tasks that decided Total, first to
+	// last, as indices: the task that ended last, preceded by the task
+	// whose end freed its lane, and so on back to one that started at once.
+	// With one lane per task it is just the task that ended last; with a
+	// single lane it is every task that ran.
+	CriticalPath []int
+	// Slowest is the index of the slowest task on the critical path, the
+	// one that held the gather back most; -1 when there were no tasks.
 	Slowest int
 	// Lanes is how many tasks could be in flight at once in this gather.
 	Lanes int

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"iter"
 	"runtime/debug"
+	"slices"
 	"time"
 )
 
@@ -35,6 +36,7 @@ type Run[T any] struct {
 	ready   []int // resolved and not yet yielded, in completion order
 
 	next     int // index of the next task to start
+	last     int // the task resolved most recently, whose lane a launch takes; -1 at first
 	inflight int // started and not yet resolved
 	live     int // goroutines that have not returned
 	left     int // tasks not yet resolved
@@ -53,6 +55,7 @@ const (
 type slot struct {
 	state    slotState
 	returned bool      // the task's goroutine has sent its outcome
+	after    int       // the task whose end freed this one's lane; -1 if it started at once
 	deadline time.Time // the task's own deadline; zero when it has none
 }
 
@@ -77,6 +80,7 @@ func Start[T any](ctx context.Context, tasks []Task[T], opt Options) *Run[T] {
 		done:    make(chan outcome[T], n),
 		ready:   make([]int, 0, n),
 		left:    n,
+		last:    -1,
 	}
 	if r.lanes <= 0 || r.lanes > n {
 		r.lanes = n
@@ -92,6 +96,7 @@ func Start[T any](ctx context.Context, tasks []Task[T], opt Options) *Run[T] {
 	for i := range tasks {
 		r.results[i].Name = tasks[i].Name
 		r.results[i].Index = i
+		r.slots[i].after = -1
 	}
 	r.fill()
 	return r
@@ -185,6 +190,7 @@ func (r *Run[T]) launch(i int) {
 	start := time.Now()
 	s, res := &r.slots[i], &r.results[i]
 	s.state = running
+	s.after = r.last
 	res.Start = start.Sub(r.t0)
 	res.Attempts = 1
 	ctx, cancel := r.ctx, context.CancelFunc(nil)
@@ -246,6 +252,7 @@ func (r *Run[T]) drain() {
 
 func (r *Run[T]) resolve(i int) {
 	r.slots[i].state = resolved
+	r.last = i
 	r.inflight--
 	r.left--
 	r.ready = append(r.ready, i)
@@ -322,11 +329,12 @@ func (r *Run[T]) reap() {
 
 func (r *Run[T]) summarize(cause error) *Report[T] {
 	rep := &Report[T]{Results: r.results, Slowest: -1, Lanes: r.lanes}
+	last := -1
 	for i := range r.results {
 		res := &r.results[i]
 		rep.Sum += res.Latency()
-		if rep.Slowest < 0 || res.End > rep.Total {
-			rep.Slowest, rep.Total = i, res.End
+		if last < 0 || res.End > rep.Total || res.End == rep.Total && res.Latency() > r.results[last].Latency() {
+			last, rep.Total = i, res.End
 		}
 		if cause != nil && cutBy(res.Err, cause) {
 			if errors.Is(cause, context.DeadlineExceeded) {
@@ -336,6 +344,13 @@ func (r *Run[T]) summarize(cause error) *Report[T] {
 			}
 		}
 	}
+	for i := last; i >= 0; i = r.slots[i].after {
+		rep.CriticalPath = append(rep.CriticalPath, i)
+		if rep.Slowest < 0 || r.results[i].Latency() > r.results[rep.Slowest].Latency() {
+			rep.Slowest = i
+		}
+	}
+	slices.Reverse(rep.CriticalPath)
 	return rep
 }
 

@@ -6,7 +6,8 @@
 // The field names are a contract with users:
 //
 //	{"route": "/city-report", "mode": "concurrent", "lanes": 3, "complete": false,
-//	 "total_ms": 803.1, "sum_ms": 1603.7, "slowest": "image", "failed": 1,
+//	 "total_ms": 803.1, "sum_ms": 1603.7, "slowest": "image",
+//	 "critical_path": ["image"], "failed": 1,
 //	 "sources": {
 //	   "weather": {"status": "ok", "latency_ms": 301.2, "start_ms": 0.1, "end_ms": 301.3, "attempts": 1, "data": {...}},
 //	   "chat":    {"status": "error", "reason": "timeout", "error": "timeout after 500ms", ...}}}

@@ -15,8 +15,10 @@ type Document struct {
 	TotalMS  float64 `json:"total_ms"`
 	SumMS    float64 `json:"sum_ms"`
 	Slowest  string  `json:"slowest"`
-	Failed   int     `json:"failed"`
-	Sources  Sources `json:"sources"`
+	// CriticalPath names the chain of sources that decided the total.
+	CriticalPath []string `json:"critical_path"`
+	Failed       int      `json:"failed"`
+	Sources      Sources  `json:"sources"`
 }
 
 // SourceEntry is one source's part of a Document.

@@ -37,7 +37,14 @@ func Append(b []byte, route, mode string, rep *fanout.Report[json.RawMessage]) [
 	} else {
 		b = append(b, "null"...)
 	}
-	b = append(b, `,"failed":`...)
+	b = append(b, `,"critical_path":[`...)
+	for k, i := range rep.CriticalPath {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, rep.Results[i].Name)
+	}
+	b = append(b, `],"failed":`...)
 	b = strconv.AppendInt(b, int64(rep.Failed()), 10)
 	b = append(b, `,"sources":{`...)
 	for i := range rep.Results {

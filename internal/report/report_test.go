@@ -20,7 +20,7 @@ func sample() *fanout.Report[json.RawMessage] {
 			{Name: "image", Value: json.RawMessage(`{"url":"/img/popy.png"}`), Attempts: 1, Start: 100 * time.Microsecond, End: 802500 * time.Microsecond},
 			{Name: "chat", Err: &fanout.TimeoutError{Timeout: 500 * time.Millisecond}, Attempts: 1, End: 500 * time.Millisecond, Abandoned: true},
 		},
-		Total: 802500 * time.Microsecond, Sum: 1603600 * time.Microsecond, Slowest: 1, Lanes: 3,
+		Total: 802500 * time.Microsecond, Sum: 1603600 * time.Microsecond, Slowest: 1, CriticalPath: []int{1}, Lanes: 3,
 	}
 }
 
@@ -36,7 +36,7 @@ func TestAppendRoundTripsThroughDocument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Route != "/city-report" || d.Mode != "concurrent" || d.Complete || d.TotalMS != 802.5 || d.SumMS != 1603.6 || d.Slowest != "image" || d.Failed != 1 || d.Lanes != 3 {
+	if d.Route != "/city-report" || d.Mode != "concurrent" || d.Complete || d.TotalMS != 802.5 || d.SumMS != 1603.6 || d.Slowest != "image" || fmt.Sprint(d.CriticalPath) != "[image]" || d.Failed != 1 || d.Lanes != 3 {
 		t.Errorf("%+v", d)
 	}
 	names := []string{}
