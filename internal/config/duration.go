@@ -24,3 +24,6 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 
 // String is the duration in Go notation.
 func (d Duration) String() string { return time.Duration(d).String() }
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }

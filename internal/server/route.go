@@ -1,0 +1,113 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+
+	"github.com/citypopy/highway/fanout"
+	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/source"
+)
+
+// route is one configured path and the tasks it fans out to.
+type route struct {
+	path    string
+	method  string
+	tasks   []fanout.Task[json.RawMessage]
+	options fanout.Options
+}
+
+func newRoute(rc *config.Route, cfg *config.Config, sources map[string]source.Source) *route {
+	rt := &route{
+		path:    rc.Path,
+		method:  rc.Method,
+		options: fanout.Options{Timeout: rc.Timeout.Std(), Lanes: rc.Lanes},
+	}
+	for _, name := range rc.Sources {
+		rt.tasks = append(rt.tasks, fanout.Task[json.RawMessage]{
+			Name:    name,
+			Source:  sources[name],
+			Timeout: cfg.Sources[name].Timeout.Std(),
+		})
+	}
+	return rt
+}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method != rt.method {
+		writeError(w, &requestError{status: http.StatusMethodNotAllowed, allow: rt.method,
+			msg: "method " + r.Method + " not allowed on " + rt.path + "; use " + rt.method})
+		return
+	}
+	opt, mode, err := rt.parse(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rep := fanout.Gather(r.Context(), rt.tasks, opt)
+	bp := buffers.Get().(*[]byte)
+	b := report.Append((*bp)[:0], rt.path, mode, rep)
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	w.WriteHeader(reportStatus(rep))
+	w.Write(b)
+	*bp = b
+	buffers.Put(bp)
+}
+
+var jsonContentType = []string{"application/json"}
+
+// parse reads the query: mode=sequential|concurrent and lanes=N. Any other
+// parameter is refused, so that a typo is not silently ignored.
+func (rt *route) parse(raw string) (fanout.Options, string, error) {
+	opt, mode := rt.options, report.ModeConcurrent
+	if raw == "" {
+		if opt.Lanes == 1 && len(rt.tasks) > 1 {
+			mode = report.ModeSequential
+		}
+		return opt, mode, nil
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return opt, mode, badRequest("malformed query string: " + err.Error())
+	}
+	for k, v := range q {
+		if len(v) > 1 {
+			return opt, mode, badRequest("query parameter " + strconv.Quote(k) + " given more than once")
+		}
+		switch k {
+		case "mode":
+			switch v[0] {
+			case report.ModeSequential:
+				opt.Lanes = 1
+				mode = report.ModeSequential
+			case report.ModeConcurrent:
+			default:
+				return opt, mode, badRequest("unknown mode " + strconv.Quote(v[0]) + "; use sequential or concurrent")
+			}
+		case "lanes":
+		default:
+			return opt, mode, badRequest("unknown query parameter " + strconv.Quote(k) + "; this route takes mode and lanes")
+		}
+	}
+	if v, ok := q["lanes"]; ok {
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 1 {
+			return opt, mode, badRequest("lanes must be a positive integer, got " + strconv.Quote(v[0]))
+		}
+		if mode == report.ModeSequential && n != 1 {
+			return opt, mode, badRequest("mode=sequential is one lane; it cannot have lanes=" + v[0])
+		}
+		opt.Lanes = n
+		if n == 1 && len(rt.tasks) > 1 {
+			mode = report.ModeSequential
+		}
+	}
+	return opt, mode, nil
+}

@@ -1,0 +1,49 @@
+// Package server serves Highway's routes over HTTP: each request fans out to
+// the route's sources at once and is answered with one JSON report of every
+// source's result and timing.
+package server
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/citypopy/highway/internal/config"
+)
+
+// Server is the HTTP handler for one configuration. It is safe for
+// concurrent use; build a new one to serve a new configuration.
+type Server struct {
+	routes map[string]*route
+	paths  []string
+}
+
+// New builds the sources and routes of cfg, which must be validated (as
+// config.Load, Parse and Default return it).
+func New(cfg *config.Config) (*Server, error) {
+	sources, err := buildSources(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{routes: make(map[string]*route, len(cfg.Routes))}
+	for _, rc := range cfg.Routes {
+		s.routes[rc.Path] = newRoute(rc, cfg, sources)
+		s.paths = append(s.paths, rc.Path)
+	}
+	sort.Strings(s.paths)
+	return s, nil
+}
+
+// Paths lists the route paths served, sorted.
+func (s *Server) Paths() []string { return append([]string(nil), s.paths...) }
+
+// ServeHTTP answers a route's report, or a JSON error.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt := s.routes[r.URL.Path]
+	if rt == nil {
+		writeError(w, &requestError{status: http.StatusNotFound,
+			msg: "no route " + r.URL.Path + "; routes: " + strings.Join(s.paths, ", ")})
+		return
+	}
+	rt.serve(w, r)
+}
