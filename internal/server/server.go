@@ -5,7 +5,6 @@ package server
 
 import (
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/citypopy/highway/internal/config"
@@ -30,11 +29,10 @@ func New(cfg *config.Config) (*Server, error) {
 		s.routes[rc.Path] = newRoute(rc, cfg, sources)
 		s.paths = append(s.paths, rc.Path)
 	}
-	sort.Strings(s.paths)
 	return s, nil
 }
 
-// Paths lists the route paths served, sorted.
+// Paths lists the route paths served, in config order.
 func (s *Server) Paths() []string { return append([]string(nil), s.paths...) }
 
 // ServeHTTP answers a route's report, or a JSON error.

@@ -150,7 +150,7 @@ func TestBadRequestsGetAJSONErrorAndTheRightStatus(t *testing.T) {
 		{"GET", "/city-report?lanes=1&lanes=2", 400, `given more than once`},
 		{"GET", "/city-report?cty=Paris", 400, `unknown query parameter "cty"`},
 		{"GET", "/city-report?%zz", 400, `malformed query string`},
-		{"GET", "/nowhere", 404, `no route /nowhere; routes: /broken, /city-report, /half, /post, /tight`},
+		{"GET", "/nowhere", 404, `no route /nowhere; routes: /city-report, /half, /broken, /tight, /post`},
 		{"POST", "/city-report", 405, `method POST not allowed on /city-report; use GET`},
 		{"DELETE", "/post", 405, `use POST`},
 	}

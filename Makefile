@@ -1,0 +1,31 @@
+# make test: the whole suite, installing what it needs first.
+# make serve: run the gateway on the embedded default.
+
+GO ?= go
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: test deps lint unit fuzz serve build
+
+test: deps lint unit fuzz
+
+deps:
+	@bash scripts/deps.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 8m ./...
+
+# Short, fixed-time fuzz runs of the parsers and encoders.
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=10s ./internal/config
+	$(GO) test -run='^$$' -fuzz=FuzzAppendString -fuzztime=10s ./internal/report
+
+serve:
+	$(GO) run ./cmd/highway serve
+
+build:
+	$(GO) build -o highway ./cmd/highway

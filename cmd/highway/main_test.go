@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These tests build the real binary and drive it as a user would: from a
+// shell, with curl, and with Ctrl-C.
+
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "highway")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// start runs highway serve on a free loopback port and returns its base URL
+// and the lines it writes to stderr.
+func start(t *testing.T, bin string, args ...string) (*exec.Cmd, string, <-chan string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "-addr", "127.0.0.1:0"}, args...)...)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("highway serve exited before serving")
+			}
+			if _, url, found := strings.Cut(l, " on http://"); found {
+				return cmd, "http://" + url, lines
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("highway serve did not say where it serves")
+		}
+	}
+}
+
+func curl(t *testing.T, args ...string) (int, map[string]any) {
+	t.Helper()
+	out, err := exec.Command("curl", append([]string{"-s", "-w", "\n%{http_code}"}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("curl %v: %v", args, err)
+	}
+	body, code, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		t.Fatalf("curl %v: not JSON: %s", args, body)
+	}
+	var status int
+	json.Unmarshal([]byte(code), &status)
+	return status, m
+}
+
+func TestServeTheEmbeddedDefaultWithCurl(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is needed (make test installs it)")
+	}
+	_, base, _ := start(t, build(t))
+	for range 3 {
+		code, m := curl(t, base+"/city-report")
+		total, sum := m["total_ms"].(float64), m["sum_ms"].(float64)
+		if code != 200 || m["slowest"] != "image" || m["mode"] != "concurrent" || total >= sum {
+			t.Errorf("concurrent: %d %v", code, m)
+		}
+		if len(m["sources"].(map[string]any)) != 3 {
+			t.Errorf("sources %v", m["sources"])
+		}
+	}
+	code, m := curl(t, base+"/city-report?mode=sequential")
+	if code != 200 || m["mode"] != "sequential" || m["total_ms"].(float64) < m["sum_ms"].(float64) {
+		t.Errorf("sequential: %d %v", code, m)
+	}
+	for target, want := range map[string]int{"/city-report?mode=fast": 400, "/city-report?lanes=0": 400, "/elsewhere": 404} {
+		if code, m := curl(t, base+target); code != want || m["error"] == nil {
+			t.Errorf("%s: %d %v", target, code, m)
+		}
+	}
+	if code, m := curl(t, "-X", "POST", base+"/city-report"); code != 405 || m["error"] == nil {
+		t.Errorf("POST: %d %v", code, m)
+	}
+}
+
+func TestCtrlCLetsTheRequestInFlightFinish(t *testing.T) {
+	cmd, base, lines := start(t, build(t))
+	type answer struct {
+		code int
+		m    map[string]any
+	}
+	got := make(chan answer, 1)
+	go func() {
+		code, m := curl(t, base+"/city-report?mode=sequential")
+		got <- answer{code, m}
+	}()
+	time.Sleep(300 * time.Millisecond) // the request is now on the single lane
+	cmd.Process.Signal(syscall.SIGINT)
+	a := <-got
+	if a.code != 200 || a.m["complete"] != true {
+		t.Errorf("in-flight request during Ctrl-C: %d %v", a.code, a.m)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("highway serve exited with %v after Ctrl-C", err)
+	}
+	var said []string
+	for l := range lines {
+		said = append(said, l)
+	}
+	if !strings.Contains(strings.Join(said, "\n"), "shutting down") {
+		t.Errorf("stderr after Ctrl-C: %q", said)
+	}
+}
+
+func TestMain(m *testing.M) {
+	// curl must talk to the local server, not to a proxy the machine has.
+	for _, v := range []string{"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"} {
+		os.Unsetenv(v)
+	}
+	os.Exit(m.Run())
+}

@@ -1,0 +1,137 @@
+// Package cli is the highway command: its subcommands, flags and output.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/citypopy/highway/internal/config"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitFailure = 1 // the command ran and failed (bad config, server error)
+	ExitUsage   = 2 // the command line itself was wrong
+)
+
+type command struct {
+	name, args, summary string
+	run                 func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "[-config F] [-addr HOST:PORT] [-drain 30s]", "serve the routes over HTTP (the embedded default without -config)", serve},
+		{"check", "[-config F]", "validate a config file and exit", check},
+		{"race", "[-config F] [-route PATH] [-url URL] [-json]", "time a route sequentially and concurrently, side by side", race},
+		{"config", "", "print the embedded default config, to start your own from", printConfig},
+		{"version", "", "print the version", version},
+	}
+}
+
+// Main runs the highway command with args (without the program name) and
+// returns its exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "highway: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return ExitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "highway: async fan-out for slow AI requests. Many lanes, zero waiting.\n\nUsage:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  highway %-8s %s\n      %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprint(w, "\nRun highway COMMAND -h for a command's flags.\n")
+}
+
+// newFlags makes a command's flag set that reports errors to stderr
+// instead of exiting.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("highway "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags parses args and refuses leftover arguments; it returns the
+// exit code to use when parsing did not succeed.
+func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK, false
+		}
+		return ExitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return ExitUsage, false
+	}
+	return 0, true
+}
+
+// loadConfig loads the file at path, or the embedded default when path is
+// empty.
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default(), nil
+	}
+	c, err := config.Load(path)
+	var errs config.Errors
+	if errors.As(err, &errs) {
+		return nil, fmt.Errorf("config %s is invalid:\n%w", path, err)
+	}
+	return c, err
+}
+
+func check(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("check", stderr)
+	file := fs.String("config", "", "config file to check (default: the embedded default)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	c, err := loadConfig(*file)
+	if err != nil {
+		fmt.Fprintf(stderr, "highway: %v\n", err)
+		return ExitFailure
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d sources, %d routes)\n", c.File, len(c.Sources), len(c.Routes))
+	return ExitOK
+}
+
+func printConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("config", stderr)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	stdout.Write(config.DefaultYAML())
+	return ExitOK
+}
+
+func version(_ context.Context, _ []string, stdout, _ io.Writer) int {
+	v, goVersion := "(devel)", "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		goVersion = bi.GoVersion
+	}
+	fmt.Fprintf(stdout, "highway %s %s\n", v, goVersion)
+	return ExitOK
+}

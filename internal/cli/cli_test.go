@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/internal/server"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "highway.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const fast = `
+sources:
+  weather: {kind: mock, latency: 20ms, data: {temp: "22°C"}}
+  image:   {kind: mock, latency: 60ms, data: {url: /img}}
+  chat:    {kind: mock, latency: 40ms, data: {reply: hi}}
+routes:
+  - {path: /city-report, sources: [weather, image, chat]}
+`
+
+func TestCommandLine(t *testing.T) {
+	good := writeFile(t, fast)
+	bad := writeFile(t, "sources:\n  a: {kind: mock, latency: soon}\nroutes:\n  - {path: /r, sources: [b]}\n")
+	cases := []struct {
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{[]string{"check", "-config", good}, 0, "highway.yaml: ok (3 sources, 1 routes)", ""},
+		{[]string{"check"}, 0, "embedded default: ok (4 sources, 2 routes)", ""},
+		{[]string{"check", "-config", bad}, 1, "", bad + `:2:28: sources.a.latency: invalid duration "soon"`},
+		{[]string{"check", "-config", "/nonexistent.yaml"}, 1, "", "read config: open /nonexistent.yaml"},
+		{[]string{"serve", "-config", bad}, 1, "", "config " + bad + " is invalid"},
+		{[]string{"serve", "-addr", "256.0.0.1:99999", "-config", good}, 1, "", "listen on 256.0.0.1:99999"},
+		{[]string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
+		{[]string{"race", "-url", "ftp://x"}, 1, "", "-url wants http://HOST:PORT"},
+		{[]string{"race", "-config", good, "-route", "/nope"}, 1, "", "404 Not Found: no route /nope"},
+		{[]string{"race", "-width", "3"}, 2, "", "-width must be between 8 and 200"},
+		{[]string{"fly"}, 2, "", `unknown command "fly"`},
+		{[]string{"help"}, 0, "highway race", ""},
+		{[]string{"config"}, 0, "path: /city-report", ""},
+		{[]string{"version"}, 0, "highway ", ""},
+	}
+	for _, c := range cases {
+		code, out, errs := run(t, c.args...)
+		if code != c.code || !strings.Contains(out, c.stdout) || !strings.Contains(errs, c.stderr) {
+			t.Errorf("highway %s: exit %d\nstdout: %s\nstderr: %s\nwant exit %d, stdout with %q, stderr with %q",
+				strings.Join(c.args, " "), code, out, errs, c.code, c.stdout, c.stderr)
+		}
+	}
+}
+
+func TestDefaultConfigPrintedIsTheOneServed(t *testing.T) {
+	_, out, _ := run(t, "config")
+	if _, err := config.Parse("printed", []byte(out)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRaceInProcessRunsBothModes(t *testing.T) {
+	code, out, errs := run(t, "race", "-config", writeFile(t, fast), "-json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var both struct{ Sequential, Concurrent json.RawMessage }
+	if err := json.Unmarshal([]byte(out), &both); err != nil {
+		t.Fatal(err)
+	}
+	seq, err1 := report.Decode(both.Sequential)
+	con, err2 := report.Decode(both.Concurrent)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if seq.Mode != "sequential" || con.Mode != "concurrent" || seq.Lanes != 1 || con.Lanes != 3 || len(seq.CriticalPath) != 3 {
+		t.Errorf("seq %+v\ncon %+v", seq, con)
+	}
+	for i := 1; i < len(seq.Sources); i++ {
+		if seq.Sources[i].StartMS < seq.Sources[i-1].EndMS {
+			t.Errorf("single lane: %s started before %s ended", seq.Sources[i].Name, seq.Sources[i-1].Name)
+		}
+	}
+	for _, s := range con.Sources {
+		if s.StartMS >= seq.Sources[1].StartMS && s.Name != "weather" {
+			t.Errorf("highway: %s did not start at once (%.1fms)", s.Name, s.StartMS)
+		}
+	}
+}
+
+func TestRaceAgainstARunningServerDrawsTheTable(t *testing.T) {
+	cfg, err := config.Parse("t", []byte(fast))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := server.New(cfg)
+	front := httptest.NewServer(srv)
+	defer front.Close()
+	code, out, errs := run(t, "race", "-url", front.URL+"/city-report", "-width", "20")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"highway race /city-report (server at 127.0.0.1:", "single lane (mode=sequential)", "highway (mode=concurrent)",
+		"weather", "image", "chat", "total", "sum of lanes", "critical path: single lane weather → image → chat;", "speedup"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("race output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "image") && strings.Count(line, "█") < 2*(20*40/120) {
+			t.Errorf("image lane too short in both modes: %q", line)
+		}
+	}
+}
+
+func TestRaceMarksFailedSources(t *testing.T) {
+	var b bytes.Buffer
+	ok := report.SourceEntry{Name: "weather", Status: "ok", EndMS: 10, LatencyMS: 10}
+	bad := report.SourceEntry{Name: "chat", Status: "error", EndMS: 30, LatencyMS: 30}
+	doc := &report.Document{TotalMS: 30, SumMS: 40, Failed: 1, Slowest: "chat", CriticalPath: []string{"chat"}, Sources: report.Sources{ok, bad}}
+	drawRace(&b, doc, doc, 10)
+	if !strings.Contains(b.String(), "chat ✗") || !strings.Contains(b.String(), "░░░") || !strings.Contains(b.String(), "2 source call(s) failed") {
+		t.Errorf("%s", b.String())
+	}
+}

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/citypopy/highway/internal/server"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("serve", stderr)
+	file := fs.String("config", "", "config file (default: the embedded default)")
+	addr := fs.String("addr", "", "listen address HOST:PORT (default: the config's listen)")
+	drain := fs.Duration("drain", 30*time.Second, "on shutdown, how long in-flight requests may take to finish")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	cfg, err := loadConfig(*file)
+	if err != nil {
+		fmt.Fprintf(stderr, "highway: %v\n", err)
+		return ExitFailure
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "highway: %v\n", err)
+		return ExitFailure
+	}
+	listen := cfg.Listen
+	if *addr != "" {
+		listen = *addr
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "highway: listen on %s: %v\n", listen, err)
+		return ExitFailure
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stderr, "highway: serving %s on %s\n", cfg.File, base)
+	fmt.Fprintf(stderr, "highway: routes %s\n", strings.Join(srv.Paths(), " "))
+	fmt.Fprintf(stderr, "highway: try  curl -s %s%s\n", base, srv.Paths()[0])
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan struct{})
+	defer close(served)
+	go func() {
+		select {
+		case <-ctx.Done():
+			stop() // a second signal now kills the process the default way
+			fmt.Fprintf(stderr, "highway: shutting down; in-flight requests have %v to finish (signal again to force)\n", *drain)
+		case <-served:
+		}
+	}()
+	if err := server.Serve(ctx, ln, srv, *drain); err != nil {
+		fmt.Fprintf(stderr, "highway: %v\n", err)
+		return ExitFailure
+	}
+	fmt.Fprintln(stderr, "highway: stopped")
+	return ExitOK
+}
