@@ -48,17 +48,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	served := make(chan struct{})
-	defer close(served)
-	go func() {
-		select {
-		case <-ctx.Done():
-			stop() // a second signal now kills the process the default way
-			fmt.Fprintf(stderr, "highway: shutting down; in-flight requests have %v to finish (signal again to force)\n", *drain)
-		case <-served:
-		}
-	}()
-	if err := server.Serve(ctx, ln, srv, *drain); err != nil {
+	said := make(chan struct{})
+	unhook := context.AfterFunc(ctx, func() {
+		stop() // a second signal now kills the process the default way
+		fmt.Fprintf(stderr, "highway: shutting down; in-flight requests have %v to finish (signal again to force)\n", *drain)
+		close(said)
+	})
+	err = server.Serve(ctx, ln, srv, *drain)
+	if !unhook() {
+		<-said // the shutdown line comes before anything printed after it
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "highway: %v\n", err)
 		return ExitFailure
 	}
