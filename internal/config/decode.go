@@ -181,12 +181,21 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+// expect reports whether n is a node of kind to decode; null means "not
+// given" and is not an error, any other kind is.
+func (d *decoder) expect(n *yaml.Node, kind yaml.Kind, path, want string) bool {
 	if isNull(n) {
-		return
+		return false
 	}
-	if n.Kind != yaml.MappingNode {
-		d.fail(n, path, "want a mapping of fields, got %s", kindName(n))
+	if n.Kind != kind {
+		d.fail(n, path, "want %s, got %s", want, kindName(n))
+		return false
+	}
+	return true
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	if !d.expect(n, yaml.MappingNode, path, "a mapping of fields") {
 		return
 	}
 	fields := map[string]int{}
@@ -223,11 +232,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		d.fail(n, path, "want a mapping, got %s", kindName(n))
+	if !d.expect(n, yaml.MappingNode, path, "a mapping") {
 		return
 	}
 	if v.IsNil() {
@@ -249,11 +254,7 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 }
 
 func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.fail(n, path, "want a list, got %s", kindName(n))
+	if !d.expect(n, yaml.SequenceNode, path, "a list") {
 		return
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
