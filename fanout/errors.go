@@ -12,6 +12,7 @@ type TimeoutError struct {
 	Timeout time.Duration
 }
 
+// Error describes the failure.
 func (e *TimeoutError) Error() string { return "timeout after " + e.Timeout.String() }
 
 // Is reports whether target is context.DeadlineExceeded.
@@ -24,6 +25,7 @@ type DeadlineError struct {
 	Timeout time.Duration
 }
 
+// Error describes the failure.
 func (e *DeadlineError) Error() string { return "deadline of " + e.Timeout.String() + " exceeded" }
 
 // Is reports whether target is context.DeadlineExceeded.
@@ -35,6 +37,7 @@ type NotStartedError struct {
 	Cause error
 }
 
+// Error describes the failure.
 func (e *NotStartedError) Error() string { return "not started: " + e.Cause.Error() }
 
 // Unwrap returns the cause.
@@ -50,4 +53,5 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error describes the failure.
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }

@@ -45,6 +45,7 @@ type StatusError struct {
 	Snippet string
 }
 
+// Error describes the failure.
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("upstream answered %d %s", e.Code, http.StatusText(e.Code))
 	if e.Snippet != "" {

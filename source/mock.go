@@ -32,6 +32,7 @@ type MockFailure struct {
 	Rate float64
 }
 
+// Error describes the failure.
 func (e *MockFailure) Error() string {
 	return fmt.Sprintf("mock failure (failure_rate %g)", e.Rate)
 }

@@ -13,6 +13,7 @@ type Error struct {
 	Reason    string
 }
 
+// Error describes the failure.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
@@ -30,6 +31,7 @@ func (e *Error) Error() string {
 // as decoding goes, then validation's.
 type Errors []*Error
 
+// Error describes the failure.
 func (es Errors) Error() string {
 	lines := make([]string, len(es))
 	for i, e := range es {
