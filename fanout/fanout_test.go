@@ -327,3 +327,37 @@ func TestAlreadyCancelledContextStartsNothing(t *testing.T) {
 		t.Errorf("calls %d err %v canceled %v", calls.Load(), rep.Results[0].Err, rep.Canceled)
 	}
 }
+
+func TestPoliciesRecordOnTheTaskTrace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tasks := []fanout.Task[string]{
+			{Name: "plain", Source: sleeper(10*time.Millisecond, "x")},
+			{Name: "retried", Source: fanout.Func[string](func(ctx context.Context) (string, error) {
+				tr := fanout.TraceFrom(ctx)
+				tr.AddAttempt()
+				tr.AddAttempt()
+				tr.Mark(fanout.Hedged | fanout.HedgeWon)
+				return "y", nil
+			})},
+			{Name: "cached", Source: fanout.Func[string](func(ctx context.Context) (string, error) {
+				fanout.TraceFrom(ctx).Mark(fanout.CacheHit)
+				return "z", nil
+			})},
+		}
+		rep := fanout.Gather(t.Context(), tasks, fanout.Options{})
+		if r := rep.Results[0]; r.Attempts != 1 || r.Marks != 0 {
+			t.Errorf("plain: %d %b", r.Attempts, r.Marks)
+		}
+		if r := rep.Results[1]; r.Attempts != 2 || !r.Marks.Has(fanout.Hedged|fanout.HedgeWon) || r.Marks.Has(fanout.CacheHit) {
+			t.Errorf("retried: %d %b", r.Attempts, r.Marks)
+		}
+		if r := rep.Results[2]; r.Attempts != 0 || r.Marks != fanout.CacheHit {
+			t.Errorf("cached: %d %b", r.Attempts, r.Marks)
+		}
+		var nilTrace *fanout.Trace
+		nilTrace.AddAttempt() // policies outside a gather must not crash
+		if nilTrace.Attempts() != 1 || fanout.TraceFrom(context.Background()) != nil {
+			t.Error("nil trace")
+		}
+	})
+}

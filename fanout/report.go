@@ -14,9 +14,12 @@ type Result[T any] struct {
 	// *TimeoutError, *DeadlineError, *NotStartedError, *PanicError, or the
 	// context's cause when the caller cancelled.
 	Err error
-	// Attempts is how many times the source was called: 1 for a task that
-	// started, 0 for one that never did.
+	// Attempts is how many upstream calls the task made: as its policies
+	// recorded them on its Trace, else 1 for a task that started; 0 for one
+	// that never did or was answered from a cache.
 	Attempts int
+	// Marks says what the source's policies did (hedged, coalesced, ...).
+	Marks Mark
 	// Start and End are offsets from the start of the gather, so a
 	// waterfall of the lanes can be drawn.
 	Start, End time.Duration

@@ -56,6 +56,7 @@ type slot struct {
 	state    slotState
 	returned bool      // the task's goroutine has sent its outcome
 	after    int       // the task whose end freed this one's lane; -1 if it started at once
+	trace    Trace
 	deadline time.Time // the task's own deadline; zero when it has none
 }
 
@@ -192,10 +193,9 @@ func (r *Run[T]) launch(i int) {
 	s.state = running
 	s.after = r.last
 	res.Start = start.Sub(r.t0)
-	res.Attempts = 1
-	ctx, cancel := r.ctx, context.CancelFunc(nil)
+	ctx, cancel := WithTrace(r.ctx, &s.trace), context.CancelFunc(nil)
 	if to := r.tasks[i].Timeout; to > 0 {
-		ctx, cancel = context.WithTimeoutCause(r.ctx, to, &TimeoutError{Timeout: to})
+		ctx, cancel = context.WithTimeoutCause(ctx, to, &TimeoutError{Timeout: to})
 		s.deadline = start.Add(to)
 	}
 	r.inflight++
@@ -251,7 +251,12 @@ func (r *Run[T]) drain() {
 }
 
 func (r *Run[T]) resolve(i int) {
-	r.slots[i].state = resolved
+	s := &r.slots[i]
+	if s.state == running {
+		res := &r.results[i]
+		res.Attempts, res.Marks = s.trace.Attempts(), s.trace.Marks()
+	}
+	s.state = resolved
 	r.last = i
 	r.inflight--
 	r.left--

@@ -1,0 +1,81 @@
+package fanout
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// Trace records what the policies around one task's source did during its
+// call (attempts made, a hedge sent or won, an answer shared or cached), so
+// the report can say it. Start puts one in each task's context, the way
+// net/http/httptrace carries its hooks; policies find it with TraceFrom.
+//
+// A Trace is safe for concurrent use: a hedge records from two goroutines.
+// Its methods do nothing on a nil Trace, so a policy used outside a gather
+// needs no checks.
+type Trace struct {
+	attempts atomic.Int32
+	marks    atomic.Uint32
+}
+
+// Mark is one thing a policy did during a call, recorded on its Trace.
+type Mark uint32
+
+// Marks the policies record.
+const (
+	Hedged      Mark = 1 << iota // a hedge attempt was sent
+	HedgeWon                     // the hedge answered first
+	Coalesced                    // the answer was shared from another caller's call
+	CacheHit                     // the answer came from the cache, with no call
+	BreakerOpen                  // the circuit breaker refused the call
+	counted                      // Attempts was set by a policy
+)
+
+// Has reports whether every mark in o is set in m.
+func (m Mark) Has(o Mark) bool { return m&o == o }
+
+type traceKey struct{}
+
+// TraceFrom returns the Trace of the task whose context ctx is, or nil.
+func TraceFrom(ctx context.Context) *Trace {
+	t, _ := ctx.Value(traceKey{}).(*Trace)
+	return t
+}
+
+// WithTrace returns ctx carrying t, for running a source outside Start with
+// its policies' record kept.
+func WithTrace(ctx context.Context, t *Trace) context.Context {
+	return context.WithValue(ctx, traceKey{}, t)
+}
+
+// AddAttempt records one more call to the upstream itself.
+func (t *Trace) AddAttempt() {
+	if t != nil {
+		t.attempts.Add(1)
+		t.marks.Or(uint32(counted))
+	}
+}
+
+// Mark records m.
+func (t *Trace) Mark(m Mark) {
+	if t != nil {
+		t.marks.Or(uint32(m | counted))
+	}
+}
+
+// Attempts is the number of upstream calls recorded, or 1 when no policy
+// recorded anything (a bare source is called once).
+func (t *Trace) Attempts() int {
+	if t == nil || !Mark(t.marks.Load()).Has(counted) {
+		return 1
+	}
+	return int(t.attempts.Load())
+}
+
+// Marks returns what has been recorded.
+func (t *Trace) Marks() Mark {
+	if t == nil {
+		return 0
+	}
+	return Mark(t.marks.Load()) &^ counted
+}
