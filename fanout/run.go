@@ -54,8 +54,8 @@ const (
 
 type slot struct {
 	state    slotState
-	returned bool      // the task's goroutine has sent its outcome
-	after    int       // the task whose end freed this one's lane; -1 if it started at once
+	returned bool // the task's goroutine has sent its outcome
+	after    int  // the task whose end freed this one's lane; -1 if it started at once
 	trace    Trace
 	deadline time.Time // the task's own deadline; zero when it has none
 }
