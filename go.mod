@@ -7,4 +7,4 @@ require (
 	go.yaml.in/yaml/v3 v3.0.6
 )
 
-require github.com/sony/gobreaker/v2 v2.4.0 // indirect
+require github.com/sony/gobreaker/v2 v2.4.0

@@ -1,0 +1,86 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/citypopy/highway/fanout"
+)
+
+// Breaker fails fast while its upstream keeps failing: after Failures
+// failures in a row it opens and refuses every call at once for Cooldown,
+// then lets one probe through (half-open), closing on its success and
+// opening again on its failure. A call cut off by its caller (a client
+// leaving, a hedge lost, a route deadline) counts neither way; only the
+// source's own failures and timeouts do.
+//
+// Make one with NewBreaker; it is safe for concurrent use.
+type Breaker[T any] struct {
+	next     fanout.Source[T]
+	cb       *gobreaker.CircuitBreaker[T]
+	cooldown time.Duration
+}
+
+// BreakerOpenError is the error of a call refused by an open breaker.
+type BreakerOpenError struct {
+	Name     string
+	Cooldown time.Duration
+}
+
+// Error describes the failure.
+func (e *BreakerOpenError) Error() string {
+	return fmt.Sprintf("circuit breaker open: %s kept failing; failing fast for up to %v before probing again", e.Name, e.Cooldown)
+}
+
+// NewBreaker wraps next in a breaker named name (for messages) that opens
+// after failures consecutive failures (at least 1) for cooldown.
+func NewBreaker[T any](name string, next fanout.Source[T], failures int, cooldown time.Duration) *Breaker[T] {
+	failures = max(failures, 1)
+	return &Breaker[T]{
+		next:     next,
+		cooldown: cooldown,
+		cb: gobreaker.NewCircuitBreaker[T](gobreaker.Settings{
+			Name:        name,
+			MaxRequests: 1,
+			Timeout:     cooldown,
+			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= uint32(failures) },
+			IsExcluded:  func(err error) bool { _, ok := err.(notCounted); return ok },
+		}),
+	}
+}
+
+// notCounted carries an error the breaker must not count.
+type notCounted struct{ error }
+
+// Fetch calls next unless the breaker is open.
+func (b *Breaker[T]) Fetch(ctx context.Context) (T, error) {
+	v, err := b.cb.Execute(func() (T, error) {
+		v, err := b.next.Fetch(ctx)
+		if err != nil && ctx.Err() != nil && !ownTimeout(ctx) {
+			return v, notCounted{err}
+		}
+		return v, err
+	})
+	if nc, ok := err.(notCounted); ok {
+		return v, nc.error
+	}
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		fanout.TraceFrom(ctx).Mark(fanout.BreakerOpen)
+		return v, &BreakerOpenError{Name: b.cb.Name(), Cooldown: b.cooldown}
+	}
+	return v, err
+}
+
+// State is closed, half-open or open.
+func (b *Breaker[T]) State() string { return b.cb.State().String() }
+
+// ownTimeout reports whether ctx ended because the source's own timeout
+// passed: the upstream was too slow, which the breaker should count.
+func ownTimeout(ctx context.Context) bool {
+	var te *fanout.TimeoutError
+	return errors.As(context.Cause(ctx), &te)
+}

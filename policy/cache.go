@@ -1,0 +1,71 @@
+package policy
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/citypopy/highway/fanout"
+)
+
+// Cache answers from memory for TTL after a successful call; failures are
+// not cached. The zero value, with Next and TTL set, caches every call
+// under one key. It must not be copied after first use.
+type Cache[T any] struct {
+	Next fanout.Source[T]
+	// TTL is how long an answer is served from memory.
+	TTL time.Duration
+	// Key says which calls share an answer; nil means all do.
+	Key func(ctx context.Context) string
+	// MaxEntries bounds memory; 0 means 10000. When full, an arbitrary
+	// entry is dropped.
+	MaxEntries int
+
+	mu      sync.Mutex
+	entries map[string]cached[T]
+}
+
+type cached[T any] struct {
+	v       T
+	expires time.Time
+}
+
+// Fetch answers from the cache, or calls Next and remembers a success.
+func (c *Cache[T]) Fetch(ctx context.Context) (T, error) {
+	key := ""
+	if c.Key != nil {
+		key = c.Key(ctx)
+	}
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	c.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		fanout.TraceFrom(ctx).Mark(fanout.CacheHit)
+		return e.v, nil
+	}
+	v, err := c.Next.Fetch(ctx)
+	if err == nil {
+		c.store(key, v)
+	}
+	return v, err
+}
+
+func (c *Cache[T]) store(key string, v T) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = make(map[string]cached[T])
+	}
+	limit := c.MaxEntries
+	if limit <= 0 {
+		limit = 10000
+	}
+	if _, ok := c.entries[key]; !ok && len(c.entries) >= limit {
+		for k := range c.entries {
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[key] = cached[T]{v: v, expires: time.Now().Add(c.TTL)}
+}

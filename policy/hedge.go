@@ -1,0 +1,104 @@
+package policy
+
+import (
+	"context"
+	"time"
+
+	"github.com/citypopy/highway/fanout"
+)
+
+// Hedge sends a second attempt when the first is still out after a delay,
+// and answers with whichever succeeds first, cancelling the other ("The
+// Tail at Scale", Dean and Barroso, 2013). The delay is fixed, or a
+// percentile of the latencies observed, so that only the slowest few calls
+// are hedged; Budget caps how many extra calls that costs.
+//
+// Only wrap idempotent sources. With Next set, the zero value never hedges.
+type Hedge[T any] struct {
+	Next fanout.Source[T]
+	// Delay is how long the first attempt may run before the hedge is sent,
+	// when Percentile is 0. 0 (with Percentile 0) means never hedge.
+	Delay time.Duration
+	// Percentile, if set (such as 95), replaces Delay with that percentile
+	// of Observed; until Observed has MinSamples, no hedge is sent.
+	Percentile float64
+	// Observed collects the latency of every successful attempt. Required
+	// with Percentile; useful without it.
+	Observed *Latencies
+	// Budget caps the hedges; nil means no cap.
+	Budget *Budget
+}
+
+type attempt[T any] struct {
+	hedge bool
+	v     T
+	err   error
+}
+
+// Fetch calls Next, and once more if the first call is slow.
+func (h *Hedge[T]) Fetch(ctx context.Context) (T, error) {
+	h.Budget.Earn()
+	delay, ok := h.delay()
+	if !ok {
+		return h.attempt(ctx)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := make(chan attempt[T], 2)
+	run := func(hedge bool) {
+		v, err := h.attempt(ctx)
+		out <- attempt[T]{hedge, v, err}
+	}
+	go run(false)
+	pending := 1
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	tr := fanout.TraceFrom(ctx)
+	var firstErr error
+	for {
+		select {
+		case <-timer.C:
+			if ctx.Err() == nil && h.Budget.Take() {
+				tr.Mark(fanout.Hedged)
+				pending++
+				go run(true)
+			}
+		case a := <-out:
+			pending--
+			if a.err == nil || pending == 0 {
+				if a.err == nil && a.hedge {
+					tr.Mark(fanout.HedgeWon)
+				}
+				if a.err != nil && firstErr != nil {
+					a.err = firstErr // the first failure says more than the cancelled one
+				}
+				cancel()
+				for ; pending > 0; pending-- {
+					<-out // the loser honours its cancelled context
+				}
+				return a.v, a.err
+			}
+			firstErr = a.err
+		}
+	}
+}
+
+func (h *Hedge[T]) delay() (time.Duration, bool) {
+	if h.Percentile > 0 {
+		if h.Observed == nil {
+			return 0, false
+		}
+		return h.Observed.Percentile(h.Percentile)
+	}
+	return h.Delay, h.Delay > 0
+}
+
+// attempt makes one call, recording its latency when it succeeds.
+func (h *Hedge[T]) attempt(ctx context.Context) (T, error) {
+	start := time.Now()
+	v, err := h.Next.Fetch(ctx)
+	if err == nil && h.Observed != nil {
+		h.Observed.Observe(time.Since(start))
+	}
+	return v, err
+}

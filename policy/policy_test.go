@@ -1,0 +1,384 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/citypopy/highway/fanout"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// flaky is an upstream scripted per call: call n (from 0) takes delays[n]
+// (the last one repeats) and fails while n < fails.
+type flaky struct {
+	delays    []time.Duration
+	fails     int
+	err       error
+	calls     atomic.Int32
+	cancelled atomic.Int32
+}
+
+func (f *flaky) Fetch(ctx context.Context) (string, error) {
+	n := int(f.calls.Add(1)) - 1
+	d := f.delays[min(n, len(f.delays)-1)]
+	if !sleep(ctx, d) {
+		f.cancelled.Add(1)
+		return "", ctx.Err()
+	}
+	if n < f.fails {
+		return "", f.err
+	}
+	return "ok", nil
+}
+
+type transient struct{ after time.Duration }
+
+func (transient) Error() string               { return "upstream answered 503" }
+func (transient) Retryable() bool             { return true }
+func (t transient) RetryAfter() time.Duration { return t.after }
+
+var permanent = errors.New("upstream answered 404")
+
+// traced runs src as a task would be run, with a trace to read.
+func traced(ctx context.Context, src fanout.Source[string]) (string, error, *fanout.Trace) {
+	tr := &fanout.Trace{}
+	v, err := src.Fetch(fanout.WithTrace(ctx, tr))
+	return v, err, tr
+}
+
+func TestRetryBacksOffUntilASuccess(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{10 * time.Millisecond}, fails: 2, err: transient{}}
+		r := &Retry[string]{Next: &Count[string]{Next: up}, Attempts: 3, Backoff: 100 * time.Millisecond}
+		start := time.Now()
+		v, err, tr := traced(t.Context(), r)
+		took := time.Since(start)
+		if v != "ok" || err != nil || tr.Attempts() != 3 {
+			t.Fatalf("%q %v attempts %d", v, err, tr.Attempts())
+		}
+		// three 10ms calls, and two waits drawn below 100ms and 200ms
+		if took < 30*time.Millisecond || took > 330*time.Millisecond {
+			t.Errorf("took %v", took)
+		}
+	})
+}
+
+func TestRetryGivesUp(t *testing.T) {
+	cases := []struct {
+		name     string
+		err      error
+		attempts int
+		calls    int32
+	}{
+		{"after its attempts", transient{}, 3, 3},
+		{"at once on a permanent error", permanent, 3, 1},
+		{"never when not configured", transient{}, 0, 1},
+	}
+	for _, c := range cases {
+		synctest.Test(t, func(t *testing.T) {
+			up := &flaky{delays: []time.Duration{time.Millisecond}, fails: 10, err: c.err}
+			_, err := (&Retry[string]{Next: up, Attempts: c.attempts}).Fetch(t.Context())
+			if !errors.Is(err, c.err) || up.calls.Load() != c.calls {
+				t.Errorf("%s: err %v after %d calls, want %d", c.name, err, up.calls.Load(), c.calls)
+			}
+		})
+	}
+}
+
+func TestRetryHonoursRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{0}, fails: 1, err: transient{after: 2 * time.Second}}
+		start := time.Now()
+		v, err := (&Retry[string]{Next: up, Attempts: 2, Backoff: time.Millisecond}).Fetch(t.Context())
+		if v != "ok" || err != nil || time.Since(start) != 2*time.Second {
+			t.Errorf("%q %v after %v, want the 2s the upstream asked for", v, err, time.Since(start))
+		}
+	})
+}
+
+func TestRetryDoesNotWaitPastTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{0}, fails: 1, err: transient{after: 2 * time.Second}}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := (&Retry[string]{Next: up, Attempts: 5}).Fetch(ctx)
+		if !errors.As(err, new(transient)) || time.Since(start) != 0 || up.calls.Load() != 1 {
+			t.Errorf("err %v after %v and %d calls: should fail at once", err, time.Since(start), up.calls.Load())
+		}
+	})
+}
+
+func TestCancelDuringRetryBackoffReturnsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{0}, fails: 10, err: transient{after: time.Hour}}
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(30*time.Millisecond, cancel)
+		start := time.Now()
+		_, err := (&Retry[string]{Next: up, Attempts: 5}).Fetch(ctx)
+		if err == nil || time.Since(start) != 30*time.Millisecond || up.calls.Load() != 1 {
+			t.Errorf("err %v after %v and %d calls", err, time.Since(start), up.calls.Load())
+		}
+	})
+}
+
+func TestHedgeCancelsSlowerAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{time.Second, 50 * time.Millisecond}}
+		h := &Hedge[string]{Next: &Count[string]{Next: up}, Delay: 100 * time.Millisecond}
+		start := time.Now()
+		v, err, tr := traced(t.Context(), h)
+		if v != "ok" || err != nil || time.Since(start) != 150*time.Millisecond {
+			t.Fatalf("%q %v after %v, want the hedge's answer at 150ms", v, err, time.Since(start))
+		}
+		if !tr.Marks().Has(fanout.Hedged|fanout.HedgeWon) || tr.Attempts() != 2 || up.cancelled.Load() != 1 {
+			t.Errorf("marks %b attempts %d cancelled %d", tr.Marks(), tr.Attempts(), up.cancelled.Load())
+		}
+	})
+}
+
+func TestHedgeIsNotSentWhenTheFirstAttemptIsQuick(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{20 * time.Millisecond}}
+		v, _, tr := traced(t.Context(), &Hedge[string]{Next: up, Delay: 100 * time.Millisecond})
+		if v != "ok" || up.calls.Load() != 1 || tr.Marks() != 0 {
+			t.Errorf("calls %d marks %b", up.calls.Load(), tr.Marks())
+		}
+	})
+}
+
+func TestHedgeWaitsForTheOtherAttemptWhenOneFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{200 * time.Millisecond, 300 * time.Millisecond}, fails: 1, err: transient{}}
+		v, err, tr := traced(t.Context(), &Hedge[string]{Next: up, Delay: 100 * time.Millisecond})
+		if v != "ok" || err != nil || !tr.Marks().Has(fanout.HedgeWon) {
+			t.Errorf("%q %v %b", v, err, tr.Marks())
+		}
+	})
+}
+
+func TestCancelDuringHedgeStopsBothAttempts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{time.Hour}}
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(150*time.Millisecond, cancel)
+		start := time.Now()
+		_, err := (&Hedge[string]{Next: up, Delay: 100 * time.Millisecond}).Fetch(ctx)
+		if !errors.Is(err, context.Canceled) || time.Since(start) != 150*time.Millisecond || up.cancelled.Load() != 2 {
+			t.Errorf("err %v after %v, %d of 2 attempts cancelled", err, time.Since(start), up.cancelled.Load())
+		}
+	})
+}
+
+func TestHedgeBudgetCapsExtraCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{200 * time.Millisecond}}
+		h := &Hedge[string]{Next: up, Delay: 10 * time.Millisecond, Budget: &Budget{Ratio: 0.05, Burst: 2}}
+		for range 1000 {
+			h.Fetch(t.Context())
+		}
+		if extra := up.calls.Load() - 1000; extra < 45 || extra > 52 {
+			t.Errorf("%d hedges for 1000 slow calls, want about 5%%", extra)
+		}
+	})
+}
+
+func TestHedgeAtAPercentileWaitsForEnoughSamples(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{50 * time.Millisecond}}
+		h := &Hedge[string]{Next: up, Percentile: 95, Observed: &Latencies{}}
+		for range MinSamples {
+			h.Fetch(t.Context())
+		}
+		if up.calls.Load() != MinSamples {
+			t.Fatalf("hedged before having %d samples", MinSamples)
+		}
+		up.delays = []time.Duration{time.Second, 50 * time.Millisecond}
+		up.calls.Store(0)
+		start := time.Now()
+		v, _, tr := traced(t.Context(), h)
+		if v != "ok" || time.Since(start) != 100*time.Millisecond || !tr.Marks().Has(fanout.HedgeWon) {
+			t.Errorf("%q after %v marks %b, want the hedge sent at p95 (50ms) winning at 100ms", v, time.Since(start), tr.Marks())
+		}
+	})
+}
+
+func TestLatenciesPercentiles(t *testing.T) {
+	var l Latencies
+	if _, ok := l.Percentile(50); ok {
+		t.Fatal("answered with no samples")
+	}
+	for i := 1; i <= 100; i++ {
+		l.Observe(time.Duration(i) * time.Millisecond)
+	}
+	for p, want := range map[float64]time.Duration{50: 50 * time.Millisecond, 95: 95 * time.Millisecond, 100: 100 * time.Millisecond} {
+		if got, _ := l.Percentile(p); got != want {
+			t.Errorf("p%v = %v, want %v", p, got, want)
+		}
+	}
+}
+
+func TestBreakerOpensFailsFastThenProbes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{time.Millisecond}, fails: 5, err: transient{}}
+		b := NewBreaker[string]("chat", up, 5, 10*time.Second)
+		for range 5 {
+			b.Fetch(t.Context())
+		}
+		if b.State() != "open" {
+			t.Fatalf("state %s after 5 failures", b.State())
+		}
+		_, err, tr := traced(t.Context(), b)
+		var open *BreakerOpenError
+		if !errors.As(err, &open) || up.calls.Load() != 5 || !tr.Marks().Has(fanout.BreakerOpen) {
+			t.Fatalf("open breaker: %v after %d calls", err, up.calls.Load())
+		}
+		time.Sleep(10*time.Second + time.Millisecond)
+		if b.State() != "half-open" {
+			t.Fatalf("state %s after the cooldown", b.State())
+		}
+		if v, err := b.Fetch(t.Context()); v != "ok" || err != nil || b.State() != "closed" {
+			t.Errorf("probe: %q %v, state %s", v, err, b.State())
+		}
+	})
+}
+
+func TestBreakerDoesNotCountCancellations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{time.Hour}}
+		b := NewBreaker[string]("chat", up, 2, time.Second)
+		for range 5 {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
+			b.Fetch(ctx)
+			cancel()
+		}
+		if b.State() != "closed" {
+			t.Errorf("state %s after cancelled calls", b.State())
+		}
+		for range 2 { // the source's own timeout does count
+			ctx, cancel := context.WithTimeoutCause(t.Context(), time.Millisecond, &fanout.TimeoutError{Timeout: time.Millisecond})
+			b.Fetch(ctx)
+			cancel()
+		}
+		if b.State() != "open" {
+			t.Errorf("state %s after the source's own timeouts", b.State())
+		}
+	})
+}
+
+func TestLimitBoundsCallsInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var now, peak atomic.Int32
+		up := fanout.Func[string](func(ctx context.Context) (string, error) {
+			n := now.Add(1)
+			defer now.Add(-1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			sleep(ctx, 100*time.Millisecond)
+			return "ok", nil
+		})
+		l := NewLimit[string](up, 3)
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Go(func() { l.Fetch(t.Context()) })
+		}
+		wg.Wait()
+		if peak.Load() != 3 || time.Since(time.Unix(946684800, 0)) != 400*time.Millisecond {
+			t.Errorf("peak %d, done after %v", peak.Load(), time.Since(time.Unix(946684800, 0)))
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+		defer cancel()
+		for range 3 {
+			go l.Fetch(t.Context())
+		}
+		synctest.Wait()
+		if _, err := l.Fetch(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("waiting for a slot ignored the context: %v", err)
+		}
+	})
+}
+
+func TestCoalesceSharesOneUpstreamCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{100 * time.Millisecond}}
+		c := &Coalesce[string]{Next: up}
+		var wg sync.WaitGroup
+		var shared atomic.Int32
+		for range 1000 {
+			wg.Go(func() {
+				v, err, tr := traced(t.Context(), c)
+				if v != "ok" || err != nil {
+					t.Errorf("%q %v", v, err)
+				}
+				if tr.Marks().Has(fanout.Coalesced) {
+					shared.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if up.calls.Load() != 1 || shared.Load() != 999 {
+			t.Errorf("%d upstream calls, %d shared answers", up.calls.Load(), shared.Load())
+		}
+	})
+}
+
+func TestCoalesceSurvivesTheFirstCallerCancelling(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{100 * time.Millisecond}}
+		c := &Coalesce[string]{Next: up}
+		first, cancel := context.WithCancel(t.Context())
+		go c.Fetch(first)
+		synctest.Wait()
+		time.AfterFunc(50*time.Millisecond, cancel)
+		v, err := c.Fetch(t.Context())
+		if v != "ok" || err != nil || up.cancelled.Load() != 0 || up.calls.Load() != 1 {
+			t.Errorf("%q %v: %d calls, %d cancelled", v, err, up.calls.Load(), up.cancelled.Load())
+		}
+	})
+}
+
+func TestCoalesceCancelsTheSharedCallWhenEveryCallerHasGone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{time.Hour}}
+		c := &Coalesce[string]{Next: up}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+		defer cancel()
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() { c.Fetch(ctx) })
+		}
+		wg.Wait()
+		synctest.Wait()
+		if up.cancelled.Load() != 1 {
+			t.Errorf("the abandoned shared call was not cancelled")
+		}
+	})
+}
+
+func TestCacheAnswersWithinItsTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{10 * time.Millisecond}, fails: 1, err: transient{}}
+		c := &Cache[string]{Next: up, TTL: 30 * time.Second}
+		if _, err := c.Fetch(t.Context()); err == nil {
+			t.Fatal("want the first failure")
+		}
+		c.Fetch(t.Context()) // a success, cached
+		_, _, tr := traced(t.Context(), c)
+		if up.calls.Load() != 2 || !tr.Marks().Has(fanout.CacheHit) || tr.Attempts() != 0 {
+			t.Errorf("calls %d marks %b attempts %d: failures must not be cached, successes must", up.calls.Load(), tr.Marks(), tr.Attempts())
+		}
+		time.Sleep(31 * time.Second)
+		c.Fetch(t.Context())
+		if up.calls.Load() != 3 {
+			t.Errorf("calls %d: the entry outlived its TTL", up.calls.Load())
+		}
+	})
+}
