@@ -10,7 +10,9 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -43,6 +45,52 @@ type StatusError struct {
 	Code int
 	// Snippet is the start of the body, for the reader of the error.
 	Snippet string
+	// Wait is the upstream's Retry-After, or 0.
+	Wait time.Duration
+}
+
+// Retryable reports whether another attempt may fare better: on a timeout,
+// throttling, or a server-side failure.
+func (e *StatusError) Retryable() bool {
+	switch e.Code {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// RetryAfter is how long the upstream asked to be left alone.
+func (e *StatusError) RetryAfter() time.Duration { return e.Wait }
+
+// TransportError is a failure to reach the upstream or to read its answer
+// (refused, reset, DNS); worth a retry.
+type TransportError struct {
+	Op  string // such as "GET http://host/path"
+	Err error
+}
+
+// Error describes the failure.
+func (e *TransportError) Error() string { return e.Op + ": " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// Retryable is true: the next connection may work.
+func (e *TransportError) Retryable() bool { return true }
+
+// parseRetryAfter reads a Retry-After header: seconds, or an HTTP date.
+func parseRetryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
 }
 
 // Error describes the failure.
@@ -84,7 +132,7 @@ func (h *HTTP) Fetch(ctx context.Context) (json.RawMessage, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &StatusError{Code: resp.StatusCode, Snippet: snippet(resp.Body)}
+		return nil, &StatusError{Code: resp.StatusCode, Snippet: snippet(resp.Body), Wait: parseRetryAfter(resp.Header.Get("Retry-After"))}
 	}
 	body, err := h.read(resp)
 	if err != nil {
@@ -118,14 +166,14 @@ func (h *HTTP) read(resp *http.Response) ([]byte, error) {
 	if resp.ContentLength >= 0 {
 		body := make([]byte, resp.ContentLength)
 		if _, err := io.ReadFull(resp.Body, body); err != nil {
-			return nil, fmt.Errorf("read upstream body: %w", err)
+			return nil, &TransportError{Op: "read upstream body", Err: err}
 		}
 		return body, nil
 	}
 	var buf bytes.Buffer
 	n, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("read upstream body: %w", err)
+		return nil, &TransportError{Op: "read upstream body", Err: err}
 	}
 	if n > limit {
 		return nil, tooLarge
@@ -140,7 +188,7 @@ func (h *HTTP) transportError(err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return fmt.Errorf("%s %s: %w", h.method(), redact(h.URL), err)
+	return &TransportError{Op: h.method() + " " + redact(h.URL), Err: err}
 }
 
 // redact keeps scheme, host and path of an address, dropping user info and

@@ -110,3 +110,38 @@ func TestHTTPTransportErrorsHideTheQueryString(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestHTTPErrorsSayWhetherToRetry(t *testing.T) {
+	cases := []struct {
+		status    int
+		header    string
+		retryable bool
+		after     time.Duration
+	}{
+		{503, "2", true, 2 * time.Second},
+		{429, "", true, 0},
+		{500, "soon", true, 0},
+		{404, "", false, 0},
+		{401, "", false, 0},
+	}
+	for _, c := range cases {
+		srv := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+			if c.header != "" {
+				w.Header().Set("Retry-After", c.header)
+			}
+			w.WriteHeader(c.status)
+		})
+		_, err := (&source.HTTP{URL: srv.URL}).Fetch(t.Context())
+		var se *source.StatusError
+		if !errors.As(err, &se) || se.Retryable() != c.retryable || se.RetryAfter() != c.after {
+			t.Errorf("%d: %v retryable %v after %v", c.status, err, se.Retryable(), se.RetryAfter())
+		}
+	}
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close()
+	_, err := (&source.HTTP{URL: srv.URL}).Fetch(t.Context())
+	var te *source.TransportError
+	if !errors.As(err, &te) || !te.Retryable() {
+		t.Errorf("refused connection: %v", err)
+	}
+}

@@ -23,6 +23,10 @@ type Mock struct {
 	// FailureRate is the fraction of calls, from 0 to 1, that fail with a
 	// *MockFailure after their latency.
 	FailureRate float64
+	// TailRate is the fraction of calls, from 0 to 1, that take TailLatency
+	// instead: a heavy tail, such as 1% of calls taking a second.
+	TailRate    float64
+	TailLatency time.Duration
 	// Data is the JSON answered; nil means null.
 	Data json.RawMessage
 }
@@ -36,6 +40,9 @@ type MockFailure struct {
 func (e *MockFailure) Error() string {
 	return fmt.Sprintf("mock failure (failure_rate %g)", e.Rate)
 }
+
+// Retryable is true: the next call may well succeed.
+func (e *MockFailure) Retryable() bool { return true }
 
 var null = json.RawMessage("null")
 
@@ -60,6 +67,9 @@ func (m *Mock) Fetch(ctx context.Context) (json.RawMessage, error) {
 }
 
 func (m *Mock) delay() time.Duration {
+	if m.TailRate > 0 && rand.Float64() < m.TailRate {
+		return m.TailLatency
+	}
 	d := m.Latency
 	if m.Jitter > 0 {
 		d += time.Duration(rand.Int64N(int64(2*m.Jitter)+1)) - m.Jitter

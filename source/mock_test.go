@@ -87,3 +87,24 @@ func TestZeroMockAnswersNull(t *testing.T) {
 		t.Errorf("%s %v", v, err)
 	}
 }
+
+func TestMockHeavyTail(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := &source.Mock{Latency: 50 * time.Millisecond, TailRate: 0.01, TailLatency: time.Second}
+		slow := 0
+		for range 10000 {
+			start := time.Now()
+			m.Fetch(t.Context())
+			switch time.Since(start) {
+			case time.Second:
+				slow++
+			case 50 * time.Millisecond:
+			default:
+				t.Fatalf("latency %v", time.Since(start))
+			}
+		}
+		if slow < 60 || slow > 140 {
+			t.Errorf("%d of 10000 calls in the tail, want about 100", slow)
+		}
+	})
+}
