@@ -21,6 +21,8 @@ type Config struct {
 	Sources map[string]*Source `yaml:"sources"`
 	// Routes are the paths served; each fans out to its sources.
 	Routes []*Route `yaml:"routes"`
+	// Admission bounds the requests in flight. Defaults in DefaultAdmission.
+	Admission Admission `yaml:"admission"`
 
 	// File is where the configuration came from, for messages.
 	File string `yaml:"-"`
@@ -36,15 +38,39 @@ const (
 type Source struct {
 	// Kind is mock or http.
 	Kind string `yaml:"kind"`
-	// Timeout bounds each call to this source. Default: none for mock
-	// (the route's timeout bounds it), 10s for http.
+	// Timeout bounds each call to this source, retries and hedges
+	// included. Default: none for mock (the route's timeout bounds it),
+	// 10s for http.
 	Timeout Duration `yaml:"timeout"`
 
-	// Latency, Jitter, FailureRate and Data describe a mock source.
-	Latency     Duration        `yaml:"latency"`
-	Jitter      Duration        `yaml:"jitter"`
-	FailureRate float64         `yaml:"failure_rate"`
-	Data        json.RawMessage `yaml:"data"`
+	// Idempotent says a call may safely be repeated, which retries and
+	// hedges need. Default: true for mock and for http GET.
+	Idempotent *bool `yaml:"idempotent"`
+	// Retry retries failed calls. Default for idempotent http sources:
+	// 2 attempts, 50ms backoff; none for mock.
+	Retry *Retry `yaml:"retry"`
+	// Hedge sends a second attempt when the first is slow. Default: off.
+	Hedge *Hedge `yaml:"hedge"`
+	// Breaker fails fast while the source keeps failing. Default for http:
+	// 5 failures, 10s cooldown; none for mock.
+	Breaker *Breaker `yaml:"breaker"`
+	// Concurrency caps the calls in flight to this source; 0 means no cap.
+	Concurrency int `yaml:"concurrency"`
+	// Coalesce makes identical calls in flight share one upstream call.
+	Coalesce bool `yaml:"coalesce"`
+	// Cache keeps successful answers for a TTL. Default: off.
+	Cache *Cache `yaml:"cache"`
+
+	// Latency, Jitter, FailureRate, Tail and Data describe a mock source;
+	// FailureStatus and RetryAfter shape its failures when highway mock
+	// serves it over HTTP.
+	Latency       Duration        `yaml:"latency"`
+	Jitter        Duration        `yaml:"jitter"`
+	FailureRate   Ratio           `yaml:"failure_rate"`
+	Tail          *Tail           `yaml:"tail"`
+	FailureStatus int             `yaml:"failure_status"`
+	RetryAfter    Duration        `yaml:"retry_after"`
+	Data          json.RawMessage `yaml:"data"`
 
 	// URL, Method, Headers and MaxBytes describe an http source. URL is
 	// fixed here: a request never chooses an upstream host.
@@ -67,13 +93,31 @@ type Route struct {
 	// Lanes is how many sources run at once when the request does not say;
 	// 0 means all of them.
 	Lanes int `yaml:"lanes"`
+	// Optional names sources whose failure does not fail the route: only
+	// required ones decide 502 and 504.
+	Optional []string `yaml:"optional"`
 }
+
+// IsOptional reports whether the route marks source optional.
+func (r *Route) IsOptional(source string) bool { return contains(r.Optional, source) }
 
 // Defaults applied where the configuration is silent.
 const (
 	DefaultListen       = "127.0.0.1:8080"
 	DefaultRouteTimeout = 10 * time.Second
 	DefaultHTTPTimeout  = 10 * time.Second
+	DefaultMaxExtra     = 0.05
+)
+
+// DefaultAdmission is the admission control used where the config is
+// silent, sized for a small machine: see bench/RESULTS.md.
+var DefaultAdmission = Admission{MaxInflight: 4096, Queue: 1024, QueueTimeout: Duration(50 * time.Millisecond)}
+
+// DefaultRetry and DefaultBreaker are what an idempotent http source gets
+// when its config is silent.
+var (
+	DefaultRetry   = Retry{Attempts: 2, Backoff: Duration(50 * time.Millisecond), MaxBackoff: Duration(time.Second)}
+	DefaultBreaker = Breaker{Failures: 5, Cooldown: Duration(10 * time.Second)}
 )
 
 //go:embed default.yaml
@@ -129,17 +173,12 @@ func (c *Config) applyDefaults() {
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}
+	if c.Admission == (Admission{}) {
+		c.Admission = DefaultAdmission
+	}
 	for _, s := range c.Sources {
-		if s == nil {
-			continue
-		}
-		if s.Kind == KindHTTP {
-			if s.Method == "" {
-				s.Method = "GET"
-			}
-			if s.Timeout == 0 {
-				s.Timeout = Duration(DefaultHTTPTimeout)
-			}
+		if s != nil {
+			s.applyDefaults()
 		}
 	}
 	for _, r := range c.Routes {
@@ -152,5 +191,40 @@ func (c *Config) applyDefaults() {
 		if r.Timeout == 0 {
 			r.Timeout = Duration(DefaultRouteTimeout)
 		}
+	}
+}
+
+func (s *Source) applyDefaults() {
+	if s.Kind == KindHTTP {
+		if s.Method == "" {
+			s.Method = "GET"
+		}
+		if s.Timeout == 0 {
+			s.Timeout = Duration(DefaultHTTPTimeout)
+		}
+	}
+	if s.Idempotent == nil {
+		idem := s.Kind == KindMock || s.Method == "GET"
+		s.Idempotent = &idem
+	}
+	if s.Kind == KindHTTP && s.Retry == nil && *s.Idempotent {
+		r := DefaultRetry
+		s.Retry = &r
+	}
+	if s.Kind == KindHTTP && s.Breaker == nil {
+		b := DefaultBreaker
+		s.Breaker = &b
+	}
+	if s.Retry != nil && s.Retry.Backoff == 0 {
+		s.Retry.Backoff = DefaultRetry.Backoff
+	}
+	if s.Retry != nil && s.Retry.MaxBackoff == 0 {
+		s.Retry.MaxBackoff = DefaultRetry.MaxBackoff
+	}
+	if s.Hedge != nil && s.Hedge.MaxExtra == 0 {
+		s.Hedge.MaxExtra = DefaultMaxExtra
+	}
+	if s.Breaker != nil && s.Breaker.Cooldown == 0 {
+		s.Breaker.Cooldown = DefaultBreaker.Cooldown
 	}
 }

@@ -67,7 +67,9 @@ func TestBadConfigsAreRefusedWithFileFieldAndReason(t *testing.T) {
 		want       []string
 	}{
 		{"unknown field", "sources:\n  a: {kind: mock, latncy: 3s}\n" + routes,
-			[]string{`f.yaml:2:19: sources.a.latncy: unknown field "latncy" (known fields: data, failure_rate`}},
+			[]string{`f.yaml:2:19: sources.a.latncy: unknown field "latncy" (did you mean "latency"? known fields: breaker, cache,`}},
+		{"unknown field far from any", "sources:\n  a: {kind: mock, colour: red}\n" + routes,
+			[]string{`sources.a.colour: unknown field "colour" (known fields: breaker`}},
 		{"bad duration", "sources:\n  a: {kind: mock, latency: 3 seconds}\n" + routes,
 			[]string{`f.yaml:2:28: sources.a.latency: invalid duration "3 seconds"`}},
 		{"bare number duration", "sources:\n  a: {kind: mock, latency: 300}\n" + routes,
@@ -87,7 +89,7 @@ func TestBadConfigsAreRefusedWithFileFieldAndReason(t *testing.T) {
 		{"http bad scheme", "sources:\n  a: {kind: http, url: 'ftp://x/y'}\n" + routes,
 			[]string{`want an http:// or https:// URL`}},
 		{"failure rate", "sources:\n  a: {kind: mock, failure_rate: 2}\n" + routes,
-			[]string{`sources.a.failure_rate: must be between 0 and 1`}},
+			[]string{`sources.a.failure_rate: want a fraction from 0 to 1 or a percentage such as 5%, got "2"`}},
 		{"negative latency", "sources:\n  a: {kind: mock, latency: -1s}\n" + routes,
 			[]string{`sources.a.latency: must not be negative`}},
 		{"unset secret", "sources:\n  a: {kind: http, url: 'http://x/', headers: {K: '${NOPE}'}}\n" + routes,
@@ -107,7 +109,30 @@ func TestBadConfigsAreRefusedWithFileFieldAndReason(t *testing.T) {
 		{"invalid yaml", "sources:\n  a: {kind: mock\n",
 			[]string{`f.yaml:`, `invalid YAML`}},
 		{"empty", "", []string{`f.yaml: the file is empty`}},
-		{"no routes", "sources:\n  a: {kind: mock}\n", []string{`routes: no routes`}},
+		{"retry without idempotence", "sources:\n  a: {kind: http, url: 'http://x/', method: POST, retry: {attempts: 3}}\n" + routes,
+			[]string{`sources.a.retry: retries repeat calls, which this source does not allow: set idempotent: true`}},
+		{"hedge without delay", "sources:\n  a: {kind: mock, hedge: {max_extra: 5%}}\n" + routes,
+			[]string{`sources.a.hedge.delay: missing`}},
+		{"bad hedge percentile", "sources:\n  a: {kind: mock, hedge: {delay: p100}}\n" + routes,
+			[]string{`sources.a.hedge.delay: want a percentile from p1 to p99.9, got "p100"`}},
+		{"bad hedge delay", "sources:\n  a: {kind: mock, hedge: {delay: soon}}\n" + routes,
+			[]string{`want a positive duration (60ms) or a percentile of observed latency (p95), got "soon"`}},
+		{"bad max_extra", "sources:\n  a: {kind: mock, hedge: {delay: 60ms, max_extra: 150%}}\n" + routes,
+			[]string{`sources.a.hedge.max_extra: want a fraction from 0 to 1`}},
+		{"retry attempts", "sources:\n  a: {kind: mock, retry: {attempts: 0}}\n" + routes,
+			[]string{`sources.a.retry.attempts: want at least 1`}},
+		{"cache without ttl", "sources:\n  a: {kind: mock, cache: {}}\n" + routes,
+			[]string{`sources.a.cache.ttl: want a positive duration`}},
+		{"negative concurrency", "sources:\n  a: {kind: mock, concurrency: -1}\n" + routes,
+			[]string{`sources.a.concurrency: must not be negative`}},
+		{"tail without latency", "sources:\n  a: {kind: mock, tail: {rate: 1%}}\n" + routes,
+			[]string{`sources.a.tail: needs a rate and a positive latency`}},
+		{"tail on http", "sources:\n  a: {kind: http, url: 'http://x/', tail: {rate: 1%, latency: 1s}}\n" + routes,
+			[]string{`sources.a.tail: not used by kind http`}},
+		{"optional not in route", "sources:\n  a: {kind: mock}\nroutes:\n  - {path: /r, sources: [a], optional: [b]}\n",
+			[]string{`routes[0].optional[0]: "b" is not one of this route's sources (a)`}},
+		{"admission", "admission: {max_inflight: 0, queue: -1}\nsources:\n  a: {kind: mock}\n" + routes,
+			[]string{`admission.max_inflight: want at least 1`, `admission.queue: must not be negative`}},
 		{"field twice", "sources:\n  a: {kind: mock, kind: http}\n" + routes, []string{`sources.a.kind: field given twice`}},
 		{"every problem at once", "sources:\n  a: {kind: mock, latency: x}\n  b: {kind: nope}\n" + routes,
 			[]string{`sources.a.latency: invalid duration`}},
@@ -209,4 +234,45 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("empty error")
 		}
 	})
+}
+
+func TestPolicyConfigAndDefaults(t *testing.T) {
+	c, err := parse("f.yaml", []byte(`
+sources:
+  plain: {kind: http, url: "http://127.0.0.1:9000/a"}
+  post:  {kind: http, url: "http://127.0.0.1:9000/b", method: POST}
+  search:
+    kind: http
+    url: "http://127.0.0.1:9000/search"
+    timeout: 2s
+    retry: {attempts: 3, backoff: 50ms}
+    hedge: {delay: p95, max_extra: 5%}
+    breaker: {failures: 5, cooldown: 10s}
+    concurrency: 256
+    coalesce: true
+    cache: {ttl: 30s}
+  tailed: {kind: mock, latency: 50ms, tail: {rate: 1%, latency: 1s}, hedge: {delay: 60ms}, failure_rate: 0.5%}
+routes:
+  - {path: /city-report, sources: [plain, search, tailed], optional: [search]}
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, post, s, m := c.Sources["plain"], c.Sources["post"], c.Sources["search"], c.Sources["tailed"]
+	if !*p.Idempotent || *p.Retry != DefaultRetry || *p.Breaker != DefaultBreaker {
+		t.Errorf("plain http GET defaults: %+v %+v %+v", *p.Idempotent, p.Retry, p.Breaker)
+	}
+	if *post.Idempotent || post.Retry != nil || post.Breaker == nil {
+		t.Errorf("POST is not idempotent, so no default retry: %+v", post)
+	}
+	if s.Retry.Attempts != 3 || s.Hedge.Delay.Percentile != 95 || s.Hedge.MaxExtra != 0.05 || s.Breaker.Failures != 5 ||
+		s.Concurrency != 256 || !s.Coalesce || s.Cache.TTL.Std() != 30*time.Second || s.Retry.MaxBackoff != DefaultRetry.MaxBackoff {
+		t.Errorf("search: %+v %+v %+v", s.Retry, s.Hedge, s.Cache)
+	}
+	if m.Tail.Rate != 0.01 || m.Hedge.Delay.Fixed != 60*time.Millisecond || m.Hedge.MaxExtra != DefaultMaxExtra || m.FailureRate != 0.005 || m.Breaker != nil || m.Retry != nil {
+		t.Errorf("tailed mock: %+v %+v", m.Tail, m.Hedge)
+	}
+	if !c.Routes[0].IsOptional("search") || c.Routes[0].IsOptional("plain") || c.Admission != DefaultAdmission {
+		t.Errorf("route %+v admission %+v", c.Routes[0], c.Admission)
+	}
 }

@@ -212,7 +212,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		idx, ok := fields[k.Value]
 		switch {
 		case !ok:
-			d.fail(k, p, "unknown field %q (known fields: %s)", k.Value, strings.Join(sortedKeys(fields), ", "))
+			d.fail(k, p, "unknown field %q (%sknown fields: %s)", k.Value, suggest(k.Value, fields), strings.Join(sortedKeys(fields), ", "))
 		case seen[k.Value]:
 			d.fail(k, p, "field given twice")
 		default:
@@ -354,4 +354,39 @@ func writeJSONString(b *bytes.Buffer, s string) {
 		panic(errors.New("config: a Go string always encodes")) // unreachable
 	}
 	b.Truncate(b.Len() - 1) // Encode's newline
+}
+
+// suggest names the known field closest to a misspelt one, if one is close.
+func suggest(name string, fields map[string]int) string {
+	best, bestDist := "", 3 // at most two edits away
+	for _, f := range sortedKeys(fields) {
+		if d := editDistance(name, f); d < bestDist {
+			best, bestDist = f, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("did you mean %q? ", best)
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

@@ -30,9 +30,7 @@ func (d *decoder) validate(c *Config) {
 	for _, name := range sortedKeys(c.Sources) {
 		d.validateSource(name, c.Sources[name])
 	}
-	if len(c.Routes) == 0 {
-		d.failAt("routes", "no routes: declare at least one")
-	}
+	d.validateAdmission(c.Admission)
 	paths := map[string]int{}
 	for i, r := range c.Routes {
 		p := fmt.Sprintf("routes[%d]", i)
@@ -60,7 +58,9 @@ func (d *decoder) validateSource(name string, s *Source) {
 	if s.Timeout < 0 {
 		d.failAt(p+".timeout", "must not be negative")
 	}
-	mockOnly := map[string]bool{"latency": s.Latency != 0, "jitter": s.Jitter != 0, "failure_rate": s.FailureRate != 0, "data": s.Data != nil}
+	d.validatePolicies(p, s)
+	mockOnly := map[string]bool{"latency": s.Latency != 0, "jitter": s.Jitter != 0, "failure_rate": s.FailureRate != 0, "data": s.Data != nil,
+		"tail": s.Tail != nil, "failure_status": s.FailureStatus != 0, "retry_after": s.RetryAfter != 0}
 	httpOnly := map[string]bool{"url": s.URL != "", "method": s.Method != "", "headers": s.Headers != nil, "max_bytes": s.MaxBytes != 0}
 	switch s.Kind {
 	case KindMock:
@@ -71,8 +71,14 @@ func (d *decoder) validateSource(name string, s *Source) {
 		if s.Jitter < 0 {
 			d.failAt(p+".jitter", "must not be negative")
 		}
-		if s.FailureRate < 0 || s.FailureRate > 1 {
-			d.failAt(p+".failure_rate", "must be between 0 and 1, got %g", s.FailureRate)
+		if s.Tail != nil && (s.Tail.Rate == 0 || s.Tail.Latency <= 0) {
+			d.failAt(p+".tail", "needs a rate and a positive latency, such as {rate: 1%%, latency: 1s}")
+		}
+		if s.FailureStatus != 0 && (s.FailureStatus < 400 || s.FailureStatus > 599) {
+			d.failAt(p+".failure_status", "want an HTTP error status from 400 to 599, got %d", s.FailureStatus)
+		}
+		if s.RetryAfter < 0 {
+			d.failAt(p+".retry_after", "must not be negative")
 		}
 	case KindHTTP:
 		d.notUsed(p, s.Kind, mockOnly)
@@ -147,6 +153,11 @@ func (d *decoder) validateRoute(p string, r *Route, sources map[string]*Source) 
 	if len(r.Sources) == 0 {
 		d.failAt(p+".sources", "no sources: a route fans out to at least one")
 	}
+	for i, name := range r.Optional {
+		if !contains(r.Sources, name) {
+			d.failAt(fmt.Sprintf("%s.optional[%d]", p, i), "%q is not one of this route's sources (%s)", name, strings.Join(r.Sources, ", "))
+		}
+	}
 	seen := map[string]bool{}
 	for i, name := range r.Sources {
 		sp := fmt.Sprintf("%s.sources[%d]", p, i)
@@ -180,4 +191,47 @@ func validHeaderName(k string) bool {
 		}
 	}
 	return true
+}
+
+func (d *decoder) validatePolicies(p string, s *Source) {
+	idempotent := s.Idempotent == nil || *s.Idempotent
+	if r := s.Retry; r != nil {
+		if r.Attempts < 1 {
+			d.failAt(p+".retry.attempts", "want at least 1 (1 means no retry), got %d", r.Attempts)
+		} else if r.Attempts > 1 && !idempotent {
+			d.failAt(p+".retry", "retries repeat calls, which this source does not allow: set idempotent: true if repeating a call is safe")
+		}
+		if r.Backoff < 0 || r.MaxBackoff < 0 {
+			d.failAt(p+".retry", "backoffs must not be negative")
+		}
+	}
+	if h := s.Hedge; h != nil {
+		if h.Delay == (HedgeDelay{}) {
+			d.failAt(p+".hedge.delay", "missing: a duration (60ms) or a percentile of observed latency (p95)")
+		}
+		if !idempotent {
+			d.failAt(p+".hedge", "hedges repeat calls, which this source does not allow: set idempotent: true if repeating a call is safe")
+		}
+	}
+	if b := s.Breaker; b != nil && b.Failures < 0 {
+		d.failAt(p+".breaker.failures", "must not be negative (0 turns the breaker off)")
+	}
+	if s.Concurrency < 0 {
+		d.failAt(p+".concurrency", "must not be negative (0 means no cap)")
+	}
+	if c := s.Cache; c != nil && c.TTL <= 0 {
+		d.failAt(p+".cache.ttl", "want a positive duration, such as 30s")
+	}
+}
+
+func (d *decoder) validateAdmission(a Admission) {
+	if a.MaxInflight < 1 {
+		d.failAt("admission.max_inflight", "want at least 1, got %d", a.MaxInflight)
+	}
+	if a.Queue < 0 {
+		d.failAt("admission.queue", "must not be negative")
+	}
+	if a.QueueTimeout < 0 {
+		d.failAt("admission.queue_timeout", "must not be negative")
+	}
 }

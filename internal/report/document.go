@@ -32,6 +32,11 @@ type SourceEntry struct {
 	EndMS     float64         `json:"end_ms"`
 	Attempts  int             `json:"attempts"`
 	Abandoned bool            `json:"abandoned,omitempty"`
+	Optional  bool            `json:"optional,omitempty"`
+	Hedged    bool            `json:"hedged,omitempty"`
+	HedgeWon  bool            `json:"hedge_won,omitempty"`
+	Coalesced bool            `json:"coalesced,omitempty"`
+	Cached    bool            `json:"cached,omitempty"`
 	Data      json.RawMessage `json:"data,omitempty"`
 }
 

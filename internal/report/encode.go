@@ -16,9 +16,10 @@ const (
 	ModeSequential = "sequential"
 )
 
-// Append appends the JSON report of rep, served for route in mode, to b.
-// Each source's value must be valid JSON; it is copied as it is.
-func Append(b []byte, route, mode string, rep *fanout.Report[json.RawMessage]) []byte {
+// Append appends the JSON report of rep, served for route in mode, to b;
+// optional says which sources (by index) the route marks optional. Each
+// source's value must be valid JSON; it is copied as it is.
+func Append(b []byte, route, mode string, optional []bool, rep *fanout.Report[json.RawMessage]) []byte {
 	b = append(b, `{"route":`...)
 	b = appendString(b, route)
 	b = append(b, `,"mode":`...)
@@ -51,12 +52,23 @@ func Append(b []byte, route, mode string, rep *fanout.Report[json.RawMessage]) [
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendResult(b, &rep.Results[i])
+		b = appendResult(b, &rep.Results[i], i < len(optional) && optional[i])
 	}
 	return append(b, "}}"...)
 }
 
-func appendResult(b []byte, r *fanout.Result[json.RawMessage]) []byte {
+// marks are the policy marks the report names, in the order written.
+var marks = []struct {
+	mark fanout.Mark
+	json string
+}{
+	{fanout.Hedged, `,"hedged":true`},
+	{fanout.HedgeWon, `,"hedge_won":true`},
+	{fanout.Coalesced, `,"coalesced":true`},
+	{fanout.CacheHit, `,"cached":true`},
+}
+
+func appendResult(b []byte, r *fanout.Result[json.RawMessage], optional bool) []byte {
 	b = appendString(b, r.Name)
 	if r.Err == nil {
 		b = append(b, `:{"status":"ok"`...)
@@ -74,8 +86,18 @@ func appendResult(b []byte, r *fanout.Result[json.RawMessage]) []byte {
 	b = appendMS(b, r.End)
 	b = append(b, `,"attempts":`...)
 	b = strconv.AppendInt(b, int64(r.Attempts), 10)
+	if optional {
+		b = append(b, `,"optional":true`...)
+	}
 	if r.Abandoned {
 		b = append(b, `,"abandoned":true`...)
+	}
+	if r.Marks != 0 {
+		for _, m := range marks {
+			if r.Marks.Has(m.mark) {
+				b = append(b, m.json...)
+			}
+		}
 	}
 	if r.Err == nil {
 		b = append(b, `,"data":`...)

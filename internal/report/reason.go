@@ -5,16 +5,18 @@ import (
 	"errors"
 
 	"github.com/citypopy/highway/fanout"
+	"github.com/citypopy/highway/policy"
 )
 
 // Reasons a source failed, as the report's "reason" field names them.
 const (
-	ReasonTimeout    = "timeout"     // the source's own timeout passed
-	ReasonDeadline   = "deadline"    // the route's deadline passed while it ran
-	ReasonNotStarted = "not_started" // the route ended before a lane was free
-	ReasonCanceled   = "canceled"    // the client went away
-	ReasonPanic      = "panic"       // the source panicked
-	ReasonFailed     = "failed"      // the source answered an error
+	ReasonTimeout    = "timeout"      // the source's own timeout passed
+	ReasonDeadline   = "deadline"     // the route's deadline passed while it ran
+	ReasonNotStarted = "not_started"  // the route ended before a lane was free
+	ReasonCanceled   = "canceled"     // the client went away
+	ReasonPanic      = "panic"        // the source panicked
+	ReasonBreaker    = "breaker_open" // the source's circuit breaker refused the call
+	ReasonFailed     = "failed"       // the source answered an error
 )
 
 // Reason classifies a source's error; "" for nil.
@@ -24,6 +26,7 @@ func Reason(err error) string {
 		de *fanout.DeadlineError
 		ns *fanout.NotStartedError
 		pe *fanout.PanicError
+		be *policy.BreakerOpenError
 	)
 	switch {
 	case err == nil:
@@ -36,6 +39,8 @@ func Reason(err error) string {
 		return ReasonDeadline
 	case errors.As(err, &pe):
 		return ReasonPanic
+	case errors.As(err, &be):
+		return ReasonBreaker
 	case errors.Is(err, context.Canceled):
 		return ReasonCanceled
 	case errors.Is(err, context.DeadlineExceeded):

@@ -25,7 +25,7 @@ func sample() *fanout.Report[json.RawMessage] {
 }
 
 func TestAppendRoundTripsThroughDocument(t *testing.T) {
-	b := Append(nil, "/city-report", ModeConcurrent, sample())
+	b := Append(nil, "/city-report", ModeConcurrent, []bool{false, false, true}, sample())
 	if !json.Valid(b) {
 		t.Fatalf("invalid JSON: %s", b)
 	}
@@ -47,7 +47,7 @@ func TestAppendRoundTripsThroughDocument(t *testing.T) {
 		t.Errorf("order %v", names)
 	}
 	chat := d.Sources.Get("chat")
-	if chat.Status != "error" || chat.Reason != "timeout" || chat.Error != "timeout after 500ms" || !chat.Abandoned || chat.Data != nil {
+	if chat.Status != "error" || chat.Reason != "timeout" || chat.Error != "timeout after 500ms" || !chat.Abandoned || !chat.Optional || chat.Data != nil {
 		t.Errorf("chat %+v", chat)
 	}
 	if w := d.Sources.Get("weather"); w.Status != "ok" || w.LatencyMS != 301.2 || w.StartMS != 0 || w.EndMS != 301.2 || w.Attempts != 1 {
@@ -97,6 +97,6 @@ func BenchmarkAppend(b *testing.B) {
 	rep := sample()
 	buf := make([]byte, 0, 1024)
 	for b.Loop() {
-		buf = Append(buf[:0], "/city-report", ModeConcurrent, rep)
+		buf = Append(buf[:0], "/city-report", ModeConcurrent, nil, rep)
 	}
 }

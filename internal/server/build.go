@@ -1,38 +1,104 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/policy"
 	"github.com/citypopy/highway/source"
 )
 
-// buildSources makes one source per configured source, shared by every
+// upstream is one configured source with its policies stacked around it,
+// and the parts of them worth watching.
+type upstream struct {
+	name      string
+	fetch     source.Source // the whole stack
+	latencies *policy.Latencies
+	breaker   *policy.Breaker[json.RawMessage]
+}
+
+// buildSources makes one upstream per configured source, shared by every
 // route that names it.
-func buildSources(cfg *config.Config) (map[string]source.Source, error) {
-	out := make(map[string]source.Source, len(cfg.Sources))
+func buildSources(cfg *config.Config) (map[string]*upstream, error) {
+	out := make(map[string]*upstream, len(cfg.Sources))
 	for name, sc := range cfg.Sources {
-		switch sc.Kind {
-		case config.KindMock:
-			out[name] = &source.Mock{
-				Latency:     sc.Latency.Std(),
-				Jitter:      sc.Jitter.Std(),
-				FailureRate: sc.FailureRate,
-				Data:        sc.Data,
-			}
-		case config.KindHTTP:
-			h := &source.HTTP{Method: sc.Method, URL: sc.URL, MaxBytes: sc.MaxBytes}
-			if len(sc.Headers) > 0 {
-				h.Header = make(http.Header, len(sc.Headers))
-				for k, v := range sc.Headers {
-					h.Header.Set(k, v)
-				}
-			}
-			out[name] = h
-		default:
-			return nil, fmt.Errorf("build source %s: unknown kind %q", name, sc.Kind)
+		base, err := baseSource(name, sc)
+		if err != nil {
+			return nil, err
 		}
+		out[name] = stack(name, sc, base)
 	}
 	return out, nil
+}
+
+func baseSource(name string, sc *config.Source) (source.Source, error) {
+	switch sc.Kind {
+	case config.KindMock:
+		return NewMock(sc), nil
+	case config.KindHTTP:
+		h := &source.HTTP{Method: sc.Method, URL: sc.URL, MaxBytes: sc.MaxBytes}
+		if len(sc.Headers) > 0 {
+			h.Header = make(http.Header, len(sc.Headers))
+			for k, v := range sc.Headers {
+				h.Header.Set(k, v)
+			}
+		}
+		return h, nil
+	}
+	return nil, fmt.Errorf("build source %s: unknown kind %q", name, sc.Kind)
+}
+
+// NewMock makes the in-process mock a mock source's config describes.
+func NewMock(sc *config.Source) *source.Mock {
+	m := &source.Mock{
+		Latency:     sc.Latency.Std(),
+		Jitter:      sc.Jitter.Std(),
+		FailureRate: float64(sc.FailureRate),
+		Data:        sc.Data,
+	}
+	if sc.Tail != nil {
+		m.TailRate, m.TailLatency = float64(sc.Tail.Rate), sc.Tail.Latency.Std()
+	}
+	return m
+}
+
+// stack wraps base in the source's policies, outermost first:
+// cache → coalesce → retry → hedge → breaker → limit → count → base,
+// as package policy explains. Policies not configured are left out, so a
+// plain source costs nothing extra.
+func stack(name string, sc *config.Source, base source.Source) *upstream {
+	u := &upstream{name: name, latencies: &policy.Latencies{}}
+	var s source.Source = base
+	if sc.Retry != nil || sc.Hedge != nil {
+		s = &policy.Count[json.RawMessage]{Next: s}
+	}
+	if sc.Concurrency > 0 {
+		s = policy.NewLimit(s, sc.Concurrency)
+	}
+	if sc.Breaker != nil && sc.Breaker.Failures > 0 {
+		u.breaker = policy.NewBreaker(name, s, sc.Breaker.Failures, sc.Breaker.Cooldown.Std())
+		s = u.breaker
+	}
+	if h := sc.Hedge; h != nil {
+		s = &policy.Hedge[json.RawMessage]{
+			Next:       s,
+			Delay:      h.Delay.Fixed,
+			Percentile: h.Delay.Percentile,
+			Observed:   u.latencies,
+			Budget:     &policy.Budget{Ratio: float64(h.MaxExtra)},
+		}
+	}
+	if r := sc.Retry; r != nil && r.Attempts > 1 {
+		s = &policy.Retry[json.RawMessage]{Next: s, Attempts: r.Attempts, Backoff: r.Backoff.Std(), MaxBackoff: r.MaxBackoff.Std()}
+	}
+	if sc.Coalesce {
+		s = &policy.Coalesce[json.RawMessage]{Next: s, Timeout: sc.Timeout.Std()}
+	}
+	if c := sc.Cache; c != nil {
+		s = &policy.Cache[json.RawMessage]{Next: s, TTL: c.TTL.Std()}
+	}
+	u.fetch = s
+	return u
 }

@@ -10,18 +10,18 @@ import (
 	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/report"
-	"github.com/citypopy/highway/source"
 )
 
 // route is one configured path and the tasks it fans out to.
 type route struct {
-	path    string
-	method  string
-	tasks   []fanout.Task[json.RawMessage]
-	options fanout.Options
+	path     string
+	method   string
+	tasks    []fanout.Task[json.RawMessage]
+	optional []bool // by task
+	options  fanout.Options
 }
 
-func newRoute(rc *config.Route, cfg *config.Config, sources map[string]source.Source) *route {
+func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream) *route {
 	rt := &route{
 		path:    rc.Path,
 		method:  rc.Method,
@@ -30,9 +30,10 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]source.So
 	for _, name := range rc.Sources {
 		rt.tasks = append(rt.tasks, fanout.Task[json.RawMessage]{
 			Name:    name,
-			Source:  sources[name],
+			Source:  sources[name].fetch,
 			Timeout: cfg.Sources[name].Timeout.Std(),
 		})
+		rt.optional = append(rt.optional, rc.IsOptional(name))
 	}
 	return rt
 }
@@ -52,10 +53,10 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	rep := fanout.Gather(r.Context(), rt.tasks, opt)
 	bp := buffers.Get().(*[]byte)
-	b := report.Append((*bp)[:0], rt.path, mode, rep)
+	b := report.Append((*bp)[:0], rt.path, mode, rt.optional, rep)
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
-	w.WriteHeader(reportStatus(rep))
+	w.WriteHeader(reportStatus(rep, rt.optional))
 	w.Write(b)
 	*bp = b
 	buffers.Put(bp)

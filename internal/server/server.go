@@ -4,6 +4,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -13,8 +14,10 @@ import (
 // Server is the HTTP handler for one configuration. It is safe for
 // concurrent use; build a new one to serve a new configuration.
 type Server struct {
-	routes map[string]*route
-	paths  []string
+	routes    map[string]*route
+	paths     []string
+	upstreams map[string]*upstream
+	admission *admission
 }
 
 // New builds the sources and routes of cfg, which must be validated (as
@@ -24,7 +27,14 @@ func New(cfg *config.Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{routes: make(map[string]*route, len(cfg.Routes))}
+	if len(cfg.Routes) == 0 {
+		return nil, fmt.Errorf("config %s has no routes to serve", cfg.File)
+	}
+	s := &Server{
+		routes:    make(map[string]*route, len(cfg.Routes)),
+		upstreams: sources,
+		admission: newAdmission(cfg.Admission),
+	}
 	for _, rc := range cfg.Routes {
 		s.routes[rc.Path] = newRoute(rc, cfg, sources)
 		s.paths = append(s.paths, rc.Path)
@@ -43,5 +53,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			msg: "no route " + r.URL.Path + "; routes: " + strings.Join(s.paths, ", ")})
 		return
 	}
+	if !s.admission.admit(r.Context()) {
+		writeError(w, s.admission.overloaded())
+		return
+	}
+	defer s.admission.release()
 	rt.serve(w, r)
 }

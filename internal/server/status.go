@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/citypopy/highway/fanout"
+	"github.com/citypopy/highway/internal/report"
 )
 
 // This file is the one place where outcomes become HTTP statuses.
@@ -14,16 +16,34 @@ import (
 // client went away before its report was ready, as nginx does.
 const StatusClientClosedRequest = 499
 
-// reportStatus is the status of a route's report: 200 while any source
-// answered, 502 when every source failed, 504 when the route's deadline
-// cut it short. The body is the partial report in every case.
-func reportStatus(rep *fanout.Report[json.RawMessage]) int {
-	switch {
-	case rep.Canceled:
+// reportStatus is the status of a route's report, decided by its required
+// sources alone: 504 when the route's deadline cut one off, 502 when every
+// one failed, else 200 (with "complete" saying whether all answered). A
+// route whose sources are all optional is 502 only when all failed. The
+// body is the partial report in every case.
+func reportStatus(rep *fanout.Report[json.RawMessage], optional []bool) int {
+	if rep.Canceled {
 		return StatusClientClosedRequest
-	case rep.DeadlineExceeded:
+	}
+	required, failed, cut := 0, 0, false
+	for i := range rep.Results {
+		if optional[i] {
+			continue
+		}
+		required++
+		if err := rep.Results[i].Err; err != nil {
+			failed++
+			if r := report.Reason(err); r == report.ReasonDeadline || r == report.ReasonNotStarted {
+				cut = true
+			}
+		}
+	}
+	switch {
+	case cut && rep.DeadlineExceeded:
 		return http.StatusGatewayTimeout
-	case len(rep.Results) > 0 && rep.Failed() == len(rep.Results):
+	case required > 0 && failed == required:
+		return http.StatusBadGateway
+	case required == 0 && rep.Failed() == len(rep.Results) && len(rep.Results) > 0:
 		return http.StatusBadGateway
 	}
 	return http.StatusOK
@@ -32,9 +52,10 @@ func reportStatus(rep *fanout.Report[json.RawMessage]) int {
 // requestError is a request Highway will not serve, and the status that
 // says why.
 type requestError struct {
-	status int
-	msg    string
-	allow  string // for 405
+	status     int
+	msg        string
+	allow      string // for 405
+	retryAfter int    // seconds, for 503
 }
 
 func (e *requestError) Error() string { return e.msg }
@@ -52,6 +73,9 @@ func writeError(w http.ResponseWriter, err error) {
 		status, msg = re.status, re.msg
 		if re.allow != "" {
 			w.Header().Set("Allow", re.allow)
+		}
+		if re.retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(re.retryAfter))
 		}
 	}
 	body, _ := json.Marshal(map[string]string{"error": msg})

@@ -1,0 +1,75 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/citypopy/highway/internal/config"
+)
+
+// admission bounds the requests worked on at once. A request takes a free
+// place at once if there is one; else it may wait in a short queue for a
+// bounded time; else it is shed at the door with 503, costing almost
+// nothing, so that the requests admitted keep their normal latency instead
+// of every request slowing down until memory runs out.
+type admission struct {
+	places   chan struct{}
+	maxQueue int64
+	wait     time.Duration
+
+	queued atomic.Int64
+	shed   atomic.Uint64
+}
+
+func newAdmission(c config.Admission) *admission {
+	return &admission{
+		places:   make(chan struct{}, c.MaxInflight),
+		maxQueue: int64(c.Queue),
+		wait:     c.QueueTimeout.Std(),
+	}
+}
+
+// admit takes a place, waiting in the queue if allowed; it reports false
+// when the request must be shed. A true answer must be followed by release.
+func (a *admission) admit(ctx context.Context) bool {
+	select {
+	case a.places <- struct{}{}:
+		return true
+	default:
+	}
+	if a.wait <= 0 || a.queued.Add(1) > a.maxQueue {
+		if a.wait > 0 {
+			a.queued.Add(-1)
+		}
+		a.shed.Add(1)
+		return false
+	}
+	defer a.queued.Add(-1)
+	t := time.NewTimer(a.wait)
+	defer t.Stop()
+	select {
+	case a.places <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	a.shed.Add(1)
+	return false
+}
+
+func (a *admission) release() { <-a.places }
+
+// inflight is how many requests hold a place now.
+func (a *admission) inflight() int { return len(a.places) }
+
+// overloaded is the error a shed request gets.
+func (a *admission) overloaded() *requestError {
+	return &requestError{
+		status:     503,
+		retryAfter: 1,
+		msg: "over capacity: " + strconv.Itoa(cap(a.places)) + " requests in flight and " +
+			strconv.FormatInt(a.maxQueue, 10) + " queued; retry after 1s",
+	}
+}
