@@ -64,13 +64,16 @@ type Source struct {
 	// Latency, Jitter, FailureRate, Tail and Data describe a mock source;
 	// FailureStatus and RetryAfter shape its failures when highway mock
 	// serves it over HTTP.
-	Latency       Duration        `yaml:"latency"`
-	Jitter        Duration        `yaml:"jitter"`
-	FailureRate   Ratio           `yaml:"failure_rate"`
-	Tail          *Tail           `yaml:"tail"`
-	FailureStatus int             `yaml:"failure_status"`
-	RetryAfter    Duration        `yaml:"retry_after"`
-	Data          json.RawMessage `yaml:"data"`
+	Latency       Duration `yaml:"latency"`
+	Jitter        Duration `yaml:"jitter"`
+	FailureRate   Ratio    `yaml:"failure_rate"`
+	Tail          *Tail    `yaml:"tail"`
+	FailureStatus int      `yaml:"failure_status"`
+	RetryAfter    Duration `yaml:"retry_after"`
+	// Fault, for highway mock, makes every call misbehave: hang (never
+	// answer), html (a non-JSON page) or huge (a 2 MiB body).
+	Fault string          `yaml:"fault"`
+	Data  json.RawMessage `yaml:"data"`
 
 	// URL, Method, Headers and MaxBytes describe an http source. URL is
 	// fixed here: a request never chooses an upstream host.

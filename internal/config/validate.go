@@ -60,7 +60,7 @@ func (d *decoder) validateSource(name string, s *Source) {
 	}
 	d.validatePolicies(p, s)
 	mockOnly := map[string]bool{"latency": s.Latency != 0, "jitter": s.Jitter != 0, "failure_rate": s.FailureRate != 0, "data": s.Data != nil,
-		"tail": s.Tail != nil, "failure_status": s.FailureStatus != 0, "retry_after": s.RetryAfter != 0}
+		"tail": s.Tail != nil, "failure_status": s.FailureStatus != 0, "retry_after": s.RetryAfter != 0, "fault": s.Fault != ""}
 	httpOnly := map[string]bool{"url": s.URL != "", "method": s.Method != "", "headers": s.Headers != nil, "max_bytes": s.MaxBytes != 0}
 	switch s.Kind {
 	case KindMock:
@@ -79,6 +79,11 @@ func (d *decoder) validateSource(name string, s *Source) {
 		}
 		if s.RetryAfter < 0 {
 			d.failAt(p+".retry_after", "must not be negative")
+		}
+		switch s.Fault {
+		case "", "hang", "html", "huge":
+		default:
+			d.failAt(p+".fault", "unknown fault %q (hang, html or huge)", s.Fault)
 		}
 	case KindHTTP:
 		d.notUsed(p, s.Kind, mockOnly)

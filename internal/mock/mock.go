@@ -1,0 +1,224 @@
+// Package mock serves a configuration's mock sources as real HTTP upstreams,
+// one path each (/weather, /image, ...), with faults injected per request
+// from the query string or per source from the config: extra latency, a
+// heavy tail, an error rate and status, Retry-After, a call that never
+// answers, a non-JSON or an oversized body. Tests, the benchmark and users
+// trying a config point http sources at it.
+package mock
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/source"
+)
+
+// Faults a request or a source can ask for besides slowness and failures.
+const (
+	FaultHang = "hang" // never answer, until the client gives up
+	FaultHTML = "html" // answer 200 with an HTML page
+	FaultHuge = "huge" // answer a JSON body of Size bytes
+)
+
+// DefaultHugeSize is the body size of the huge fault.
+const DefaultHugeSize = 2 << 20
+
+const maxHugeSize = 64 << 20
+
+// endpoint is how one path behaves.
+type endpoint struct {
+	mock          source.Mock
+	failureStatus int
+	retryAfter    time.Duration
+	fault         string
+	size          int
+}
+
+// Server is the HTTP handler of the mock upstreams. Safe for concurrent use.
+type Server struct {
+	endpoints map[string]*endpoint
+	index     []byte
+}
+
+// New serves cfg's mock sources; sources of other kinds are left out.
+func New(cfg *config.Config) (*Server, error) {
+	s := &Server{endpoints: map[string]*endpoint{}}
+	paths := map[string]string{}
+	for name, sc := range cfg.Sources {
+		if sc.Kind != config.KindMock {
+			continue
+		}
+		e := &endpoint{failureStatus: sc.FailureStatus, retryAfter: sc.RetryAfter.Std(), fault: sc.Fault, size: DefaultHugeSize}
+		e.mock = source.Mock{Latency: sc.Latency.Std(), Jitter: sc.Jitter.Std(), FailureRate: float64(sc.FailureRate), Data: sc.Data}
+		if sc.Tail != nil {
+			e.mock.TailRate, e.mock.TailLatency = float64(sc.Tail.Rate), sc.Tail.Latency.Std()
+		}
+		if e.failureStatus == 0 {
+			e.failureStatus = http.StatusInternalServerError
+		}
+		s.endpoints["/"+name] = e
+		paths[name] = "/" + name
+	}
+	if len(s.endpoints) == 0 {
+		return nil, fmt.Errorf("config %s has no mock sources to serve", cfg.File)
+	}
+	s.index, _ = json.Marshal(map[string]any{"sources": paths, "query": queryParams})
+	return s, nil
+}
+
+// Paths lists the paths served, sorted.
+func (s *Server) Paths() []string {
+	var p []string
+	for k := range s.endpoints {
+		p = append(p, k)
+	}
+	sort.Strings(p)
+	return p
+}
+
+var queryParams = []string{"latency", "jitter", "failure_rate", "failure_status", "retry_after", "tail_rate", "tail_latency", "fault", "size"}
+
+var (
+	jsonType = []string{"application/json"}
+	htmlType = []string{"text/html; charset=utf-8"}
+)
+
+// ServeHTTP answers one mock call.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/" {
+		w.Header()["Content-Type"] = jsonType
+		w.Write(s.index)
+		return
+	}
+	e := s.endpoints[r.URL.Path]
+	if e == nil {
+		fail(w, http.StatusNotFound, fmt.Sprintf("no mock source at %s; paths: %s", r.URL.Path, strings.Join(s.Paths(), ", ")))
+		return
+	}
+	if r.URL.RawQuery != "" {
+		var err error
+		if e, err = e.with(r.URL.RawQuery); err != nil {
+			fail(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	e.serve(w, r)
+}
+
+func (e *endpoint) serve(w http.ResponseWriter, r *http.Request) {
+	if e.fault == FaultHang {
+		<-r.Context().Done()
+		return
+	}
+	data, err := e.mock.Fetch(r.Context())
+	if errors.Is(err, context.Canceled) || r.Context().Err() != nil {
+		return // the client has gone
+	}
+	if err != nil {
+		if e.retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((e.retryAfter+time.Second-1)/time.Second)))
+		}
+		fail(w, e.failureStatus, err.Error())
+		return
+	}
+	switch e.fault {
+	case FaultHTML:
+		w.Header()["Content-Type"] = htmlType
+		w.Write([]byte("<html><body><h1>District closed for maintenance</h1></body></html>\n"))
+	case FaultHuge:
+		w.Header()["Content-Type"] = jsonType
+		w.Header().Set("Content-Length", strconv.Itoa(e.size))
+		body := make([]byte, e.size)
+		for i := range body {
+			body[i] = 'x'
+		}
+		body[0], body[len(body)-1] = '"', '"'
+		w.Write(body)
+	default:
+		w.Header()["Content-Type"] = jsonType
+		w.Write(data)
+	}
+}
+
+// with returns a copy of e changed by the query's faults.
+func (e *endpoint) with(raw string) (*endpoint, error) {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, fmt.Errorf("malformed query: %v", err)
+	}
+	c := *e
+	for k, vs := range q {
+		v := vs[0]
+		var err error
+		switch k {
+		case "latency":
+			c.mock.Latency, err = duration(v)
+		case "jitter":
+			c.mock.Jitter, err = duration(v)
+		case "tail_latency":
+			c.mock.TailLatency, err = duration(v)
+		case "retry_after":
+			c.retryAfter, err = duration(v)
+		case "failure_rate":
+			c.mock.FailureRate, err = ratio(v)
+		case "tail_rate":
+			c.mock.TailRate, err = ratio(v)
+		case "failure_status":
+			c.failureStatus, err = strconv.Atoi(v)
+			if err == nil && (c.failureStatus < 400 || c.failureStatus > 599) {
+				err = errors.New("want 400 to 599")
+			}
+		case "fault":
+			c.fault, err = fault(v)
+		case "size":
+			c.size, err = strconv.Atoi(v)
+			if err == nil && (c.size < 2 || c.size > maxHugeSize) {
+				err = fmt.Errorf("want 2 to %d bytes", maxHugeSize)
+			}
+		default:
+			return nil, fmt.Errorf("unknown query parameter %q; known: %s", k, strings.Join(queryParams, ", "))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q: %v", k, v, err)
+		}
+	}
+	return &c, nil
+}
+
+func duration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, errors.New("want a duration such as 200ms")
+	}
+	return d, nil
+}
+
+func ratio(v string) (float64, error) {
+	var r config.Ratio
+	err := r.UnmarshalText([]byte(v))
+	return float64(r), err
+}
+
+func fault(v string) (string, error) {
+	switch v {
+	case "", FaultHang, FaultHTML, FaultHuge:
+		return v, nil
+	}
+	return "", fmt.Errorf("want %s, %s or %s", FaultHang, FaultHTML, FaultHuge)
+}
+
+func fail(w http.ResponseWriter, status int, msg string) {
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	w.Header()["Content-Type"] = jsonType
+	w.WriteHeader(status)
+	w.Write(b)
+}
