@@ -28,8 +28,13 @@ func build(t *testing.T) string {
 // start runs highway serve on a free loopback port and returns its base URL
 // and the lines it writes to stderr.
 func start(t *testing.T, bin string, args ...string) (*exec.Cmd, string, <-chan string) {
+	return startCommand(t, bin, "serve", args...)
+}
+
+// startCommand runs a serving subcommand (serve, mock) on a free port.
+func startCommand(t *testing.T, bin, sub string, args ...string) (*exec.Cmd, string, <-chan string) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "-addr", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(bin, append([]string{sub, "-addr", "127.0.0.1:0"}, args...)...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -47,13 +52,13 @@ func start(t *testing.T, bin string, args ...string) (*exec.Cmd, string, <-chan 
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				t.Fatal("highway serve exited before serving")
+				t.Fatalf("highway %s exited before serving", sub)
 			}
 			if _, url, found := strings.Cut(l, " on http://"); found {
 				return cmd, "http://" + url, lines
 			}
 		case <-time.After(30 * time.Second):
-			t.Fatal("highway serve did not say where it serves")
+			t.Fatalf("highway %s did not say where it serves", sub)
 		}
 	}
 }
@@ -138,4 +143,31 @@ func TestMain(m *testing.M) {
 		os.Unsetenv(v)
 	}
 	os.Exit(m.Run())
+}
+
+func TestServeAgainstHighwayMockUpstreams(t *testing.T) {
+	bin := build(t)
+	_, up, _ := startCommand(t, bin, "mock")
+	cfg := filepath.Join(t.TempDir(), "highway.yaml")
+	os.WriteFile(cfg, []byte(`
+sources:
+  weather: {kind: http, url: "`+up+`/weather?latency=50ms"}
+  broken:  {kind: http, url: "`+up+`/chat?failure_rate=1&failure_status=500", retry: {attempts: 1}}
+  html:    {kind: http, url: "`+up+`/image?fault=html"}
+  stuck:   {kind: http, url: "`+up+`/search?fault=hang", timeout: 300ms}
+routes:
+  - {path: /city-report, sources: [weather, broken, html, stuck]}
+  - {path: /down, sources: [broken, html]}
+`), 0o600)
+	_, base, _ := start(t, bin, "-config", cfg)
+	code, m := curl(t, base+"/city-report")
+	src := m["sources"].(map[string]any)
+	reason := func(name string) any { return src[name].(map[string]any)["reason"] }
+	if code != 200 || m["failed"] != 3.0 || src["weather"].(map[string]any)["status"] != "ok" ||
+		reason("broken") != "failed" || reason("html") != "failed" || reason("stuck") != "timeout" {
+		t.Errorf("%d %v", code, m)
+	}
+	if code, _ := curl(t, base+"/down"); code != 502 {
+		t.Errorf("all failed: %d", code)
+	}
 }
