@@ -29,6 +29,7 @@ func commands() []command {
 		{"serve", "[-config F] [-addr HOST:PORT] [-drain 30s]", "serve the routes over HTTP (the embedded default without -config)", serve},
 		{"check", "[-config F]", "validate a config file and exit", check},
 		{"race", "[-config F] [-route PATH] [-url URL] [-json]", "time a route sequentially and concurrently, side by side", race},
+		{"surge", "[-url URL] [-users 1000] [-duration 20s] [-compare-modes]", "hold that many users in flight against a route and summarise", surgeCmd},
 		{"mock", "[-config F] [-addr HOST:PORT]", "serve the config's mock sources as slow, faulty HTTP upstreams", serveMock},
 		{"config", "", "print the embedded default config, to start your own from", printConfig},
 		{"version", "", "print the version", version},

@@ -1,0 +1,260 @@
+// Package surge is a closed-loop load generator for the seed's "Stabilize
+// AI City" scene: it holds a number of users, each sending its next request
+// the moment the last one is answered, for a bounded time, and summarises
+// what they saw. It stops by itself and, unless told otherwise, only
+// targets this machine.
+package surge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Limits keep a surge bounded.
+const (
+	MaxUsers    = 50000
+	MaxDuration = 10 * time.Minute
+)
+
+// Options configures a surge.
+type Options struct {
+	// URL is requested by every user, again and again.
+	URL string
+	// Users is how many requests are kept in flight.
+	Users int
+	// Duration bounds the surge.
+	Duration time.Duration
+	// Timeout bounds each request; 0 means 30s.
+	Timeout time.Duration
+	// AllowRemote permits a target that is not on this machine.
+	AllowRemote bool
+	// Progress, if set, gets a live line each Tick (\r-rewritten).
+	Progress io.Writer
+	// Tick is the progress and sampling period; 0 means one second.
+	Tick time.Duration
+}
+
+// Summary is what the users saw.
+type Summary struct {
+	URL      string
+	Users    int
+	Elapsed  time.Duration
+	Requests int // answered, whatever the status, plus transport errors
+	PerSec   float64
+	// Latency of every answered request, and of the admitted (2xx) ones.
+	All, Admitted Percentiles
+	Statuses      map[int]int
+	Shed          int            // 503 answers
+	Errors        map[string]int // transport errors, by kind
+	// PeakInFlight and MeanInFlight are sampled each Tick: a closed loop
+	// should hold them at Users.
+	PeakInFlight int
+	MeanInFlight float64
+}
+
+// Percentiles summarises latencies.
+type Percentiles struct {
+	N                  int
+	P50, P90, P99, Max time.Duration
+}
+
+// ErrorCount is the number of transport errors.
+func (s *Summary) ErrorCount() int {
+	n := 0
+	for _, c := range s.Errors {
+		n += c
+	}
+	return n
+}
+
+// Check validates opt as Run would.
+func (o *Options) Check() error {
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("want an http:// URL, got %q", o.URL)
+	}
+	if !o.AllowRemote && !loopback(u.Hostname()) {
+		return fmt.Errorf("%s is not this machine; a surge targets loopback unless -allow-remote is given", u.Hostname())
+	}
+	if o.Users < 1 || o.Users > MaxUsers {
+		return fmt.Errorf("users must be from 1 to %d, got %d", MaxUsers, o.Users)
+	}
+	if o.Duration <= 0 || o.Duration > MaxDuration {
+		return fmt.Errorf("duration must be above 0 and at most %v, got %v", MaxDuration, o.Duration)
+	}
+	return nil
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// user is one closed-loop client's own record, merged at the end.
+type user struct {
+	all, ok  []time.Duration
+	statuses map[int]int
+	errors   map[string]int
+}
+
+// Run holds the surge and returns its summary. Cancelling ctx ends it early.
+func Run(ctx context.Context, opt Options) (*Summary, error) {
+	if err := opt.Check(); err != nil {
+		return nil, err
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = 30 * time.Second
+	}
+	if opt.Tick <= 0 {
+		opt.Tick = time.Second
+	}
+	transport := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: opt.Users,
+		IdleConnTimeout:     30 * time.Second,
+		DisableCompression:  true,
+	}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: opt.Timeout}
+
+	ctx, cancel := context.WithTimeout(ctx, opt.Duration)
+	defer cancel()
+	var inflight, done, shed, failed atomic.Int64
+	users := make([]user, opt.Users)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range users {
+		u := &users[i]
+		u.statuses, u.errors = map[int]int{}, map[string]int{}
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				inflight.Add(1)
+				status, took, err := once(ctx, client, opt.URL)
+				inflight.Add(-1)
+				if ctx.Err() != nil {
+					return // cut off by the surge's end: not an answer
+				}
+				done.Add(1)
+				if err != nil {
+					u.errors[errorKind(err)]++
+					failed.Add(1)
+					continue
+				}
+				u.all = append(u.all, took)
+				u.statuses[status]++
+				if status >= 200 && status < 300 {
+					u.ok = append(u.ok, took)
+				} else if status == http.StatusServiceUnavailable {
+					shed.Add(1)
+				}
+			}
+		})
+	}
+	peak, samples, sum := watch(ctx, opt, start, &inflight, &done, &shed, &failed)
+	wg.Wait()
+	elapsed := time.Since(start)
+	if opt.Progress != nil {
+		fmt.Fprintln(opt.Progress)
+	}
+	s := merge(users, opt, elapsed)
+	s.PeakInFlight = peak
+	if samples > 0 {
+		s.MeanInFlight = sum / float64(samples)
+	}
+	return s, nil
+}
+
+// watch samples in-flight requests and prints progress until ctx ends.
+func watch(ctx context.Context, opt Options, start time.Time, inflight, done, shed, failed *atomic.Int64) (peak, samples int, sum float64) {
+	t := time.NewTicker(opt.Tick)
+	defer t.Stop()
+	var last int64
+	for {
+		select {
+		case <-ctx.Done():
+			return peak, samples, sum
+		case <-t.C:
+		}
+		n := int(inflight.Load())
+		peak, samples, sum = max(peak, n), samples+1, sum+float64(n)
+		if opt.Progress != nil {
+			d := done.Load()
+			fmt.Fprintf(opt.Progress, "\r%5.0fs  users %d  in flight %d  requests %d  %.0f req/s  shed %d  errors %d   ",
+				time.Since(start).Seconds(), opt.Users, n, d, float64(d-last)/opt.Tick.Seconds(), shed.Load(), failed.Load())
+			last = d
+		}
+	}
+}
+
+func once(ctx context.Context, client *http.Client, target string) (int, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, time.Since(start), err
+}
+
+// errorKind names a transport error briefly, for counting.
+func errorKind(err error) string {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case strings.Contains(err.Error(), "connection refused"):
+		return "connection refused"
+	case strings.Contains(err.Error(), "connection reset"):
+		return "connection reset"
+	case strings.Contains(err.Error(), "EOF"):
+		return "connection closed"
+	}
+	return "other"
+}
+
+func merge(users []user, opt Options, elapsed time.Duration) *Summary {
+	s := &Summary{URL: opt.URL, Users: opt.Users, Elapsed: elapsed, Statuses: map[int]int{}, Errors: map[string]int{}}
+	var all, ok []time.Duration
+	for i := range users {
+		u := &users[i]
+		all, ok = append(all, u.all...), append(ok, u.ok...)
+		for k, v := range u.statuses {
+			s.Statuses[k] += v
+		}
+		for k, v := range u.errors {
+			s.Errors[k] += v
+		}
+	}
+	s.Requests = len(all) + s.ErrorCount()
+	s.Shed = s.Statuses[http.StatusServiceUnavailable]
+	s.PerSec = float64(s.Requests) / elapsed.Seconds()
+	s.All, s.Admitted = percentiles(all), percentiles(ok)
+	return s
+}
+
+func percentiles(d []time.Duration) Percentiles {
+	if len(d) == 0 {
+		return Percentiles{}
+	}
+	slices.Sort(d)
+	at := func(p float64) time.Duration { return d[min(int(float64(len(d))*p), len(d)-1)] }
+	return Percentiles{N: len(d), P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: d[len(d)-1]}
+}

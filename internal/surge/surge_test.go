@@ -1,0 +1,85 @@
+package surge
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestSurgeHoldsItsUsersInFlightAndCounts(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+		if n.Add(1)%4 == 0 {
+			http.Error(w, "shed", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	var progress bytes.Buffer
+	s, err := Run(t.Context(), Options{URL: srv.URL, Users: 40, Duration: 600 * time.Millisecond, Tick: 100 * time.Millisecond, Progress: &progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.PeakInFlight != 40 || s.MeanInFlight < 30 {
+		t.Errorf("in flight: peak %d mean %.1f, want the 40 users held", s.PeakInFlight, s.MeanInFlight)
+	}
+	if s.Requests == 0 || s.Statuses[200]+s.Statuses[503] != s.Requests || s.Shed != s.Statuses[503] || s.Shed == 0 || s.ErrorCount() != 0 {
+		t.Errorf("%+v", s)
+	}
+	if s.Admitted.N != s.Statuses[200] || s.All.N != s.Requests || s.All.P50 < 20*time.Millisecond || s.All.Max < s.All.P99 || s.All.P99 < s.All.P50 {
+		t.Errorf("percentiles %+v %+v", s.All, s.Admitted)
+	}
+	if int64(s.Requests) > n.Load() {
+		t.Errorf("counted %d answers, server saw %d", s.Requests, n.Load())
+	}
+	if !strings.Contains(progress.String(), "users 40  in flight") {
+		t.Errorf("progress %q", progress.String())
+	}
+}
+
+func TestSurgeCountsSocketErrors(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+	}))
+	defer srv.Close()
+	s, err := Run(t.Context(), Options{URL: srv.URL, Users: 3, Duration: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ErrorCount() == 0 || s.Errors["connection closed"] == 0 || len(s.Statuses) != 0 {
+		t.Errorf("errors %v statuses %v", s.Errors, s.Statuses)
+	}
+}
+
+func TestSurgeStaysBounded(t *testing.T) {
+	cases := []struct {
+		opt  Options
+		want string
+	}{
+		{Options{URL: "http://10.0.0.8/x", Users: 1, Duration: time.Second}, "not this machine"},
+		{Options{URL: "http://example.com/x", Users: 1, Duration: time.Second}, "not this machine"},
+		{Options{URL: "http://127.0.0.1:1/x", Users: 0, Duration: time.Second}, "users must be from 1"},
+		{Options{URL: "http://127.0.0.1:1/x", Users: MaxUsers + 1, Duration: time.Second}, "users must be from 1"},
+		{Options{URL: "http://[::1]:1/x", Users: 1, Duration: time.Hour}, "at most 10m"},
+		{Options{URL: "ftp://127.0.0.1/", Users: 1, Duration: time.Second}, "want an http:// URL"},
+	}
+	for _, c := range cases {
+		if err := c.opt.Check(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.opt, err, c.want)
+		}
+	}
+	if err := (&Options{URL: "http://localhost:1/", Users: 1, Duration: time.Second}).Check(); err != nil {
+		t.Error(err)
+	}
+}
