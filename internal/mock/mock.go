@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/citypopy/highway/internal/config"
@@ -36,6 +37,7 @@ const maxHugeSize = 64 << 20
 
 // endpoint is how one path behaves.
 type endpoint struct {
+	calls         *atomic.Int64 // shared by the copies a query makes
 	mock          source.Mock
 	failureStatus int
 	retryAfter    time.Duration
@@ -46,7 +48,7 @@ type endpoint struct {
 // Server is the HTTP handler of the mock upstreams. Safe for concurrent use.
 type Server struct {
 	endpoints map[string]*endpoint
-	index     []byte
+	paths     map[string]string
 }
 
 // New serves cfg's mock sources; sources of other kinds are left out.
@@ -57,7 +59,7 @@ func New(cfg *config.Config) (*Server, error) {
 		if sc.Kind != config.KindMock {
 			continue
 		}
-		e := &endpoint{failureStatus: sc.FailureStatus, retryAfter: sc.RetryAfter.Std(), fault: sc.Fault, size: DefaultHugeSize}
+		e := &endpoint{calls: new(atomic.Int64), failureStatus: sc.FailureStatus, retryAfter: sc.RetryAfter.Std(), fault: sc.Fault, size: DefaultHugeSize}
 		e.mock = source.Mock{Latency: sc.Latency.Std(), Jitter: sc.Jitter.Std(), FailureRate: float64(sc.FailureRate), Data: sc.Data}
 		if sc.Tail != nil {
 			e.mock.TailRate, e.mock.TailLatency = float64(sc.Tail.Rate), sc.Tail.Latency.Std()
@@ -71,8 +73,17 @@ func New(cfg *config.Config) (*Server, error) {
 	if len(s.endpoints) == 0 {
 		return nil, fmt.Errorf("config %s has no mock sources to serve", cfg.File)
 	}
-	s.index, _ = json.Marshal(map[string]any{"sources": paths, "query": queryParams})
+	s.paths = paths
 	return s, nil
+}
+
+// Calls is how many calls each path has had, by source name.
+func (s *Server) Calls() map[string]int64 {
+	out := make(map[string]int64, len(s.endpoints))
+	for p, e := range s.endpoints {
+		out[strings.TrimPrefix(p, "/")] = e.calls.Load()
+	}
+	return out
 }
 
 // Paths lists the paths served, sorted.
@@ -95,8 +106,11 @@ var (
 // ServeHTTP answers one mock call.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/" {
+		// The index says where each source is and how many calls it has
+		// had, so a benchmark can count upstream calls.
+		b, _ := json.Marshal(map[string]any{"sources": s.paths, "calls": s.Calls(), "query": queryParams})
 		w.Header()["Content-Type"] = jsonType
-		w.Write(s.index)
+		w.Write(b)
 		return
 	}
 	e := s.endpoints[r.URL.Path]
@@ -115,6 +129,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *endpoint) serve(w http.ResponseWriter, r *http.Request) {
+	e.calls.Add(1)
 	if e.fault == FaultHang {
 		<-r.Context().Done()
 		return

@@ -94,7 +94,7 @@ func TestMockHangsUntilTheClientLeaves(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(b), `"weather":"/weather"`) {
+	if !strings.Contains(string(b), `"weather":"/weather"`) || !strings.Contains(string(b), `"stuck":1`) {
 		t.Errorf("index %s", b)
 	}
 	client.CloseIdleConnections()
