@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +20,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	file := fs.String("config", "", "config file (default: the embedded default)")
 	addr := fs.String("addr", "", "listen address HOST:PORT (default: the config's listen)")
 	drain := fs.Duration("drain", 30*time.Second, "on shutdown, how long in-flight requests may take to finish")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -31,6 +33,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "highway: %v\n", err)
 		return ExitFailure
+	}
+	if *cpuprofile != "" {
+		stopProfile, err := startCPUProfile(*cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "highway: %v\n", err)
+			return ExitFailure
+		}
+		defer stopProfile()
 	}
 	listen := cfg.Listen
 	if *addr != "" {
@@ -64,4 +74,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "highway: stopped")
 	return ExitOK
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
