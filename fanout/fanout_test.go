@@ -3,6 +3,7 @@ package fanout_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -358,6 +359,86 @@ func TestPoliciesRecordOnTheTaskTrace(t *testing.T) {
 		nilTrace.AddAttempt() // policies outside a gather must not crash
 		if nilTrace.Attempts() != 1 || fanout.TraceFrom(context.Background()) != nil {
 			t.Error("nil trace")
+		}
+	})
+}
+
+// planned is a Planned source: its answer is known up front.
+type planned struct {
+	after  time.Duration
+	v      string
+	err    error
+	panics bool
+	calls  atomic.Int32
+}
+
+func (p *planned) Plan() (string, error, time.Duration) {
+	p.calls.Add(1)
+	if p.panics {
+		panic("planned badly")
+	}
+	return p.v, p.err, p.after
+}
+
+func (p *planned) Fetch(ctx context.Context) (string, error) {
+	panic("a gather must not call Fetch on a Planned source")
+}
+
+func TestPlannedSourcesLandOnTheGathersOwnTimer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		boom := errors.New("mock failure")
+		tasks := []fanout.Task[string]{
+			{Name: "weather", Source: &planned{after: 300 * time.Millisecond, v: "22°C"}},
+			{Name: "image", Source: &planned{after: 800 * time.Millisecond, v: "/img"}},
+			{Name: "chat", Source: sleeper(500*time.Millisecond, "hello")}, // mixed with a goroutine source
+			{Name: "now", Source: &planned{v: "at once"}},
+			{Name: "fails", Source: &planned{after: 100 * time.Millisecond, err: boom}},
+			{Name: "slow", Source: &planned{after: time.Hour, v: "never"}, Timeout: 200 * time.Millisecond},
+			{Name: "panics", Source: &planned{panics: true}},
+		}
+		run := fanout.Start(t.Context(), tasks, fanout.Options{})
+		var order []string
+		for r := range run.Results() {
+			order = append(order, r.Name)
+		}
+		rep := run.Wait()
+		if got := fmt.Sprint(order); got != "[now panics fails slow weather chat image]" {
+			t.Errorf("completion order %s", got)
+		}
+		want := map[string]time.Duration{"weather": 300, "image": 800, "chat": 500, "now": 0, "fails": 100, "slow": 200, "panics": 0}
+		for _, r := range rep.Results {
+			if r.End != want[r.Name]*time.Millisecond || r.Attempts != 1 || r.Abandoned {
+				t.Errorf("%s: end %v attempts %d abandoned %v", r.Name, r.End, r.Attempts, r.Abandoned)
+			}
+		}
+		var te *fanout.TimeoutError
+		var pe *fanout.PanicError
+		if !errors.Is(rep.Results[4].Err, boom) || !errors.As(rep.Results[5].Err, &te) || !errors.As(rep.Results[6].Err, &pe) {
+			t.Errorf("errors: %v / %v / %v", rep.Results[4].Err, rep.Results[5].Err, rep.Results[6].Err)
+		}
+		if rep.Total != 800*time.Millisecond || rep.Results[rep.Slowest].Name != "image" {
+			t.Errorf("total %v slowest %s", rep.Total, rep.Results[rep.Slowest].Name)
+		}
+	})
+}
+
+func TestPlannedSourcesInASingleLaneAndUnderCancellation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tasks := func() []fanout.Task[string] {
+			return []fanout.Task[string]{
+				{Name: "a", Source: &planned{after: 300 * time.Millisecond, v: "a"}},
+				{Name: "b", Source: &planned{after: 500 * time.Millisecond, v: "b"}},
+			}
+		}
+		rep := fanout.Gather(t.Context(), tasks(), fanout.Options{Lanes: 1})
+		if rep.Total != 800*time.Millisecond || rep.Results[1].Start != 300*time.Millisecond {
+			t.Errorf("single lane: total %v, b started at %v", rep.Total, rep.Results[1].Start)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		rep = fanout.Gather(ctx, tasks(), fanout.Options{})
+		if !rep.Canceled || rep.Total != 100*time.Millisecond || !errors.Is(rep.Results[0].Err, context.Canceled) {
+			t.Errorf("cancelled: %+v", rep)
 		}
 	})
 }

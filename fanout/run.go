@@ -6,6 +6,7 @@ import (
 	"iter"
 	"runtime/debug"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,22 +24,34 @@ func Gather[T any](ctx context.Context, tasks []Task[T], opt Options) *Report[T]
 // be called from two goroutines at once. Wait must be called, even after
 // Results, to release the gather's context and reap its goroutines.
 type Run[T any] struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	tasks  []Task[T]
+	parent context.Context
+	// ctx is what goroutine tasks run under: parent with the gather's
+	// deadline. It is made when the first one starts, so that a gather of
+	// planned sources alone costs no context and no timer of its own.
+	ctx         context.Context
+	cancel      context.CancelFunc
+	deadline    time.Time // of the whole gather; zero when none
+	deadlineErr *DeadlineError
+	endCause    error // why stopAll ended the gather early
+	tasks       []Task[T]
 	grace  time.Duration
 	t0     time.Time
 	lanes  int
 
 	results []Result[T]
-	slots   []slot
-	done    chan outcome[T]
+	slots   []slot[T]
 	ready   []int // resolved and not yet yielded, in completion order
+
+	// wake gets a token from a finishing goroutine when the collector must
+	// hear of it at once (eager) or when it is the last one running; the
+	// outcome itself is in the task's slot.
+	wake       chan struct{}
+	eager      atomic.Bool
+	unfinished atomic.Int32 // goroutines started that have not finished
 
 	next     int // index of the next task to start
 	last     int // the task resolved most recently, whose lane a launch takes; -1 at first
 	inflight int // started and not yet resolved
-	live     int // goroutines that have not returned
 	left     int // tasks not yet resolved
 	timer    *time.Timer
 	report   *Report[T]
@@ -52,16 +65,21 @@ const (
 	resolved
 )
 
-type slot struct {
+// slot is one task's bookkeeping. The collector owns all of it but out and
+// finished, which the task's goroutine writes before it finishes.
+type slot[T any] struct {
 	state    slotState
-	returned bool // the task's goroutine has sent its outcome
-	after    int  // the task whose end freed this one's lane; -1 if it started at once
-	trace    Trace
+	planned  bool      // a Planned source: no goroutine, answered at readyAt
+	spawned  bool      // a goroutine runs its Fetch
+	after    int       // the task whose end freed this one's lane; -1 if it started at once
 	deadline time.Time // the task's own deadline; zero when it has none
+	readyAt  time.Time // when a planned answer lands
+	trace    Trace
+	out      outcome[T]
+	finished atomic.Bool
 }
 
 type outcome[T any] struct {
-	i   int
 	v   T
 	err error
 	end time.Duration
@@ -77,22 +95,25 @@ func Start[T any](ctx context.Context, tasks []Task[T], opt Options) *Run[T] {
 		t0:      time.Now(),
 		lanes:   opt.Lanes,
 		results: make([]Result[T], n),
-		slots:   make([]slot, n),
-		done:    make(chan outcome[T], n),
+		slots:   make([]slot[T], n),
 		ready:   make([]int, 0, n),
+		wake:    make(chan struct{}, n),
 		left:    n,
 		last:    -1,
 	}
 	if r.lanes <= 0 || r.lanes > n {
 		r.lanes = n
 	}
+	if r.lanes < n {
+		r.eager.Store(true) // every end frees a lane for the next task
+	}
 	if r.grace <= 0 {
 		r.grace = DefaultGrace
 	}
+	r.parent = ctx
 	if opt.Timeout > 0 {
-		r.ctx, r.cancel = context.WithTimeoutCause(ctx, opt.Timeout, &DeadlineError{Timeout: opt.Timeout})
-	} else {
-		r.ctx, r.cancel = context.WithCancel(ctx)
+		r.deadline = r.t0.Add(opt.Timeout)
+		r.deadlineErr = &DeadlineError{Timeout: opt.Timeout}
 	}
 	for i := range tasks {
 		r.results[i].Name = tasks[i].Name
@@ -108,6 +129,8 @@ func Start[T any](ctx context.Context, tasks []Task[T], opt Options) *Run[T] {
 // then collects the rest.
 func (r *Run[T]) Results() iter.Seq[Result[T]] {
 	return func(yield func(Result[T]) bool) {
+		r.eager.Store(true) // before collecting: see finish
+		r.collect()
 		for {
 			i, ok := r.step()
 			if !ok || !yield(r.results[i]) {
@@ -131,8 +154,13 @@ func (r *Run[T]) Wait() *Report[T] {
 			break
 		}
 	}
-	cause := context.Cause(r.ctx)
-	r.cancel()
+	cause := r.endCause
+	if r.ctx != nil {
+		if cause == nil {
+			cause = context.Cause(r.ctx)
+		}
+		r.cancel()
+	}
 	if r.timer != nil {
 		r.timer.Stop()
 	}
@@ -155,33 +183,65 @@ func (r *Run[T]) step() (int, bool) {
 	return i, true
 }
 
-// await blocks until something resolves at least one task: an outcome, a
-// task's own deadline, or the end of the gather's context.
+// await blocks until something may have resolved a task: a goroutine
+// finishing, a planned answer or a task's deadline coming due, or the end
+// of the gather's context.
 func (r *Run[T]) await() {
-	var expired <-chan time.Time
-	if d, ok := r.earliestDeadline(); ok {
+	var due <-chan time.Time
+	if d, ok := r.nextDue(); ok {
 		if r.timer == nil {
 			r.timer = time.NewTimer(time.Until(d))
 		} else {
 			r.timer.Reset(time.Until(d))
 		}
-		expired = r.timer.C
+		due = r.timer.C
+	}
+	ended := r.parent.Done()
+	if r.ctx != nil {
+		ended = r.ctx.Done()
 	}
 	select {
-	case o := <-r.done:
-		r.receive(o)
-	case now := <-expired:
+	case <-r.wake:
+		r.collect()
+	case now := <-due:
+		r.collect()
 		r.expire(now)
-	case <-r.ctx.Done():
-		r.drain()
-		r.stopAll(context.Cause(r.ctx))
+		if !r.deadline.IsZero() && !now.Before(r.deadline) {
+			r.stopAll(r.deadlineErr)
+		}
+	case <-ended:
+		r.collect() // an answer that landed just before the end keeps it
+		r.expire(time.Now())
+		if r.ctx != nil {
+			r.stopAll(context.Cause(r.ctx))
+		} else {
+			r.stopAll(context.Cause(r.parent))
+		}
 	}
 	r.fill()
 }
 
+// over reports whether the gather has ended: its caller gone or its
+// deadline passed.
+func (r *Run[T]) over() bool {
+	return r.parent.Err() != nil || !r.deadline.IsZero() && !time.Now().Before(r.deadline)
+}
+
+// taskContext is the context goroutine tasks run under, made on first use.
+func (r *Run[T]) taskContext() context.Context {
+	if r.ctx == nil {
+		if r.deadlineErr != nil {
+			r.ctx, r.cancel = context.WithDeadlineCause(r.parent, r.deadline, r.deadlineErr)
+		} else {
+			r.ctx, r.cancel = context.WithCancel(r.parent)
+		}
+	}
+	return r.ctx
+}
+
 // fill starts tasks while lanes are free.
 func (r *Run[T]) fill() {
-	for r.inflight < r.lanes && r.next < len(r.tasks) && r.ctx.Err() == nil {
+	for r.inflight < r.lanes && r.next < len(r.tasks) && !r.over() {
 		r.launch(r.next)
 		r.next++
 	}
@@ -193,61 +253,105 @@ func (r *Run[T]) launch(i int) {
 	s.state = running
 	s.after = r.last
 	res.Start = start.Sub(r.t0)
-	ctx, cancel := WithTrace(r.ctx, &s.trace), context.CancelFunc(nil)
-	if to := r.tasks[i].Timeout; to > 0 {
-		ctx, cancel = context.WithTimeoutCause(ctx, to, &TimeoutError{Timeout: to})
+	r.inflight++
+	to := r.tasks[i].Timeout
+	if to > 0 {
 		s.deadline = start.Add(to)
 	}
-	r.inflight++
-	r.live++
+	if p, ok := r.tasks[i].Source.(Planned[T]); ok {
+		r.plan(i, p, start)
+		return
+	}
+	ctx, cancel := WithTrace(r.taskContext(), &s.trace), context.CancelFunc(nil)
+	if to > 0 {
+		ctx, cancel = context.WithTimeoutCause(ctx, to, &TimeoutError{Timeout: to})
+	}
+	r.unfinished.Add(1)
+	s.spawned = true
 	go r.fetch(i, ctx, cancel)
 }
 
-// fetch runs one source in its own goroutine and always sends exactly one
-// outcome, whatever the source does short of never returning.
+// plan takes a planned source's answer now and lets the gather's timer
+// deliver it when it is due.
+func (r *Run[T]) plan(i int, p Planned[T], start time.Time) {
+	s := &r.slots[i]
+	s.planned = true
+	s.readyAt = start // a panicking plan answers at once
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				s.out.err = &PanicError{Value: v, Stack: debug.Stack()}
+			}
+		}()
+		var after time.Duration
+		s.out.v, s.out.err, after = p.Plan()
+		s.readyAt = start.Add(max(after, 0))
+	}()
+	s.out.end = s.readyAt.Sub(r.t0)
+	if !s.readyAt.After(start) {
+		r.resolveWith(i, s.out)
+	}
+}
+
+// fetch runs one source in its own goroutine and always publishes exactly
+// one outcome, whatever the source does short of never returning.
 func (r *Run[T]) fetch(i int, ctx context.Context, cancel context.CancelFunc) {
-	o := outcome[T]{i: i}
+	s := &r.slots[i]
 	defer func() {
 		if p := recover(); p != nil {
-			o.err = &PanicError{Value: p, Stack: debug.Stack()}
-		} else if o.err != nil && ctx.Err() != nil {
+			s.out.err = &PanicError{Value: p, Stack: debug.Stack()}
+		} else if s.out.err != nil && ctx.Err() != nil {
 			// The source failed because its context ended: say why it ended
 			// (its timeout, the deadline, the caller) rather than echo
 			// "context deadline exceeded".
-			o.err = context.Cause(ctx)
+			s.out.err = context.Cause(ctx)
 		}
 		if cancel != nil {
 			cancel()
 		}
-		o.end = time.Since(r.t0)
-		r.done <- o
+		s.out.end = time.Since(r.t0)
+		r.finish(s)
 	}()
-	o.v, o.err = r.tasks[i].Source.Fetch(ctx)
+	s.out.v, s.out.err = r.tasks[i].Source.Fetch(ctx)
 }
 
-func (r *Run[T]) receive(o outcome[T]) {
-	r.live--
-	s := &r.slots[o.i]
-	s.returned = true
-	if s.state != running {
-		return // already cut off at its deadline; the late answer is dropped
+// finish publishes a goroutine's outcome and wakes the collector if it is
+// listening for every end, or if this was the last goroutine running.
+// Publishing before reading eager pairs with Results setting eager before
+// collecting: either the collector sees the outcome or the goroutine sees
+// eager, so no outcome waits unseen.
+func (r *Run[T]) finish(s *slot[T]) {
+	s.finished.Store(true)
+	if last := r.unfinished.Add(-1) == 0; last || r.eager.Load() {
+		r.wake <- struct{}{} // never blocks: one token per goroutine at most
 	}
-	res := &r.results[o.i]
-	res.Value, res.Err, res.End = o.v, o.err, o.end
-	r.resolve(o.i)
 }
 
-// drain takes the outcomes already delivered, so that a source that
-// answered just before the context ended keeps its answer.
-func (r *Run[T]) drain() {
-	for {
-		select {
-		case o := <-r.done:
-			r.receive(o)
-		default:
-			return
+// collect resolves the running tasks whose goroutines have finished, in the
+// order they ended.
+func (r *Run[T]) collect() {
+	from := len(r.ready)
+	for i := range r.slots {
+		s := &r.slots[i]
+		if s.state == running && !s.planned && s.finished.Load() {
+			r.resolveWith(i, s.out)
 		}
 	}
+	r.sortReady(from)
+}
+
+// sortReady puts the tasks resolved since ready[from] in the order they
+// ended, so results stream in completion order.
+func (r *Run[T]) sortReady(from int) {
+	if added := r.ready[from:]; len(added) > 1 {
+		slices.SortStableFunc(added, func(a, b int) int { return int(r.results[a].End - r.results[b].End) })
+	}
+}
+
+func (r *Run[T]) resolveWith(i int, o outcome[T]) {
+	res := &r.results[i]
+	res.Value, res.Err, res.End = o.v, o.err, o.end
+	r.resolve(i)
 }
 
 func (r *Run[T]) resolve(i int) {
@@ -263,36 +367,81 @@ func (r *Run[T]) resolve(i int) {
 	r.ready = append(r.ready, i)
 }
 
-func (r *Run[T]) earliestDeadline() (time.Time, bool) {
-	var earliest time.Time
-	for i := range r.slots {
-		s := &r.slots[i]
-		if s.state == running && !s.deadline.IsZero() && (earliest.IsZero() || s.deadline.Before(earliest)) {
-			earliest = s.deadline
+// nextDue is the moment the collector must next act on its own. While
+// results are streamed (or lanes wait) that is the earliest planned answer
+// or deadline. Otherwise planned answers need no wake of their own: the
+// collector sleeps until the last of them is due, or until the earliest
+// deadline of a goroutine task or of the gather, if that comes first.
+func (r *Run[T]) nextDue() (time.Time, bool) {
+	eager := r.eager.Load()
+	var first, lastPlanned time.Time
+	earlier := func(t time.Time) {
+		if !t.IsZero() && (first.IsZero() || t.Before(first)) {
+			first = t
 		}
 	}
-	return earliest, !earliest.IsZero()
-}
-
-// expire cuts off the running tasks whose own deadline has passed, so that
-// a source ignoring its context cannot hold its lane or the report.
-func (r *Run[T]) expire(now time.Time) {
+	earlier(r.deadline)
 	for i := range r.slots {
 		s := &r.slots[i]
-		if s.state != running || s.deadline.IsZero() || now.Before(s.deadline) {
+		if s.state != running {
 			continue
 		}
-		res := &r.results[i]
-		res.Err = &TimeoutError{Timeout: r.tasks[i].Timeout}
-		res.End = s.deadline.Sub(r.t0)
-		r.resolve(i)
+		if !s.planned || eager {
+			earlier(s.deadline)
+			earlier(s.readyAt)
+			continue
+		}
+		due := s.readyAt
+		if !s.deadline.IsZero() && s.deadline.Before(due) {
+			due = s.deadline
+		}
+		if due.After(lastPlanned) {
+			lastPlanned = due
+		}
+	}
+	earlier(lastPlanned)
+	return first, !first.IsZero()
+}
+
+// expire delivers the planned answers that are due and cuts off the tasks
+// whose own deadline has passed, so that a source ignoring its context
+// cannot hold its lane or the report.
+func (r *Run[T]) expire(now time.Time) {
+	from := len(r.ready)
+	defer r.sortReady(from)
+	for i := range r.slots {
+		s := &r.slots[i]
+		if s.state != running {
+			continue
+		}
+		due := s.readyAt
+		if !s.deadline.IsZero() && (due.IsZero() || s.deadline.Before(due)) {
+			if now.Before(s.deadline) {
+				continue
+			}
+			res := &r.results[i]
+			res.Err = &TimeoutError{Timeout: r.tasks[i].Timeout}
+			res.End = s.deadline.Sub(r.t0)
+			r.resolve(i)
+			continue
+		}
+		if s.planned && !now.Before(due) {
+			r.resolveWith(i, s.out)
+		}
 	}
 }
 
 // stopAll resolves every unresolved task with cause once the gather's
 // context has ended.
 func (r *Run[T]) stopAll(cause error) {
+	if r.left == 0 {
+		return
+	}
+	r.endCause = cause
 	now := time.Since(r.t0)
+	if !r.deadline.IsZero() && cause == r.deadlineErr {
+		now = r.deadline.Sub(r.t0) // on the dot, however late the wake
+	}
 	for i := range r.slots {
 		res := &r.results[i]
 		switch r.slots[i].state {
@@ -309,21 +458,22 @@ func (r *Run[T]) stopAll(cause error) {
 	r.next = len(r.tasks)
 }
 
-// reap gives cut-off goroutines a grace period to return, then marks those
+// reap gives cut-off goroutines a grace period to finish, then marks those
 // still running as abandoned.
 func (r *Run[T]) reap() {
-	if r.live == 0 {
+	if r.unfinished.Load() == 0 {
 		return
 	}
+	r.eager.Store(true)
 	t := time.NewTimer(r.grace)
 	defer t.Stop()
-	for r.live > 0 {
+	for r.unfinished.Load() > 0 {
 		select {
-		case o := <-r.done:
-			r.receive(o)
+		case <-r.wake:
 		case <-t.C:
 			for i := range r.slots {
-				if r.slots[i].state == resolved && !r.slots[i].returned {
+				s := &r.slots[i]
+				if s.spawned && !s.finished.Load() {
 					r.results[i].Abandoned = true
 				}
 			}

@@ -51,3 +51,14 @@ type Options struct {
 // honours its context returns within microseconds of cancellation, far
 // inside it.
 const DefaultGrace = 20 * time.Millisecond
+
+// Planned is implemented by sources whose answer is known the moment a call
+// starts and only takes time to arrive, such as a mock. Plan returns that
+// answer and how long it takes; Start then delivers it on the gather's own
+// timer instead of running Fetch in a goroutine, so a planned source costs
+// no goroutine, no channel and no timer of its own. Fetch must behave the
+// same way, for callers outside a gather.
+type Planned[T any] interface {
+	Source[T]
+	Plan() (v T, err error, after time.Duration)
+}

@@ -48,7 +48,8 @@ var null = json.RawMessage("null")
 
 // Fetch waits out the mock's latency, unless ctx ends first, and answers.
 func (m *Mock) Fetch(ctx context.Context) (json.RawMessage, error) {
-	if d := m.delay(); d > 0 {
+	v, err, d := m.Plan()
+	if d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
@@ -57,13 +58,21 @@ func (m *Mock) Fetch(ctx context.Context) (json.RawMessage, error) {
 			return nil, ctx.Err()
 		}
 	}
+	return v, err
+}
+
+// Plan decides this call's answer and latency up front, which makes Mock a
+// fanout.Planned source: a gather waits for it on its own timer, with no
+// goroutine per mock.
+func (m *Mock) Plan() (json.RawMessage, error, time.Duration) {
+	d := m.delay()
 	if m.FailureRate > 0 && rand.Float64() < m.FailureRate {
-		return nil, &MockFailure{Rate: m.FailureRate}
+		return nil, &MockFailure{Rate: m.FailureRate}, d
 	}
 	if m.Data == nil {
-		return null, nil
+		return null, nil, d
 	}
-	return m.Data, nil
+	return m.Data, nil, d
 }
 
 func (m *Mock) delay() time.Duration {
