@@ -34,9 +34,9 @@ type Run[T any] struct {
 	deadlineErr *DeadlineError
 	endCause    error // why stopAll ended the gather early
 	tasks       []Task[T]
-	grace  time.Duration
-	t0     time.Time
-	lanes  int
+	grace       time.Duration
+	t0          time.Time
+	lanes       int
 
 	results []Result[T]
 	slots   []slot[T]
