@@ -6,6 +6,7 @@ import (
 	"iter"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -25,11 +26,17 @@ func Gather[T any](ctx context.Context, tasks []Task[T], opt Options) *Report[T]
 // Results, to release the gather's context and reap its goroutines.
 type Run[T any] struct {
 	parent context.Context
-	// ctx is what goroutine tasks run under: parent with the gather's
-	// deadline. It is made when the first one starts, so that a gather of
-	// planned sources alone costs no context and no timer of its own.
-	ctx         context.Context
-	cancel      context.CancelFunc
+	// values is parent without its cancellation: what task contexts look
+	// values up in. Made with the first goroutine task, as are the watch on
+	// parent and the deadline timer, so a gather of planned sources alone
+	// costs none of them.
+	values      context.Context
+	unwatch     func() bool
+	deadlineTmr *time.Timer
+	mu          sync.Mutex // guards taskCtxs and ended, shared with cancelTasks
+	taskCtxs    []*taskContext
+	ended       error // why every task's context was cancelled
+
 	deadline    time.Time // of the whole gather; zero when none
 	deadlineErr *DeadlineError
 	endCause    error // why stopAll ended the gather early
@@ -69,11 +76,13 @@ const (
 // finished, which the task's goroutine writes before it finishes.
 type slot[T any] struct {
 	state    slotState
-	planned  bool      // a Planned source: no goroutine, answered at readyAt
-	spawned  bool      // a goroutine runs its Fetch
-	after    int       // the task whose end freed this one's lane; -1 if it started at once
-	deadline time.Time // the task's own deadline; zero when it has none
-	readyAt  time.Time // when a planned answer lands
+	ctx      *taskContext
+	timeout  *time.Timer // the task's own, for a goroutine task
+	planned  bool        // a Planned source: no goroutine, answered at readyAt
+	spawned  bool        // a goroutine runs its Fetch
+	after    int         // the task whose end freed this one's lane; -1 if it started at once
+	deadline time.Time   // the task's own deadline; zero when it has none
+	readyAt  time.Time   // when a planned answer lands
 	trace    Trace
 	out      outcome[T]
 	finished atomic.Bool
@@ -155,12 +164,12 @@ func (r *Run[T]) Wait() *Report[T] {
 		}
 	}
 	cause := r.endCause
-	if r.ctx != nil {
-		if cause == nil {
-			cause = context.Cause(r.ctx)
-		}
-		r.cancel()
+	if cause == nil {
+		r.mu.Lock()
+		cause = r.ended
+		r.mu.Unlock()
 	}
+	r.release()
 	if r.timer != nil {
 		r.timer.Stop()
 	}
@@ -196,10 +205,6 @@ func (r *Run[T]) await() {
 		}
 		due = r.timer.C
 	}
-	ended := r.parent.Done()
-	if r.ctx != nil {
-		ended = r.ctx.Done()
-	}
 	select {
 	case <-r.wake:
 		r.collect()
@@ -209,14 +214,10 @@ func (r *Run[T]) await() {
 		if !r.deadline.IsZero() && !now.Before(r.deadline) {
 			r.stopAll(r.deadlineErr)
 		}
-	case <-ended:
+	case <-r.parent.Done():
 		r.collect() // an answer that landed just before the end keeps it
 		r.expire(time.Now())
-		if r.ctx != nil {
-			r.stopAll(context.Cause(r.ctx))
-		} else {
-			r.stopAll(context.Cause(r.parent))
-		}
+		r.stopAll(context.Cause(r.parent))
 	}
 	r.fill()
 }
@@ -227,16 +228,64 @@ func (r *Run[T]) over() bool {
 	return r.parent.Err() != nil || !r.deadline.IsZero() && !time.Now().Before(r.deadline)
 }
 
-// taskContext is the context goroutine tasks run under, made on first use.
-func (r *Run[T]) taskContext() context.Context {
-	if r.ctx == nil {
+// taskContextFor makes the context of goroutine task i, starting the
+// gather's watch on its caller and its deadline with the first one.
+func (r *Run[T]) taskContextFor(i int, start time.Time) *taskContext {
+	s := &r.slots[i]
+	if r.values == nil {
+		r.values = context.WithoutCancel(r.parent)
+		r.unwatch = context.AfterFunc(r.parent, func() { r.cancelTasks(context.Cause(r.parent)) })
 		if r.deadlineErr != nil {
-			r.ctx, r.cancel = context.WithDeadlineCause(r.parent, r.deadline, r.deadlineErr)
-		} else {
-			r.ctx, r.cancel = context.WithCancel(r.parent)
+			r.deadlineTmr = time.AfterFunc(time.Until(r.deadline), func() { r.cancelTasks(r.deadlineErr) })
 		}
 	}
-	return r.ctx
+	deadline := r.deadline
+	if d, ok := r.parent.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
+		deadline = d
+	}
+	if !s.deadline.IsZero() && (deadline.IsZero() || s.deadline.Before(deadline)) {
+		deadline = s.deadline
+	}
+	tc := newTaskContext(r.values, deadline, &s.trace)
+	r.mu.Lock()
+	r.taskCtxs = append(r.taskCtxs, tc)
+	ended := r.ended
+	r.mu.Unlock()
+	if ended != nil {
+		tc.cancel(ended)
+	} else if to := r.tasks[i].Timeout; to > 0 {
+		s.timeout = time.AfterFunc(s.deadline.Sub(start), func() { tc.cancel(&TimeoutError{Timeout: to}) })
+	}
+	return tc
+}
+
+// cancelTasks ends every task's context with cause: the caller left, the
+// deadline passed, or the gather is over.
+func (r *Run[T]) cancelTasks(cause error) {
+	if r.values == nil {
+		return // no goroutine task has started
+	}
+	r.mu.Lock()
+	if r.ended == nil {
+		r.ended = cause
+	}
+	ctxs := r.taskCtxs
+	r.mu.Unlock()
+	for _, tc := range ctxs {
+		tc.cancel(cause)
+	}
+}
+
+// release stops the gather's watches and cancels what still runs.
+func (r *Run[T]) release() {
+	if r.values == nil {
+		return
+	}
+	r.unwatch()
+	if r.deadlineTmr != nil {
+		r.deadlineTmr.Stop()
+	}
+	r.cancelTasks(context.Canceled)
 }
 
 // fill starts tasks while lanes are free.
@@ -262,13 +311,10 @@ func (r *Run[T]) launch(i int) {
 		r.plan(i, p, start)
 		return
 	}
-	ctx, cancel := WithTrace(r.taskContext(), &s.trace), context.CancelFunc(nil)
-	if to > 0 {
-		ctx, cancel = context.WithTimeoutCause(ctx, to, &TimeoutError{Timeout: to})
-	}
+	s.ctx = r.taskContextFor(i, start)
 	r.unfinished.Add(1)
 	s.spawned = true
-	go r.fetch(i, ctx, cancel)
+	go r.fetch(i)
 }
 
 // plan takes a planned source's answer now and lets the gather's timer
@@ -295,8 +341,9 @@ func (r *Run[T]) plan(i int, p Planned[T], start time.Time) {
 
 // fetch runs one source in its own goroutine and always publishes exactly
 // one outcome, whatever the source does short of never returning.
-func (r *Run[T]) fetch(i int, ctx context.Context, cancel context.CancelFunc) {
+func (r *Run[T]) fetch(i int) {
 	s := &r.slots[i]
+	ctx := s.ctx
 	defer func() {
 		if p := recover(); p != nil {
 			s.out.err = &PanicError{Value: p, Stack: debug.Stack()}
@@ -304,10 +351,10 @@ func (r *Run[T]) fetch(i int, ctx context.Context, cancel context.CancelFunc) {
 			// The source failed because its context ended: say why it ended
 			// (its timeout, the deadline, the caller) rather than echo
 			// "context deadline exceeded".
-			s.out.err = context.Cause(ctx)
+			s.out.err = Cause(ctx)
 		}
-		if cancel != nil {
-			cancel()
+		if s.timeout != nil {
+			s.timeout.Stop()
 		}
 		s.out.end = time.Since(r.t0)
 		r.finish(s)
@@ -422,6 +469,9 @@ func (r *Run[T]) expire(now time.Time) {
 			res := &r.results[i]
 			res.Err = &TimeoutError{Timeout: r.tasks[i].Timeout}
 			res.End = s.deadline.Sub(r.t0)
+			if s.ctx != nil {
+				s.ctx.cancel(res.Err) // the source hears why, before any other end
+			}
 			r.resolve(i)
 			continue
 		}
@@ -438,6 +488,7 @@ func (r *Run[T]) stopAll(cause error) {
 		return
 	}
 	r.endCause = cause
+	r.cancelTasks(cause)
 	now := time.Since(r.t0)
 	if !r.deadline.IsZero() && cause == r.deadlineErr {
 		now = r.deadline.Sub(r.t0) // on the dot, however late the wake

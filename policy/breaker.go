@@ -21,7 +21,7 @@ import (
 // Make one with NewBreaker; it is safe for concurrent use.
 type Breaker[T any] struct {
 	next     fanout.Source[T]
-	cb       *gobreaker.CircuitBreaker[T]
+	cb       *gobreaker.TwoStepCircuitBreaker[T]
 	cooldown time.Duration
 }
 
@@ -43,7 +43,7 @@ func NewBreaker[T any](name string, next fanout.Source[T], failures int, cooldow
 	return &Breaker[T]{
 		next:     next,
 		cooldown: cooldown,
-		cb: gobreaker.NewCircuitBreaker[T](gobreaker.Settings{
+		cb: gobreaker.NewTwoStepCircuitBreaker[T](gobreaker.Settings{
 			Name:        name,
 			MaxRequests: 1,
 			Timeout:     cooldown,
@@ -57,20 +57,23 @@ func NewBreaker[T any](name string, next fanout.Source[T], failures int, cooldow
 type notCounted struct{ error }
 
 // Fetch calls next unless the breaker is open.
-func (b *Breaker[T]) Fetch(ctx context.Context) (T, error) {
-	v, err := b.cb.Execute(func() (T, error) {
-		v, err := b.next.Fetch(ctx)
-		if err != nil && ctx.Err() != nil && !ownTimeout(ctx) {
-			return v, notCounted{err}
-		}
-		return v, err
-	})
-	if nc, ok := err.(notCounted); ok {
-		return v, nc.error
-	}
-	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+func (b *Breaker[T]) Fetch(ctx context.Context) (v T, err error) {
+	done, err := b.cb.Allow()
+	if err != nil {
 		fanout.TraceFrom(ctx).Mark(fanout.BreakerOpen)
 		return v, &BreakerOpenError{Name: b.cb.Name(), Cooldown: b.cooldown}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			done(errors.New("panic"))
+			panic(p)
+		}
+	}()
+	v, err = b.next.Fetch(ctx)
+	if err != nil && ctx.Err() != nil && !ownTimeout(ctx) {
+		done(notCounted{err})
+	} else {
+		done(err)
 	}
 	return v, err
 }
@@ -82,5 +85,5 @@ func (b *Breaker[T]) State() string { return b.cb.State().String() }
 // passed: the upstream was too slow, which the breaker should count.
 func ownTimeout(ctx context.Context) bool {
 	var te *fanout.TimeoutError
-	return errors.As(context.Cause(ctx), &te)
+	return errors.As(fanout.Cause(ctx), &te)
 }

@@ -11,9 +11,9 @@ import (
 // for thousands of requests in flight, so a surge does not pay a TCP
 // handshake per call, and it bounds only the phases no source timeout covers
 // well (dial, TLS); the rest is the source's own timeout, through its
-// context.
+// context. It ignores the HTTP_PROXY environment: upstreams are reached
+// directly, as configured, and looking the proxy up cost time on every call.
 var Transport = &http.Transport{
-	Proxy: http.ProxyFromEnvironment,
 	DialContext: (&net.Dialer{
 		Timeout:   5 * time.Second,
 		KeepAlive: 30 * time.Second,
