@@ -20,7 +20,8 @@ type Hedge[T any] struct {
 	// when Percentile is 0. 0 (with Percentile 0) means never hedge.
 	Delay time.Duration
 	// Percentile, if set (such as 95), replaces Delay with that percentile
-	// of Observed; until Observed has MinSamples, no hedge is sent.
+	// of Observed, plus PercentileMargin of it; until Observed has
+	// MinSamples, no hedge is sent.
 	Percentile float64
 	// Observed collects the latency of every successful attempt. Required
 	// with Percentile; useful without it.
@@ -83,12 +84,18 @@ func (h *Hedge[T]) Fetch(ctx context.Context) (T, error) {
 	}
 }
 
+// PercentileMargin is added to a percentile delay. In a tight latency
+// distribution many calls exceed the 95th percentile by microseconds; without
+// a margin they would spend the hedge budget before a truly slow call came.
+const PercentileMargin = 0.10
+
 func (h *Hedge[T]) delay() (time.Duration, bool) {
 	if h.Percentile > 0 {
 		if h.Observed == nil {
 			return 0, false
 		}
-		return h.Observed.Percentile(h.Percentile)
+		d, ok := h.Observed.Percentile(h.Percentile)
+		return d + time.Duration(float64(d)*PercentileMargin), ok
 	}
 	return h.Delay, h.Delay > 0
 }
