@@ -24,6 +24,8 @@ func surgeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&opt.Duration, "duration", 20*time.Second, "how long the surge lasts (at most 10m)")
 	fs.DurationVar(&opt.Timeout, "timeout", 30*time.Second, "bound on each request")
 	fs.BoolVar(&opt.AllowRemote, "allow-remote", false, "allow a target that is not this machine")
+	fs.DurationVar(&opt.Warmup, "warmup", 0, "leave out of the summary the answers of the first this long (the connection storm)")
+	fs.BoolVar(&opt.IgnoreRetryAfter, "ignore-retry-after", false, "retry a shed (503) request at once instead of waiting its Retry-After, as a hostile client would")
 	compare := fs.Bool("compare-modes", false, "run once with mode=sequential and once concurrent, and compare")
 	quiet := fs.Bool("quiet", false, "no live progress line")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -39,7 +41,7 @@ func surgeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if !*compare {
-		fmt.Fprintf(stdout, "highway surge: %d users for %v against %s\n", opt.Users, opt.Duration, opt.URL)
+		fmt.Fprintf(stdout, "highway surge: %d users for %v against %s (%s)\n", opt.Users, opt.Duration, opt.URL, retryPolicy(opt))
 		s, err := surge.Run(ctx, opt)
 		if err != nil {
 			fmt.Fprintf(stderr, "highway surge: %v\n", err)
@@ -67,6 +69,13 @@ func surgeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "\nthe highway served %.2fx the requests of the single lane\n", sums[1].PerSec/sums[0].PerSec)
 	}
 	return ExitOK
+}
+
+func retryPolicy(o surge.Options) string {
+	if o.IgnoreRetryAfter {
+		return "a shed user retries at once"
+	}
+	return "a shed user waits its Retry-After"
 }
 
 func withMode(raw, mode string) string {

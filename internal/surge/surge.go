@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +40,13 @@ type Options struct {
 	Timeout time.Duration
 	// AllowRemote permits a target that is not on this machine.
 	AllowRemote bool
+	// IgnoreRetryAfter makes users retry a 503 at once, as a hostile or
+	// naive client would, instead of waiting the Retry-After it carries.
+	IgnoreRetryAfter bool
+	// Warmup is how long after the start answers are not recorded: the
+	// connection storm of thousands of users dialling at once is not the
+	// steady state.
+	Warmup time.Duration
 	// Progress, if set, gets a live line each Tick (\r-rewritten).
 	Progress io.Writer
 	// Tick is the progress and sampling period; 0 means one second.
@@ -110,6 +119,18 @@ type user struct {
 	errors   map[string]int
 }
 
+func (u *user) record(status int, took time.Duration, err error) {
+	if err != nil {
+		u.errors[errorKind(err)]++
+		return
+	}
+	u.all = append(u.all, took)
+	u.statuses[status]++
+	if status >= 200 && status < 300 {
+		u.ok = append(u.ok, took)
+	}
+}
+
 // Run holds the surge and returns its summary. Cancelling ctx ends it early.
 func Run(ctx context.Context, opt Options) (*Summary, error) {
 	if err := opt.Check(); err != nil {
@@ -142,23 +163,24 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				inflight.Add(1)
-				status, took, err := once(ctx, client, opt.URL)
+				status, took, wait, err := once(ctx, client, opt.URL)
 				inflight.Add(-1)
 				if ctx.Err() != nil {
 					return // cut off by the surge's end: not an answer
 				}
-				done.Add(1)
-				if err != nil {
-					u.errors[errorKind(err)]++
-					failed.Add(1)
-					continue
+				if time.Since(start) >= opt.Warmup {
+					done.Add(1)
+					u.record(status, took, err)
+					if err != nil {
+						failed.Add(1)
+					} else if status == http.StatusServiceUnavailable {
+						shed.Add(1)
+					}
 				}
-				u.all = append(u.all, took)
-				u.statuses[status]++
-				if status >= 200 && status < 300 {
-					u.ok = append(u.ok, took)
-				} else if status == http.StatusServiceUnavailable {
-					shed.Add(1)
+				if status == http.StatusServiceUnavailable && wait > 0 && !opt.IgnoreRetryAfter {
+					// Real clients spread their retries; without jitter every
+					// shed user would come back in one wave.
+					pause(ctx, wait+time.Duration(rand.Int64N(int64(wait)/2+1)))
 				}
 			}
 		})
@@ -169,7 +191,7 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 	if opt.Progress != nil {
 		fmt.Fprintln(opt.Progress)
 	}
-	s := merge(users, opt, elapsed)
+	s := merge(users, opt, elapsed-min(opt.Warmup, elapsed))
 	s.PeakInFlight = peak
 	if samples > 0 {
 		s.MeanInFlight = sum / float64(samples)
@@ -199,19 +221,35 @@ func watch(ctx context.Context, opt Options, start time.Time, inflight, done, sh
 	}
 }
 
-func once(ctx context.Context, client *http.Client, target string) (int, time.Duration, error) {
+// once makes one request: its status, latency, and the Retry-After it
+// asked for.
+func once(ctx context.Context, client *http.Client, target string) (int, time.Duration, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode, time.Since(start), err
+	var wait time.Duration
+	if s, convErr := strconv.Atoi(resp.Header.Get("Retry-After")); convErr == nil && s > 0 {
+		wait = time.Duration(s) * time.Second
+	}
+	return resp.StatusCode, time.Since(start), wait, err
+}
+
+// pause waits d unless ctx ends first.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // errorKind names a transport error briefly, for counting.
