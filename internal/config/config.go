@@ -114,7 +114,7 @@ const (
 
 // DefaultAdmission is the admission control used where the config is
 // silent, sized for a small machine: see bench/RESULTS.md.
-var DefaultAdmission = Admission{MaxInflight: 4096, Queue: 1024, QueueTimeout: Duration(50 * time.Millisecond)}
+var DefaultAdmission = Admission{MaxInflight: 2048, Queue: 512, QueueTimeout: Duration(20 * time.Millisecond), RetryAfter: Duration(2 * time.Second)}
 
 // DefaultRetry and DefaultBreaker are what an idempotent http source gets
 // when its config is silent.
@@ -178,6 +178,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Admission == (Admission{}) {
 		c.Admission = DefaultAdmission
+	}
+	if c.Admission.RetryAfter == 0 {
+		c.Admission.RetryAfter = DefaultAdmission.RetryAfter
 	}
 	for _, s := range c.Sources {
 		if s != nil {

@@ -110,4 +110,7 @@ type Admission struct {
 	Queue int `yaml:"queue"`
 	// ...for at most QueueTimeout; past either, 503 with Retry-After.
 	QueueTimeout Duration `yaml:"queue_timeout"`
+	// RetryAfter is the wait a shed request is told to take, rounded up to
+	// whole seconds. Default 2s.
+	RetryAfter Duration `yaml:"retry_after"`
 }

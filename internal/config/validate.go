@@ -239,4 +239,7 @@ func (d *decoder) validateAdmission(a Admission) {
 	if a.QueueTimeout < 0 {
 		d.failAt("admission.queue_timeout", "must not be negative")
 	}
+	if a.RetryAfter < 0 {
+		d.failAt("admission.retry_after", "must not be negative")
+	}
 }

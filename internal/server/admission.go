@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -15,19 +17,27 @@ import (
 // nothing, so that the requests admitted keep their normal latency instead
 // of every request slowing down until memory runs out.
 type admission struct {
-	places   chan struct{}
-	maxQueue int64
-	wait     time.Duration
+	places     chan struct{}
+	maxQueue   int64
+	wait       time.Duration
+	retryAfter string // seconds
+	shedBody   []byte // encoded once: a shed must cost almost nothing
 
 	queued atomic.Int64
 	shed   atomic.Uint64
 }
 
 func newAdmission(c config.Admission) *admission {
+	secs := max(1, int((c.RetryAfter.Std()+time.Second-1)/time.Second))
+	msg := "over capacity: " + strconv.Itoa(c.MaxInflight) + " requests in flight and " +
+		strconv.Itoa(c.Queue) + " queued; retry after " + strconv.Itoa(secs) + "s"
+	body, _ := json.Marshal(map[string]string{"error": msg})
 	return &admission{
-		places:   make(chan struct{}, c.MaxInflight),
-		maxQueue: int64(c.Queue),
-		wait:     c.QueueTimeout.Std(),
+		places:     make(chan struct{}, c.MaxInflight),
+		maxQueue:   int64(c.Queue),
+		wait:       c.QueueTimeout.Std(),
+		retryAfter: strconv.Itoa(secs),
+		shedBody:   append(body, '\n'),
 	}
 }
 
@@ -64,12 +74,15 @@ func (a *admission) release() { <-a.places }
 // inflight is how many requests hold a place now.
 func (a *admission) inflight() int { return len(a.places) }
 
-// overloaded is the error a shed request gets.
-func (a *admission) overloaded() *requestError {
-	return &requestError{
-		status:     503,
-		retryAfter: 1,
-		msg: "over capacity: " + strconv.Itoa(cap(a.places)) + " requests in flight and " +
-			strconv.FormatInt(a.maxQueue, 10) + " queued; retry after 1s",
-	}
+// shedHeaders are set on every shed answer.
+var shedHeaders = []string{"application/json"}
+
+// refuse answers a shed request: 503, Retry-After and a JSON error, all
+// prepared in advance.
+func (a *admission) refuse(w http.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = shedHeaders
+	h["Retry-After"] = []string{a.retryAfter}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	w.Write(a.shedBody)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -171,7 +172,7 @@ routes: [{path: /slow, sources: [slow]}]
 				mu.Lock()
 				defer mu.Unlock()
 				codes[rec.Code]++
-				if rec.Code == 503 && (rec.Header().Get("Retry-After") != "1" || rec.Header().Get("Content-Type") != "application/json") {
+				if rec.Code == 503 && (rec.Header().Get("Retry-After") != "2" || rec.Header().Get("Content-Type") != "application/json" || !strings.Contains(rec.Body.String(), `"error":"over capacity: 2 requests in flight and 1 queued; retry after 2s"`)) {
 					t.Errorf("503 without Retry-After or JSON: %v", rec.Header())
 				}
 			})

@@ -54,7 +54,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.admission.admit(r.Context()) {
-		writeError(w, s.admission.overloaded())
+		s.admission.refuse(w)
 		return
 	}
 	defer s.admission.release()

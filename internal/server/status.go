@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/report"
@@ -52,10 +51,9 @@ func reportStatus(rep *fanout.Report[json.RawMessage], optional []bool) int {
 // requestError is a request Highway will not serve, and the status that
 // says why.
 type requestError struct {
-	status     int
-	msg        string
-	allow      string // for 405
-	retryAfter int    // seconds, for 503
+	status int
+	msg    string
+	allow  string // for 405
 }
 
 func (e *requestError) Error() string { return e.msg }
@@ -73,9 +71,6 @@ func writeError(w http.ResponseWriter, err error) {
 		status, msg = re.status, re.msg
 		if re.allow != "" {
 			w.Header().Set("Allow", re.allow)
-		}
-		if re.retryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(re.retryAfter))
 		}
 	}
 	body, _ := json.Marshal(map[string]string{"error": msg})
