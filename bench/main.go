@@ -1,0 +1,423 @@
+// Command bench measures Highway side by side with its baselines, in one
+// run on one machine, against the same upstreams and with the same load
+// client (wrk): the hand-written Go fan-out and the no-fan-out floor in
+// ../shared/peers, and the seed's own FastAPI system. It prints one table
+// and writes it, with ratios, to bench/RESULTS.md.
+//
+// Run it from the repository root through bench/run.sh, which installs
+// what it needs:
+//
+//	bash bench/run.sh [-duration 10s] [-conns 100,1000] [-only REGEXP]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/citypopy/highway/internal/surge"
+)
+
+const upstream = "127.0.0.1:18100"
+
+// logDir keeps each server's own output, out of the table's way.
+var logDir = filepath.Join("bench", "out")
+
+// system is one server under test.
+type system struct {
+	name, group string // group: embedded or http
+	args        []string
+	dir         string
+	env         []string
+	path        string // route requested
+}
+
+// row is one measurement.
+type row struct {
+	system, group  string
+	conns          int
+	rps, p50, p99  float64 // ms for latencies
+	errors, non2xx int
+	cpuPerReq      float64 // µs of server CPU per request
+	peakRSS        int     // kB
+	requests       int
+	note           string
+}
+
+func main() {
+	duration := flag.Duration("duration", 10*time.Second, "length of each measured run")
+	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured run before each measured one")
+	connsFlag := flag.String("conns", "100,1000", "connection counts to measure at")
+	peers := flag.String("peers", "../shared/peers", "the folder of the baselines")
+	only := flag.String("only", "", "measure only systems whose name matches this regexp")
+	surgeUsers := flag.Int("surge-users", 10000, "users in the surge row (0 to skip)")
+	out := flag.String("out", "bench/RESULTS.md", "where to write the results")
+	flag.Parse()
+
+	var conns []int
+	for _, c := range strings.Split(*connsFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n < 1 {
+			fatal("bad -conns %q", *connsFlag)
+		}
+		conns = append(conns, n)
+	}
+	bin := filepath.Join("bench", "out")
+	must(os.MkdirAll(bin, 0o755))
+	highway := build(".", "./cmd/highway", filepath.Join(bin, "highway"))
+	naive := build(filepath.Join(*peers, "naivego"), ".", abs(filepath.Join(bin, "naivego")))
+	floor := build(filepath.Join(*peers, "floor"), ".", abs(filepath.Join(bin, "floor")))
+
+	mock := start(system{name: "highway mock", args: []string{highway, "mock", "-config", "bench/config/mock.yaml", "-addr", upstream}}, upstream)
+	defer stop(mock)
+
+	up := "http://" + upstream
+	py := []string{"/usr/bin/python3", "-m", "uvicorn", "seed_fastapi:app", "--log-level", "warning", "--host", "127.0.0.1", "--port"}
+	latencies := []string{"WEATHER_MS=30", "IMAGE_MS=80", "CHAT_MS=50"}
+	systems := []system{
+		{name: "highway", group: "embedded", args: []string{highway, "serve", "-config", "bench/config/embedded.yaml", "-addr"}},
+		{name: "naivego (WaitGroup fan-out)", group: "embedded", args: []string{naive, "-addr"}},
+		{name: "floor (no fan-out)", group: "embedded", args: []string{floor}},
+		{name: "seed FastAPI + asyncio.gather", group: "embedded", args: py, dir: *peers, env: latencies},
+		{name: "highway", group: "http", args: []string{highway, "serve", "-config", "bench/config/http-plain.yaml", "-addr"}},
+		{name: "naivego (WaitGroup fan-out)", group: "http", args: []string{naive, "-upstream", up, "-addr"}},
+		{name: "seed FastAPI + aiohttp", group: "http", args: py, dir: *peers, env: append(latencies, "UPSTREAM="+up)},
+		{name: "highway, coalesce on", group: "http", args: []string{highway, "serve", "-config", "bench/config/http-coalesce.yaml", "-addr"}},
+		{name: "highway, cache 1s", group: "http", args: []string{highway, "serve", "-config", "bench/config/http-cache.yaml", "-addr"}},
+	}
+	filter := regexp.MustCompile(*only)
+	var rows []row
+	for i, s := range systems {
+		if !filter.MatchString(s.name + " " + s.group) {
+			continue
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(18080+i)
+		s.args = append(s.args, addrArg(s, addr))
+		s.path = "/city-report"
+		p := start(s, addr)
+		for _, c := range conns {
+			r := load(p, s, "http://"+addr+s.path, c, *warmup, *duration)
+			rows = append(rows, r)
+			fmt.Fprintf(os.Stderr, "bench: %-32s %-8s c=%-5d %8.0f req/s  p50 %7.1fms  p99 %7.1fms  %6.1f µs/req  errors %d\n",
+				s.name, s.group, c, r.rps, r.p50, r.p99, r.cpuPerReq, r.errors+r.non2xx)
+		}
+		stop(p)
+	}
+	var extra []string
+	if filter.MatchString("highway surge") && *surgeUsers > 0 {
+		extra = append(extra, surgeRows(highway, *surgeUsers, *duration)...)
+	}
+	if filter.MatchString("highway hedge") {
+		extra = append(extra, hedgeRows(highway, *duration)...)
+	}
+	report := render(rows, extra, conns, *duration)
+	fmt.Println(report)
+	must(os.WriteFile(*out, []byte(report), 0o644))
+	fmt.Fprintf(os.Stderr, "bench: wrote %s\n", *out)
+}
+
+func addrArg(s system, addr string) string {
+	if s.args[0] == "/usr/bin/python3" {
+		return strings.Split(addr, ":")[1]
+	}
+	return addr
+}
+
+func build(dir, pkg, out string) string {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = dir
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		fatal("build %s in %s: %v", pkg, dir, err)
+	}
+	return abs(out)
+}
+
+type proc struct {
+	cmd *exec.Cmd
+	s   system
+}
+
+func start(s system, addr string) *proc {
+	cmd := exec.Command(s.args[0], s.args[1:]...)
+	cmd.Dir = s.dir
+	cmd.Env = append(os.Environ(), s.env...)
+	logName := regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(s.name+" "+s.group), "-")
+	log, err := os.Create(filepath.Join(logDir, logName+".log"))
+	must(err)
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
+	must(cmd.Start())
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return &proc{cmd, s}
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			fatal("%s did not listen on %s", s.name, addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func stop(p *proc) {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// cpuTicks is the process's user and system time, in clock ticks.
+func cpuTicks(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	must(err)
+	f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
+	u, _ := strconv.Atoi(f[11])
+	s, _ := strconv.Atoi(f[12])
+	return u + s
+}
+
+// peakRSS is the process's high-water resident memory, in kB.
+func peakRSS(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	must(err)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			n, _ := strconv.Atoi(strings.Fields(v)[0])
+			return n
+		}
+	}
+	return 0
+}
+
+const ticksPerSecond = 100 // Linux USER_HZ
+
+func load(p *proc, s system, url string, conns int, warmup, duration time.Duration) row {
+	wrk(url, conns, warmup)
+	pid := p.cmd.Process.Pid
+	before := cpuTicks(pid)
+	out := wrk(url, conns, duration)
+	used := cpuTicks(pid) - before
+	r := parseWrk(out)
+	r.system, r.group, r.conns = s.name, s.group, conns
+	if r.requests > 0 {
+		r.cpuPerReq = float64(used) / ticksPerSecond * 1e6 / float64(r.requests)
+	}
+	r.peakRSS = peakRSS(pid)
+	return r
+}
+
+func wrk(url string, conns int, d time.Duration) string {
+	threads := min(2, conns)
+	cmd := exec.Command("wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", fmt.Sprintf("%ds", int(d.Seconds())), "--latency", "--timeout", "10s", url)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		fatal("wrk: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+var (
+	reqLine  = regexp.MustCompile(`(\d+) requests in`)
+	rpsLine  = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	pctLine  = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([\d.]+)(us|ms|s)`)
+	sockLine = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+	non2xx   = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+)
+
+func parseWrk(out string) row {
+	var r row
+	if m := reqLine.FindStringSubmatch(out); m != nil {
+		r.requests, _ = strconv.Atoi(m[1])
+	}
+	if m := rpsLine.FindStringSubmatch(out); m != nil {
+		r.rps, _ = strconv.ParseFloat(m[1], 64)
+	}
+	for _, m := range pctLine.FindAllStringSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		v *= map[string]float64{"us": 0.001, "ms": 1, "s": 1000}[m[3]]
+		if m[1] == "50" {
+			r.p50 = v
+		} else {
+			r.p99 = v
+		}
+	}
+	if m := sockLine.FindStringSubmatch(out); m != nil {
+		for _, x := range m[1:] {
+			n, _ := strconv.Atoi(x)
+			r.errors += n
+		}
+	}
+	if m := non2xx.FindStringSubmatch(out); m != nil {
+		r.non2xx, _ = strconv.Atoi(m[1])
+	}
+	return r
+}
+
+// surgeRows holds the seed's surge against Highway as shipped (default
+// admission control), with Highway's own closed-loop generator, which
+// tells admitted requests from shed ones.
+func surgeRows(highway string, users int, d time.Duration) []string {
+	addr := "127.0.0.1:18079"
+	p := start(system{name: "highway (surge)", args: []string{highway, "serve", "-config", "bench/config/surge.yaml", "-addr", addr}}, addr)
+	defer stop(p)
+	url := "http://" + addr + "/city-report"
+	calm, err := surge.Run(context.Background(), surge.Options{URL: url, Users: 100, Duration: d})
+	must(err)
+	before := cpuTicks(p.cmd.Process.Pid)
+	s, err := surge.Run(context.Background(), surge.Options{URL: url, Users: users, Duration: d + 5*time.Second})
+	must(err)
+	used := cpuTicks(p.cmd.Process.Pid) - before
+	rss := peakRSS(p.cmd.Process.Pid)
+	ratio := float64(s.Admitted.P99) / float64(calm.Admitted.P99)
+	fmt.Fprintf(os.Stderr, "bench: surge %d users: %.0f req/s, admitted p99 %v (%.2fx of %v at 100 users), shed %d, socket errors %d, peak RSS %d MB\n",
+		users, s.PerSec, s.Admitted.P99, ratio, calm.Admitted.P99, s.Shed, s.ErrorCount(), rss/1024)
+	return []string{
+		fmt.Sprintf("### Surge: %d simultaneous users against Highway with its default admission control", users),
+		"",
+		"Closed loop (each user sends its next request when the last is answered), measured with `highway surge`'s generator, which tells admitted (2xx) answers from shed (503) ones.",
+		"",
+		"| users | answers/s | served (2xx) | shed (503) | socket errors | admitted p50 | admitted p99 | admitted p99 vs 100 users | server CPU | peak RSS |",
+		"| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+		fmt.Sprintf("| 100 | %.0f | %d | %d | %d | %s | %s | 1.00x | | |", calm.PerSec, calm.Statuses[200], calm.Shed, calm.ErrorCount(), msd(calm.Admitted.P50), msd(calm.Admitted.P99)),
+		fmt.Sprintf("| %d | %.0f | %d | %d | %d | %s | %s | %.2fx | %.1f s | %d MB |", users, s.PerSec, s.Statuses[200], s.Shed, s.ErrorCount(), msd(s.Admitted.P50), msd(s.Admitted.P99), ratio, float64(used)/ticksPerSecond, rss/1024),
+		"",
+	}
+}
+
+// hedgeRows compares a heavy-tailed upstream with and without hedging.
+func hedgeRows(highway string, d time.Duration) []string {
+	addr := "127.0.0.1:18078"
+	p := start(system{name: "highway (hedge)", args: []string{highway, "serve", "-config", "bench/config/hedge.yaml", "-addr", addr}}, addr)
+	defer stop(p)
+	lines := []string{
+		"### Hedging a heavy-tailed upstream",
+		"",
+		"One http source whose upstream answers in 50ms except 1% of calls, which take 1s. 100 connections.",
+		"",
+		"| route | req/s | p50 | p99 | upstream calls per request |",
+		"| --- | ---: | ---: | ---: | ---: |",
+	}
+	for _, route := range []string{"plain", "hedged"} {
+		url := "http://" + addr + "/" + route
+		wrk(url, 100, 2*time.Second) // warm up, and fill the latency window
+		before := mockCalls()
+		r := parseWrk(wrk(url, 100, d))
+		calls := float64(mockCalls()-before) / float64(r.requests)
+		fmt.Fprintf(os.Stderr, "bench: hedge %-6s p50 %.1fms p99 %.1fms, %.3f upstream calls per request\n", route, r.p50, r.p99, calls)
+		name := "no hedging"
+		if route == "hedged" {
+			name = "hedge at p95, max_extra 5%"
+		}
+		lines = append(lines, fmt.Sprintf("| %s | %.0f | %.1fms | %.1fms | %.3f |", name, r.rps, r.p50, r.p99, calls))
+	}
+	return append(lines, "")
+}
+
+// mockCalls is how many calls the tail upstream has had.
+func mockCalls() int {
+	resp, err := http.Get("http://" + upstream + "/")
+	must(err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`"tail":(\d+)`).FindSubmatch(b)
+	if m == nil {
+		fatal("mock index has no tail count: %s", b)
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}
+
+func msd(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
+
+func render(rows []row, extra []string, conns []int, d time.Duration) string {
+	var b strings.Builder
+	host, _ := os.Hostname()
+	fmt.Fprintf(&b, "# Benchmark results\n\n%s, on %s: %d cores, %s, %s. Each row: %v of `wrk -t2 --latency` after a %s warm-up; server CPU from /proc, divided by the requests served; peak RSS is the process's high-water mark. All systems fetch the same three sources (weather 30ms, chat 50ms, image 80ms), so the ceiling is connections / 80ms.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), cpuModel(), runtime.Version(), d, "2s")
+	for _, group := range []string{"embedded", "http"} {
+		title := map[string]string{"embedded": "Built-in mock sources (no upstream calls)", "http": "Sources fetched over HTTP from `highway mock`"}[group]
+		fmt.Fprintf(&b, "### %s\n\n| system | conns | req/s | p50 | p99 | errors | server CPU µs/req | peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n", title)
+		for _, r := range rows {
+			if r.group == group {
+				fmt.Fprintf(&b, "| %s | %d | %.0f | %.1fms | %.1fms | %d | %.1f | %d MB |\n", r.system, r.conns, r.rps, r.p50, r.p99, r.errors+r.non2xx, r.cpuPerReq, r.peakRSS/1024)
+			}
+		}
+		b.WriteString("\n")
+		ratios(&b, rows, group, conns)
+	}
+	b.WriteString(strings.Join(extra, "\n"))
+	return b.String()
+}
+
+func ratios(b *strings.Builder, rows []row, group string, conns []int) {
+	find := func(prefix string, c int) *row {
+		for i := range rows {
+			if rows[i].group == group && rows[i].conns == c && strings.HasPrefix(rows[i].system, prefix) && (prefix != "highway" || rows[i].system == "highway") {
+				return &rows[i]
+			}
+		}
+		return nil
+	}
+	for _, c := range conns {
+		h, n, f := find("highway", c), find("naivego", c), find("seed FastAPI", c)
+		if h == nil || n == nil {
+			continue
+		}
+		fmt.Fprintf(b, "- %d conns: Highway vs naivego: throughput %.2fx, CPU/request %.2fx, p99 %.2fx", c, h.rps/n.rps, h.cpuPerReq/n.cpuPerReq, h.p99/n.p99)
+		if f != nil && f.cpuPerReq > 0 {
+			fmt.Fprintf(b, "; vs seed FastAPI: throughput %.2fx, CPU/request %.2fx", h.rps/f.rps, h.cpuPerReq/f.cpuPerReq)
+		}
+		if fl := find("floor", c); fl != nil {
+			fmt.Fprintf(b, "; fan-out cost above the floor: Highway %.1f µs, naivego %.1f µs", h.cpuPerReq-fl.cpuPerReq, n.cpuPerReq-fl.cpuPerReq)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return "unknown CPU"
+}
+
+func abs(p string) string {
+	a, err := filepath.Abs(p)
+	must(err)
+	return a
+}
+
+func must(err error) {
+	if err != nil {
+		fatal("%v", err)
+	}
+}
+
+func fatal(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	os.Exit(1)
+}
