@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,6 +64,7 @@ func main() {
 	peers := flag.String("peers", "../shared/peers", "the folder of the baselines")
 	only := flag.String("only", "", "measure only systems whose name matches this regexp")
 	surgeUsers := flag.Int("surge-users", 10000, "users in the surge row (0 to skip)")
+	rounds := flag.Int("rounds", 3, "interleaved rounds over all systems; each cell is the median")
 	out := flag.String("out", "bench/RESULTS.md", "where to write the results")
 	flag.Parse()
 
@@ -98,7 +100,15 @@ func main() {
 		{name: "highway, cache 1s", group: "http", args: []string{highway, "serve", "-config", "bench/config/http-cache.yaml", "-addr"}},
 	}
 	filter := regexp.MustCompile(*only)
-	var rows []row
+	// Every system runs at once (an idle one costs nothing) and the rounds
+	// interleave them, so that the machine's noise falls on all alike; each
+	// cell is the median of the rounds.
+	type running struct {
+		s    system
+		p    *proc
+		addr string
+	}
+	var live []running
 	for i, s := range systems {
 		if !filter.MatchString(s.name + " " + s.group) {
 			continue
@@ -106,14 +116,25 @@ func main() {
 		addr := "127.0.0.1:" + strconv.Itoa(18080+i)
 		s.args = append(s.args, addrArg(s, addr))
 		s.path = "/city-report"
-		p := start(s, addr)
-		for _, c := range conns {
-			r := load(p, s, "http://"+addr+s.path, c, *warmup, *duration)
-			rows = append(rows, r)
-			fmt.Fprintf(os.Stderr, "bench: %-32s %-8s c=%-5d %8.0f req/s  p50 %7.1fms  p99 %7.1fms  %6.1f µs/req  errors %d\n",
-				s.name, s.group, c, r.rps, r.p50, r.p99, r.cpuPerReq, r.errors+r.non2xx)
+		live = append(live, running{s, start(s, addr), addr})
+	}
+	samples := map[[2]int][]row{}
+	for round := 1; round <= *rounds; round++ {
+		for i, l := range live {
+			for _, c := range conns {
+				r := load(l.p, l.s, "http://"+l.addr+l.s.path, c, *warmup, *duration)
+				samples[[2]int{i, c}] = append(samples[[2]int{i, c}], r)
+				fmt.Fprintf(os.Stderr, "bench: round %d %-32s %-8s c=%-5d %8.0f req/s  p50 %7.1fms  p99 %7.1fms  %6.1f µs/req  errors %d\n",
+					round, l.s.name, l.s.group, c, r.rps, r.p50, r.p99, r.cpuPerReq, r.errors+r.non2xx)
+			}
 		}
-		stop(p)
+	}
+	var rows []row
+	for i, l := range live {
+		for _, c := range conns {
+			rows = append(rows, median(samples[[2]int{i, c}]))
+		}
+		stop(l.p)
 	}
 	var extra []string
 	if filter.MatchString("highway surge") && *surgeUsers > 0 {
@@ -122,7 +143,10 @@ func main() {
 	if filter.MatchString("highway hedge") {
 		extra = append(extra, hedgeRows(highway, *duration)...)
 	}
-	report := render(rows, extra, conns, *duration)
+	report := render(rows, extra, conns, *duration, *rounds)
+	if notes, err := os.ReadFile("bench/ANALYSIS.md"); err == nil {
+		report += "\n" + string(notes) // what the numbers mean, kept by hand
+	}
 	fmt.Println(report)
 	must(os.WriteFile(*out, []byte(report), 0o644))
 	fmt.Fprintf(os.Stderr, "bench: wrote %s\n", *out)
@@ -224,6 +248,30 @@ func load(p *proc, s system, url string, conns int, warmup, duration time.Durati
 	}
 	r.peakRSS = peakRSS(pid)
 	return r
+}
+
+// median takes each measure's median over the rounds (errors are summed).
+func median(rs []row) row {
+	m := rs[0]
+	pick := func(get func(row) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = get(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	m.rps = pick(func(r row) float64 { return r.rps })
+	m.p50 = pick(func(r row) float64 { return r.p50 })
+	m.p99 = pick(func(r row) float64 { return r.p99 })
+	m.cpuPerReq = pick(func(r row) float64 { return r.cpuPerReq })
+	m.errors, m.non2xx, m.peakRSS = 0, 0, 0
+	for _, r := range rs {
+		m.errors += r.errors
+		m.non2xx += r.non2xx
+		m.peakRSS = max(m.peakRSS, r.peakRSS)
+	}
+	return m
 }
 
 func wrk(url string, conns int, d time.Duration) string {
@@ -349,11 +397,11 @@ func mockCalls() int {
 
 func msd(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
 
-func render(rows []row, extra []string, conns []int, d time.Duration) string {
+func render(rows []row, extra []string, conns []int, d time.Duration, rounds int) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "# Benchmark results\n\n%s, on %s: %d cores, %s, %s. Each row: %v of `wrk -t2 --latency` after a %s warm-up; server CPU from /proc, divided by the requests served; peak RSS is the process's high-water mark. All systems fetch the same three sources (weather 30ms, chat 50ms, image 80ms), so the ceiling is connections / 80ms.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), cpuModel(), runtime.Version(), d, "2s")
+	fmt.Fprintf(&b, "# Benchmark results\n\n%s, on %s: %d cores, %s, %s. Each cell is the median of %d interleaved rounds (all systems running at once, so the machine's noise falls on all alike) of %v of `wrk -t2 --latency` after a warm-up; server CPU from /proc, divided by the requests served; peak RSS is the process's high-water mark; errors are summed over the rounds. All systems fetch the same three sources (weather 30ms, chat 50ms, image 80ms), so the ceiling is connections / 80ms.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), cpuModel(), runtime.Version(), rounds, d)
 	for _, group := range []string{"embedded", "http"} {
 		title := map[string]string{"embedded": "Built-in mock sources (no upstream calls)", "http": "Sources fetched over HTTP from `highway mock`"}[group]
 		fmt.Fprintf(&b, "### %s\n\n| system | conns | req/s | p50 | p99 | errors | server CPU µs/req | peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n", title)
