@@ -4,16 +4,30 @@ import "sync"
 
 // Budget caps extra calls (hedges) at a fraction of the calls made: each
 // call earns Ratio of an extra one, each extra one spends a whole, and at
-// most Burst are banked for a quiet spell's end. The zero value allows
-// nothing; a nil *Budget allows everything. Safe for concurrent use.
+// most Burst are banked. It starts full, so the first slow calls after a
+// start can be hedged too. A nil *Budget allows everything. Safe for
+// concurrent use.
 type Budget struct {
 	// Ratio is the extra calls allowed per call, such as 0.05 for 5% more.
 	Ratio float64
 	// Burst is the most extra calls banked; 0 means 10.
 	Burst float64
 
-	mu     sync.Mutex
-	tokens float64
+	mu      sync.Mutex
+	tokens  float64
+	started bool
+}
+
+// fill starts the budget full; b.mu is held.
+func (b *Budget) fill() float64 {
+	burst := b.Burst
+	if burst <= 0 {
+		burst = 10
+	}
+	if !b.started {
+		b.tokens, b.started = burst, true
+	}
+	return burst
 }
 
 // Earn credits one call.
@@ -21,12 +35,8 @@ func (b *Budget) Earn() {
 	if b == nil {
 		return
 	}
-	burst := b.Burst
-	if burst <= 0 {
-		burst = 10
-	}
 	b.mu.Lock()
-	b.tokens = min(b.tokens+b.Ratio, burst)
+	b.tokens = min(b.tokens+b.Ratio, b.fill())
 	b.mu.Unlock()
 }
 
@@ -37,6 +47,7 @@ func (b *Budget) Take() bool {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.fill()
 	if b.tokens < 1 {
 		return false
 	}
