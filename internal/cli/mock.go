@@ -40,7 +40,7 @@ func serveMock(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stderr, "highway mock: serving the mock sources of %s on %s\n", cfg.File, base)
 	fmt.Fprintf(stderr, "highway mock: paths %s\n", strings.Join(m.Paths(), " "))
-	fmt.Fprintf(stderr, "highway mock: faults per call, e.g. curl '%s%s?latency=2s&failure_rate=50%%&failure_status=503&retry_after=1s' (also tail_rate, tail_latency, jitter, fault=hang|html|huge, size)\n", base, m.Paths()[0])
+	fmt.Fprintf(stderr, "highway mock: faults per call, e.g. curl '%s%s?latency=2s&failure_rate=0.5&failure_status=503&retry_after=1s' (also tail_rate, tail_latency, jitter, fault=hang|html|huge, size)\n", base, m.Paths()[0])
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := server.Serve(ctx, ln, m, time.Second); err != nil {
