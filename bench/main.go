@@ -340,7 +340,7 @@ func surgeRows(highway string, users int, d time.Duration) []string {
 	fmt.Fprintf(os.Stderr, "bench: surge %d users: %.0f req/s, admitted p99 %v (%.2fx of %v at 100 users), shed %d, socket errors %d, peak RSS %d MB\n",
 		users, s.PerSec, s.Admitted.P99, ratio, calm.Admitted.P99, s.Shed, s.ErrorCount(), rss/1024)
 	return []string{
-		fmt.Sprintf("### Surge: %d simultaneous users against Highway with its default admission control", users),
+		fmt.Sprintf("### Surge: %d simultaneous users against Highway with admission control sized for this machine", users),
 		"",
 		"Closed loop (each user sends its next request when the last is answered; a shed user waits the Retry-After it was given, with jitter), measured with `highway surge`'s generator, which tells admitted (2xx) answers from shed (503) ones. The first 3s of the 10,000-user run (the connection storm) are left out. Admission is sized for this machine in bench/config/surge.yaml (512 in flight).",
 		"",
