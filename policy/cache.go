@@ -32,10 +32,7 @@ type cached[T any] struct {
 
 // Fetch answers from the cache, or calls Next and remembers a success.
 func (c *Cache[T]) Fetch(ctx context.Context) (T, error) {
-	key := ""
-	if c.Key != nil {
-		key = c.Key(ctx)
-	}
+	key := keyOf(ctx, c.Key)
 	now := time.Now()
 	c.mu.Lock()
 	e, ok := c.entries[key]

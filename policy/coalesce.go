@@ -38,10 +38,7 @@ type sharedCall[T any] struct {
 
 // Fetch joins the call in flight for ctx's key, or starts one.
 func (c *Coalesce[T]) Fetch(ctx context.Context) (T, error) {
-	key := ""
-	if c.Key != nil {
-		key = c.Key(ctx)
-	}
+	key := keyOf(ctx, c.Key)
 	c.mu.Lock()
 	call, joined := c.calls[key]
 	if !joined {

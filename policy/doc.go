@@ -64,3 +64,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// keyOf says which calls are the same, for Cache and Coalesce: by key, or
+// all of them when key is nil.
+func keyOf(ctx context.Context, key func(context.Context) string) string {
+	if key == nil {
+		return ""
+	}
+	return key(ctx)
+}

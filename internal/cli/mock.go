@@ -4,15 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/citypopy/highway/internal/mock"
-	"github.com/citypopy/highway/internal/server"
 )
 
 func serveMock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -32,20 +27,9 @@ func serveMock(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "highway mock: %v\n", err)
 		return ExitFailure
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		fmt.Fprintf(stderr, "highway mock: listen on %s: %v\n", *addr, err)
-		return ExitFailure
-	}
-	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(stderr, "highway mock: serving the mock sources of %s on %s\n", cfg.File, base)
-	fmt.Fprintf(stderr, "highway mock: paths %s\n", strings.Join(m.Paths(), " "))
-	fmt.Fprintf(stderr, "highway mock: faults per call, e.g. curl '%s%s?latency=2s&failure_rate=0.5&failure_status=503&retry_after=1s' (also tail_rate, tail_latency, jitter, fault=hang|html|huge, size)\n", base, m.Paths()[0])
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := server.Serve(ctx, ln, m, time.Second); err != nil {
-		fmt.Fprintf(stderr, "highway mock: %v\n", err)
-		return ExitFailure
-	}
-	return ExitOK
+	return listenAndServe(ctx, "highway mock", *addr, m, time.Second, stderr, func(base string) {
+		fmt.Fprintf(stderr, "highway mock: serving the mock sources of %s on %s\n", cfg.File, base)
+		fmt.Fprintf(stderr, "highway mock: paths %s\n", strings.Join(m.Paths(), " "))
+		fmt.Fprintf(stderr, "highway mock: faults per call, e.g. curl '%s%s?latency=2s&failure_rate=0.5&failure_status=503&retry_after=1s' (also tail_rate, tail_latency, jitter, fault=hang|html|huge, size)\n", base, m.Paths()[0])
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -46,33 +47,39 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *addr != "" {
 		listen = *addr
 	}
+	return listenAndServe(ctx, "highway", listen, srv, *drain, stderr, func(base string) {
+		fmt.Fprintf(stderr, "highway: serving %s on %s\n", cfg.File, base)
+		fmt.Fprintf(stderr, "highway: routes %s\n", strings.Join(srv.Paths(), " "))
+		fmt.Fprintf(stderr, "highway: try  curl -s %s%s\n", base, srv.Paths()[0])
+	})
+}
+
+// listenAndServe serves h on listen until SIGINT or SIGTERM, then drains
+// for up to drain; announce says what is served once the address is known.
+func listenAndServe(ctx context.Context, prefix, listen string, h http.Handler, drain time.Duration, stderr io.Writer, announce func(base string)) int {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		fmt.Fprintf(stderr, "highway: listen on %s: %v\n", listen, err)
+		fmt.Fprintf(stderr, "%s: listen on %s: %v\n", prefix, listen, err)
 		return ExitFailure
 	}
-	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(stderr, "highway: serving %s on %s\n", cfg.File, base)
-	fmt.Fprintf(stderr, "highway: routes %s\n", strings.Join(srv.Paths(), " "))
-	fmt.Fprintf(stderr, "highway: try  curl -s %s%s\n", base, srv.Paths()[0])
-
+	announce("http://" + ln.Addr().String())
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	said := make(chan struct{})
 	unhook := context.AfterFunc(ctx, func() {
 		stop() // a second signal now kills the process the default way
-		fmt.Fprintf(stderr, "highway: shutting down; in-flight requests have %v to finish (signal again to force)\n", *drain)
+		fmt.Fprintf(stderr, "%s: shutting down; in-flight requests have %v to finish (signal again to force)\n", prefix, drain)
 		close(said)
 	})
-	err = server.Serve(ctx, ln, srv, *drain)
+	err = server.Serve(ctx, ln, h, drain)
 	if !unhook() {
 		<-said // the shutdown line comes before anything printed after it
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "highway: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", prefix, err)
 		return ExitFailure
 	}
-	fmt.Fprintln(stderr, "highway: stopped")
+	fmt.Fprintf(stderr, "%s: stopped\n", prefix)
 	return ExitOK
 }
 
