@@ -21,8 +21,10 @@ unit:
 
 # Short, fixed-time fuzz runs of the parsers and encoders.
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=10s ./internal/config
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=10s ./internal/config
+	$(GO) test -run='^$$' -fuzz=FuzzRatioAndHedgeDelay -fuzztime=5s ./internal/config
 	$(GO) test -run='^$$' -fuzz=FuzzAppendString -fuzztime=10s ./internal/report
+	$(GO) test -run='^$$' -fuzz=FuzzFaultQuery -fuzztime=5s ./internal/mock
 
 serve:
 	$(GO) run ./cmd/highway serve

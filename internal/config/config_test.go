@@ -276,3 +276,19 @@ routes:
 		t.Errorf("route %+v admission %+v", c.Routes[0], c.Admission)
 	}
 }
+
+func FuzzRatioAndHedgeDelay(f *testing.F) {
+	for _, s := range []string{"5%", "0.05", "1", "150%", "p95", "p99.9", "60ms", "p0", "-1", "NaN", "1e-3%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var r Ratio
+		if err := r.UnmarshalText([]byte(s)); err == nil && !(r >= 0 && r <= 1) {
+			t.Fatalf("Ratio %q = %v, outside 0..1", s, r)
+		}
+		var h HedgeDelay
+		if err := h.UnmarshalText([]byte(s)); err == nil && !(h.Fixed > 0 || h.Percentile > 0 && h.Percentile < 100) {
+			t.Fatalf("HedgeDelay %q = %+v", s, h)
+		}
+	})
+}

@@ -19,7 +19,7 @@ func (r *Ratio) UnmarshalText(b []byte) error {
 		s, scale = strings.TrimSpace(p), 100
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v/scale < 0 || v/scale > 1 {
+	if err != nil || !(v/scale >= 0 && v/scale <= 1) { // written so that NaN fails too
 		return fmt.Errorf("want a fraction from 0 to 1 or a percentage such as 5%%, got %q", b)
 	}
 	*r = Ratio(v / scale)

@@ -107,3 +107,23 @@ func TestNoMockSourcesIsAnError(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func FuzzFaultQuery(f *testing.F) {
+	for _, q := range []string{"latency=2s", "failure_rate=0.5&failure_status=503", "tail_rate=1%25&tail_latency=1s", "fault=huge&size=10", "%zz", "size=-1", "latency=-1s"} {
+		f.Add(q)
+	}
+	e := &endpoint{failureStatus: 500, size: DefaultHugeSize}
+	f.Fuzz(func(t *testing.T, q string) {
+		c, err := e.with(q)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		if c.mock.Latency < 0 || c.mock.FailureRate < 0 || c.mock.FailureRate > 1 || c.size < 2 || c.size > maxHugeSize ||
+			c.failureStatus < 400 || c.failureStatus > 599 {
+			t.Fatalf("%q accepted out of range: %+v", q, c)
+		}
+	})
+}
