@@ -25,6 +25,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzRatioAndHedgeDelay -fuzztime=5s ./internal/config
 	$(GO) test -run='^$$' -fuzz=FuzzAppendString -fuzztime=10s ./internal/report
 	$(GO) test -run='^$$' -fuzz=FuzzFaultQuery -fuzztime=5s ./internal/mock
+	$(GO) test -run='^$$' -fuzz=FuzzWriterReaderRoundTrip -fuzztime=5s ./internal/sse
 
 serve:
 	$(GO) run ./cmd/highway serve

@@ -171,3 +171,16 @@ routes:
 		t.Errorf("all failed: %d", code)
 	}
 }
+
+func TestStreamWithCurlN(t *testing.T) {
+	_, base, _ := start(t, build(t))
+	out, err := exec.Command("curl", "-sN", "-H", "Accept: text/event-stream", base+"/city-report").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	if strings.Count(s, "event: source\n") != 3 || strings.Count(s, "event: report\n") != 1 ||
+		strings.Index(s, `"name":"weather"`) > strings.Index(s, `"name":"image"`) {
+		t.Errorf("curl -N got:\n%s", s)
+	}
+}

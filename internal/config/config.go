@@ -23,6 +23,9 @@ type Config struct {
 	Routes []*Route `yaml:"routes"`
 	// Admission bounds the requests in flight. Defaults in DefaultAdmission.
 	Admission Admission `yaml:"admission"`
+	// Heartbeat is how often a quiet event stream gets a comment, so that
+	// proxies do not cut it. Default 15s.
+	Heartbeat Duration `yaml:"heartbeat"`
 
 	// File is where the configuration came from, for messages.
 	File string `yaml:"-"`
@@ -110,6 +113,7 @@ const (
 	DefaultRouteTimeout = 10 * time.Second
 	DefaultHTTPTimeout  = 10 * time.Second
 	DefaultMaxExtra     = 0.05
+	DefaultHeartbeat    = 15 * time.Second
 )
 
 // DefaultAdmission is the admission control used where the config is
@@ -178,6 +182,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Admission == (Admission{}) {
 		c.Admission = DefaultAdmission
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = Duration(DefaultHeartbeat)
 	}
 	if c.Admission.RetryAfter == 0 {
 		c.Admission.RetryAfter = DefaultAdmission.RetryAfter

@@ -31,6 +31,9 @@ func (d *decoder) validate(c *Config) {
 		d.validateSource(name, c.Sources[name])
 	}
 	d.validateAdmission(c.Admission)
+	if c.Heartbeat < 0 {
+		d.failAt("heartbeat", "must not be negative")
+	}
 	paths := map[string]int{}
 	for i, r := range c.Routes {
 		p := fmt.Sprintf("routes[%d]", i)

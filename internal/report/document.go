@@ -23,7 +23,9 @@ type Document struct {
 
 // SourceEntry is one source's part of a Document.
 type SourceEntry struct {
-	Name      string          `json:"-"`
+	// Name is the key of the entry in a report, and a field of its own in
+	// a streamed source event.
+	Name      string          `json:"name,omitempty"`
 	Status    string          `json:"status"`
 	Reason    string          `json:"reason,omitempty"`
 	Error     string          `json:"error,omitempty"`

@@ -70,10 +70,25 @@ var marks = []struct {
 
 func appendResult(b []byte, r *fanout.Result[json.RawMessage], optional bool) []byte {
 	b = appendString(b, r.Name)
+	b = append(b, `:{`...)
+	return appendFields(b, r, optional)
+}
+
+// AppendSource appends one source's result as a JSON object with its name,
+// the body of a streamed "source" event.
+func AppendSource(b []byte, r *fanout.Result[json.RawMessage], optional bool) []byte {
+	b = append(b, `{"name":`...)
+	b = appendString(b, r.Name)
+	b = append(b, ',')
+	return appendFields(b, r, optional)
+}
+
+// appendFields writes a result's fields and closes its object.
+func appendFields(b []byte, r *fanout.Result[json.RawMessage], optional bool) []byte {
 	if r.Err == nil {
-		b = append(b, `:{"status":"ok"`...)
+		b = append(b, `"status":"ok"`...)
 	} else {
-		b = append(b, `:{"status":"error","reason":`...)
+		b = append(b, `"status":"error","reason":`...)
 		b = appendString(b, Reason(r.Err))
 		b = append(b, `,"error":`...)
 		b = appendString(b, r.Err.Error())

@@ -100,3 +100,14 @@ func BenchmarkAppend(b *testing.B) {
 		buf = Append(buf[:0], "/city-report", ModeConcurrent, nil, rep)
 	}
 }
+
+func TestAppendSourceIsTheEventBody(t *testing.T) {
+	rep := sample()
+	var e SourceEntry
+	if err := json.Unmarshal(AppendSource(nil, &rep.Results[2], true), &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Name != "chat" || e.Reason != "timeout" || !e.Optional || e.EndMS != 500 {
+		t.Errorf("%+v", e)
+	}
+}

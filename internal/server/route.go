@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/config"
@@ -14,18 +16,27 @@ import (
 
 // route is one configured path and the tasks it fans out to.
 type route struct {
-	path     string
-	method   string
-	tasks    []fanout.Task[json.RawMessage]
-	optional []bool // by task
-	options  fanout.Options
+	path      string
+	method    string
+	tasks     []fanout.Task[json.RawMessage]
+	optional  []bool // by task
+	options   fanout.Options
+	heartbeat time.Duration // between comments on a quiet stream
+}
+
+// request is what a request asks of its route.
+type request struct {
+	options fanout.Options
+	mode    string
+	stream  bool
 }
 
 func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream) *route {
 	rt := &route{
-		path:    rc.Path,
-		method:  rc.Method,
-		options: fanout.Options{Timeout: rc.Timeout.Std(), Lanes: rc.Lanes},
+		path:      rc.Path,
+		method:    rc.Method,
+		options:   fanout.Options{Timeout: rc.Timeout.Std(), Lanes: rc.Lanes},
+		heartbeat: cfg.Heartbeat.Std(),
 	}
 	for _, name := range rc.Sources {
 		rt.tasks = append(rt.tasks, fanout.Task[json.RawMessage]{
@@ -46,14 +57,18 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
 			msg: "method " + r.Method + " not allowed on " + rt.path + "; use " + rt.method})
 		return
 	}
-	opt, mode, err := rt.parse(r.URL.RawQuery)
+	req, err := rt.parse(r.URL.RawQuery)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	rep := fanout.Gather(r.Context(), rt.tasks, opt)
+	if req.stream || strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		rt.stream(w, r, req)
+		return
+	}
+	rep := fanout.Gather(r.Context(), rt.tasks, req.options)
 	bp := buffers.Get().(*[]byte)
-	b := report.Append((*bp)[:0], rt.path, mode, rt.optional, rep)
+	b := report.Append((*bp)[:0], rt.path, req.mode, rt.optional, rep)
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
 	w.WriteHeader(reportStatus(rep, rt.optional))
@@ -64,51 +79,63 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
 
 var jsonContentType = []string{"application/json"}
 
-// parse reads the query: mode=sequential|concurrent and lanes=N. Any other
-// parameter is refused, so that a typo is not silently ignored.
-func (rt *route) parse(raw string) (fanout.Options, string, error) {
-	opt, mode := rt.options, report.ModeConcurrent
-	if raw == "" {
-		if opt.Lanes == 1 && len(rt.tasks) > 1 {
-			mode = report.ModeSequential
-		}
-		return opt, mode, nil
+// parse reads the query: mode=sequential|concurrent, lanes=N and
+// stream=1. Any other parameter is refused, so that a typo is not silently
+// ignored.
+func (rt *route) parse(raw string) (request, error) {
+	req, err := rt.parseQuery(raw)
+	if err == nil && req.options.Lanes == 1 && len(rt.tasks) > 1 {
+		req.mode = report.ModeSequential
 	}
+	return req, err
+}
+
+func (rt *route) parseQuery(raw string) (request, error) {
+	req := request{options: rt.options, mode: report.ModeConcurrent}
+	if raw == "" {
+		return req, nil
+	}
+	opt, mode := &req.options, &req.mode
 	q, err := url.ParseQuery(raw)
 	if err != nil {
-		return opt, mode, badRequest("malformed query string: " + err.Error())
+		return req, badRequest("malformed query string: " + err.Error())
 	}
 	for k, v := range q {
 		if len(v) > 1 {
-			return opt, mode, badRequest("query parameter " + strconv.Quote(k) + " given more than once")
+			return req, badRequest("query parameter " + strconv.Quote(k) + " given more than once")
 		}
 		switch k {
 		case "mode":
 			switch v[0] {
 			case report.ModeSequential:
 				opt.Lanes = 1
-				mode = report.ModeSequential
+				*mode = report.ModeSequential
 			case report.ModeConcurrent:
 			default:
-				return opt, mode, badRequest("unknown mode " + strconv.Quote(v[0]) + "; use sequential or concurrent")
+				return req, badRequest("unknown mode " + strconv.Quote(v[0]) + "; use sequential or concurrent")
+			}
+		case "stream":
+			switch v[0] {
+			case "1", "true":
+				req.stream = true
+			case "0", "false":
+			default:
+				return req, badRequest("stream must be 1 or 0, got " + strconv.Quote(v[0]))
 			}
 		case "lanes":
 		default:
-			return opt, mode, badRequest("unknown query parameter " + strconv.Quote(k) + "; this route takes mode and lanes")
+			return req, badRequest("unknown query parameter " + strconv.Quote(k) + "; this route takes mode, lanes and stream")
 		}
 	}
 	if v, ok := q["lanes"]; ok {
 		n, err := strconv.Atoi(v[0])
 		if err != nil || n < 1 {
-			return opt, mode, badRequest("lanes must be a positive integer, got " + strconv.Quote(v[0]))
+			return req, badRequest("lanes must be a positive integer, got " + strconv.Quote(v[0]))
 		}
-		if mode == report.ModeSequential && n != 1 {
-			return opt, mode, badRequest("mode=sequential is one lane; it cannot have lanes=" + v[0])
+		if *mode == report.ModeSequential && n != 1 {
+			return req, badRequest("mode=sequential is one lane; it cannot have lanes=" + v[0])
 		}
 		opt.Lanes = n
-		if n == 1 && len(rt.tasks) > 1 {
-			mode = report.ModeSequential
-		}
 	}
-	return opt, mode, nil
+	return req, nil
 }

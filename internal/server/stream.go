@@ -1,0 +1,64 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/citypopy/highway/fanout"
+	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/internal/sse"
+)
+
+// Event types of a streamed route.
+const (
+	EventSource = "source" // one source's result, the moment it lands
+	EventReport = "report" // the whole report, as the JSON answer has it
+)
+
+// stream answers a route as Server-Sent Events: one source event per
+// source as it lands, in completion order, then the report. The status is
+// 200 once the stream starts; the report says what failed.
+func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request) {
+	sw := sse.NewWriter(w)
+	stopHeartbeat := heartbeat(sw, rt.heartbeat)
+	run := fanout.Start(r.Context(), rt.tasks, req.options)
+	bp := buffers.Get().(*[]byte)
+	b := (*bp)[:0]
+	id := 0
+	for res := range run.Results() {
+		id++
+		b = report.AppendSource(b[:0], &res, rt.optional[res.Index])
+		if sw.Event(id, EventSource, b) != nil {
+			break // the client has gone; its context stops the sources
+		}
+	}
+	rep := run.Wait()
+	stopHeartbeat()
+	b = report.Append(b[:0], rt.path, req.mode, rt.optional, rep)
+	sw.Event(id+1, EventReport, b)
+	*bp = b
+	buffers.Put(bp)
+}
+
+// heartbeat writes a comment every interval until stopped, so that proxies
+// do not cut a quiet stream; stop returns once it has.
+func heartbeat(sw *sse.Writer, every time.Duration) (stop func()) {
+	if every <= 0 {
+		return func() {}
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				sw.Comment("heartbeat")
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}

@@ -1,0 +1,158 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/internal/sse"
+	"github.com/citypopy/highway/source"
+)
+
+func readEvents(t *testing.T, body io.Reader) []*sse.Event {
+	t.Helper()
+	var events []*sse.Event
+	r := sse.NewReader(body)
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			return events
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, e)
+	}
+}
+
+func TestStreamSendsEachSourceAsItLandsThenTheReport(t *testing.T) {
+	for _, how := range []string{"accept", "query"} {
+		synctest.Test(t, func(t *testing.T) {
+			s := newServer(t, city+"heartbeat: 200ms\n")
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest("GET", "/city-report", nil)
+			if how == "accept" {
+				req.Header.Set("Accept", "text/event-stream")
+			} else {
+				req = httptest.NewRequest("GET", "/city-report?stream=1&lanes=3", nil)
+			}
+			s.ServeHTTP(rec, req)
+			if rec.Code != 200 || rec.Header().Get("Content-Type") != "text/event-stream" || !rec.Flushed {
+				t.Fatalf("%d %v", rec.Code, rec.Header())
+			}
+			if n := strings.Count(rec.Body.String(), ": heartbeat\n\n"); n < 3 {
+				t.Errorf("%d heartbeats in 800ms at 200ms, want 3 or 4", n)
+			}
+			events := readEvents(t, strings.NewReader(rec.Body.String()))
+			var order []string
+			for i, e := range events[:3] {
+				var src report.SourceEntry
+				if err := json.Unmarshal(e.Data, &src); err != nil || e.Type != "source" || e.ID != fmt.Sprint(i+1) || src.Status != "ok" {
+					t.Fatalf("event %d: %+v %v", i, e, err)
+				}
+				order = append(order, fmt.Sprintf("%s@%v", src.Name, src.EndMS))
+			}
+			if got := strings.Join(order, " "); got != "weather@300 chat@500 image@800" {
+				t.Errorf("completion order %s", got)
+			}
+			last := events[3]
+			d, err := report.Decode(last.Data)
+			if last.Type != "report" || last.ID != "4" || err != nil || d.TotalMS != 800 || !d.Complete || len(events) != 4 {
+				t.Errorf("report event %+v: %v", last, err)
+			}
+		})
+	}
+}
+
+func TestStreamBadRequestsAreStillJSON(t *testing.T) {
+	s := newServer(t, city)
+	code, _, e := get(t, s, "GET", "/city-report?stream=maybe")
+	if code != 400 || !strings.Contains(e["error"], `stream must be 1 or 0`) {
+		t.Errorf("%d %v", code, e)
+	}
+}
+
+// gate is an upstream whose /slow answers only once the test opens it.
+func gate(t *testing.T) (*httptest.Server, chan struct{}, chan struct{}) {
+	open, gone := make(chan struct{}), make(chan struct{}, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/fast", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `"fast"`) })
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-open:
+			io.WriteString(w, `"slow"`)
+		case <-r.Context().Done():
+			gone <- struct{}{}
+		}
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() { source.Transport.CloseIdleConnections(); srv.Close() })
+	return srv, open, gone
+}
+
+func TestStreamDeliversTheFirstSourceWhileTheSlowOneIsStillOut(t *testing.T) {
+	up, open, _ := gate(t)
+	s := newServer(t, fmt.Sprintf(`
+sources:
+  fast: {kind: http, url: "%[1]s/fast"}
+  slow: {kind: http, url: "%[1]s/slow", timeout: 1m}
+routes: [{path: /r, sources: [slow, fast], timeout: 1m}]
+`, up.URL))
+	front := httptest.NewServer(s)
+	defer front.Close()
+	resp, err := http.Get(front.URL + "/r?stream=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := sse.NewReader(resp.Body)
+	first, err := r.Next() // would hang here if the stream were buffered: slow is held until we have it
+	if err != nil || !strings.Contains(string(first.Data), `"name":"fast"`) {
+		t.Fatalf("%+v %v", first, err)
+	}
+	close(open)
+	second, _ := r.Next()
+	final, _ := r.Next()
+	if !strings.Contains(string(second.Data), `"name":"slow"`) || final.Type != "report" {
+		t.Errorf("%+v / %+v", second, final)
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
+
+func TestClientLeavingMidStreamCancelsTheUpstreamCalls(t *testing.T) {
+	up, _, gone := gate(t)
+	s := newServer(t, fmt.Sprintf(`
+sources:
+  fast: {kind: http, url: "%[1]s/fast"}
+  slow: {kind: http, url: "%[1]s/slow", timeout: 1m}
+routes: [{path: /r, sources: [slow, fast], timeout: 1m}]
+`, up.URL))
+	front := httptest.NewServer(s)
+	defer front.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	req, _ := http.NewRequestWithContext(ctx, "GET", front.URL+"/r", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sse.NewReader(resp.Body).Next(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	resp.Body.Close()
+	select {
+	case <-gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow upstream call outlived the client")
+	}
+	http.DefaultClient.CloseIdleConnections()
+}

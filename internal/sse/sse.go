@@ -1,0 +1,153 @@
+// Package sse writes and reads Server-Sent Events (the text/event-stream
+// format of the HTML standard): Writer flushes each event the moment it is
+// written, and Reader parses a stream back into events, for tests and
+// clients.
+package sse
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Writer writes events to an HTTP response, flushing each one. It is safe
+// for concurrent use (a heartbeat may write between events).
+type Writer struct {
+	mu  sync.Mutex
+	w   io.Writer
+	rc  *http.ResponseController
+	buf []byte
+	err error
+}
+
+// NewWriter sets the event-stream headers on w, sends them, and returns a
+// Writer for the events.
+func NewWriter(w http.ResponseWriter) *Writer {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // tell nginx-like proxies not to buffer
+	w.WriteHeader(http.StatusOK)
+	sw := &Writer{w: w, rc: http.NewResponseController(w)}
+	sw.flush()
+	return sw
+}
+
+// Event writes one event with an id, a type and data. Data may hold several
+// lines; each becomes its own data: line, as the format requires. It
+// returns the first write error, after which every write fails.
+func (s *Writer) Event(id int, event string, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.buf[:0]
+	if id > 0 {
+		b = append(b, "id: "...)
+		b = strconv.AppendInt(b, int64(id), 10)
+		b = append(b, '\n')
+	}
+	if event != "" {
+		b = append(b, "event: "...)
+		b = append(b, oneLine(event)...)
+		b = append(b, '\n')
+	}
+	for _, line := range lines(data) {
+		b = append(b, "data: "...)
+		b = append(b, line...)
+		b = append(b, '\n')
+	}
+	b = append(b, '\n')
+	s.buf = b
+	return s.write(b)
+}
+
+// Comment writes a comment line, which clients ignore: a heartbeat that
+// keeps proxies from cutting a quiet stream.
+func (s *Writer) Comment(text string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.write([]byte(": " + oneLine(text) + "\n\n"))
+}
+
+func (s *Writer) write(b []byte) error {
+	if s.err != nil {
+		return s.err
+	}
+	if _, err := s.w.Write(b); err != nil {
+		s.err = err
+		return err
+	}
+	return s.flush()
+}
+
+func (s *Writer) flush() error {
+	if err := s.rc.Flush(); err != nil && s.err == nil {
+		s.err = err
+	}
+	return s.err
+}
+
+// lines splits data at \n, \r\n or \r, the line ends the format knows.
+func lines(data []byte) [][]byte {
+	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	data = bytes.ReplaceAll(data, []byte("\r"), []byte("\n"))
+	return bytes.Split(data, []byte("\n"))
+}
+
+func oneLine(s string) string { return strings.NewReplacer("\r", " ", "\n", " ").Replace(s) }
+
+// Event is one event read from a stream.
+type Event struct {
+	ID, Type string
+	Data     []byte
+}
+
+// Reader reads events from a text/event-stream body.
+type Reader struct {
+	sc *bufio.Scanner
+}
+
+// NewReader reads events from r. Lines up to 1 MiB are accepted.
+func NewReader(r io.Reader) *Reader {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	return &Reader{sc: sc}
+}
+
+// Next returns the next event, skipping comments; io.EOF at the end.
+func (r *Reader) Next() (*Event, error) {
+	var e Event
+	var data [][]byte
+	seen := false
+	for r.sc.Scan() {
+		line := r.sc.Text()
+		if line == "" {
+			if seen {
+				e.Data = bytes.Join(data, []byte("\n"))
+				return &e, nil
+			}
+			continue
+		}
+		if strings.HasPrefix(line, ":") {
+			continue
+		}
+		field, value, _ := strings.Cut(line, ":")
+		value = strings.TrimPrefix(value, " ")
+		seen = true
+		switch field {
+		case "id":
+			e.ID = value
+		case "event":
+			e.Type = value
+		case "data":
+			data = append(data, []byte(value))
+		}
+	}
+	if err := r.sc.Err(); err != nil {
+		return nil, err
+	}
+	return nil, io.EOF
+}
