@@ -208,11 +208,15 @@ func (h *HTTP) read(resp *http.Response) ([]byte, error) {
 // transportError drops the URL that *url.Error carries: the query string may
 // hold secrets, and the report already names the source.
 func (h *HTTP) transportError(err error) error {
+	return &TransportError{Op: h.method() + " " + redact(h.URL), Err: unwrapURL(err)}
+}
+
+func unwrapURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		err = ue.Err
+		return ue.Err
 	}
-	return &TransportError{Op: h.method() + " " + redact(h.URL), Err: err}
+	return err
 }
 
 // redact keeps scheme, host and path of an address, dropping user info and

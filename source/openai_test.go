@@ -1,0 +1,148 @@
+package source_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/citypopy/highway/policy"
+	"github.com/citypopy/highway/source"
+)
+
+const key = "sk-test-s3cret"
+
+// fakeOpenAI answers /v1/chat/completions by script.
+func fakeOpenAI(t *testing.T, serve func(w http.ResponseWriter, req map[string]any)) string {
+	srv := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "POST" || r.URL.Path != "/v1/chat/completions" || r.Header.Get("Authorization") != "Bearer "+key {
+			http.Error(w, `{"error":{"message":"bad call","type":"test"}}`, 400)
+			return
+		}
+		var req map[string]any
+		json.NewDecoder(r.Body).Decode(&req)
+		serve(w, req)
+	})
+	return srv.URL + "/v1"
+}
+
+func chunk(w http.ResponseWriter, s string) {
+	fmt.Fprintf(w, "data: %s\n\n", s)
+	w.(http.Flusher).Flush()
+}
+
+func TestOpenAIAnswersAssembledReplyAndUsage(t *testing.T) {
+	base := fakeOpenAI(t, func(w http.ResponseWriter, req map[string]any) {
+		msgs := req["messages"].([]any)
+		if req["model"] != "gpt-test" || len(msgs) != 2 || req["max_tokens"] != 64.0 || req["stream"] != nil {
+			http.Error(w, fmt.Sprint(req), 400)
+			return
+		}
+		io.WriteString(w, `{"id":"c1","object":"chat.completion","model":"gpt-test-0","choices":[{"index":0,"message":{"role":"assistant","content":"Sunny in Citypopy."},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}`)
+	})
+	o := &source.OpenAI{BaseURL: base, Model: "gpt-test", APIKey: key, System: "Be brief.", User: "Weather?", MaxTokens: 64}
+	v, err := o.Fetch(t.Context())
+	if err != nil || string(v) != `{"reply":"Sunny in Citypopy.","model":"gpt-test-0","finish_reason":"stop","usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}` {
+		t.Errorf("%s %v", v, err)
+	}
+}
+
+func TestOpenAIStreamsTokensAsDeltas(t *testing.T) {
+	base := fakeOpenAI(t, func(w http.ResponseWriter, req map[string]any) {
+		if req["stream"] != true || req["stream_options"].(map[string]any)["include_usage"] != true {
+			http.Error(w, "want stream", 400)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		chunk(w, `{"object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`)
+		for _, tok := range []string{"Hello", " from", " AI City!"} {
+			chunk(w, `{"object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"`+tok+`"},"finish_reason":null}]}`)
+		}
+		chunk(w, `{"object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`)
+		chunk(w, `{"object":"chat.completion.chunk","model":"m","choices":[],"usage":{"total_tokens":7}}`)
+		chunk(w, `[DONE]`)
+	})
+	var mu sync.Mutex
+	var got []string
+	ctx := source.WithDeltas(t.Context(), func(name, text string) {
+		mu.Lock()
+		got = append(got, name+":"+text)
+		mu.Unlock()
+	})
+	o := &source.OpenAI{Name: "chat", BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: true, FirstToken: time.Second, Stall: time.Second}
+	v, err := o.Fetch(ctx)
+	if err != nil || string(v) != `{"reply":"Hello from AI City!","model":"m","finish_reason":"stop","usage":{"total_tokens":7}}` {
+		t.Fatalf("%s %v", v, err)
+	}
+	if strings.Join(got, "|") != "chat:Hello|chat: from|chat: AI City!" {
+		t.Errorf("deltas %q", got)
+	}
+}
+
+func TestOpenAIErrorsAreClearAndNeverShowTheKey(t *testing.T) {
+	cases := []struct {
+		name      string
+		stream    bool
+		serve     func(w http.ResponseWriter)
+		want      string
+		retryable bool
+		after     time.Duration
+	}{
+		{"unauthorized", false, func(w http.ResponseWriter) {
+			http.Error(w, `{"error":{"message":"Incorrect API key provided: sk-t...cret","type":"invalid_request_error"}}`, 401)
+		}, "upstream answered 401 Unauthorized: invalid_request_error: Incorrect API key provided", false, 0},
+		{"rate limited", false, func(w http.ResponseWriter) {
+			w.Header().Set("Retry-After", "2")
+			http.Error(w, `{"error":{"message":"Rate limit reached","type":"requests"}}`, 429)
+		}, "upstream answered 429 Too Many Requests: requests: Rate limit reached", true, 2 * time.Second},
+		{"server error", false, func(w http.ResponseWriter) { http.Error(w, "oops", 502) }, "upstream answered 502 Bad Gateway: oops", true, 0},
+		{"malformed json", false, func(w http.ResponseWriter) { io.WriteString(w, `{"choices": [`) }, "upstream answered non-JSON", false, 0},
+		{"no choices", false, func(w http.ResponseWriter) { io.WriteString(w, `{"choices": []}`) }, "upstream answered no choices", false, 0},
+		{"malformed sse line", true, func(w http.ResponseWriter) { chunk(w, `{"choices":[{"delta":{"content":"Hi"}}]}`); chunk(w, `{not json`) },
+			`upstream stream: malformed chunk "{not json"`, false, 0},
+		{"stream cut short", true, func(w http.ResponseWriter) { chunk(w, `{"choices":[{"delta":{"content":"Hi"}}]}`) },
+			"upstream stream: ended before data: [DONE]", false, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			base := fakeOpenAI(t, func(w http.ResponseWriter, _ map[string]any) { c.serve(w) })
+			_, err := (&source.OpenAI{BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: c.stream}).Fetch(t.Context())
+			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), key) {
+				t.Fatalf("err = %v, want %q and no key", err, c.want)
+			}
+			if policy.IsRetryable(err) != c.retryable || policy.RetryAfter(err) != c.after {
+				t.Errorf("retryable %v after %v", policy.IsRetryable(err), policy.RetryAfter(err))
+			}
+		})
+	}
+}
+
+func TestOpenAIStreamTimeouts(t *testing.T) {
+	for _, c := range []struct {
+		name, want string
+		tokens     int
+	}{
+		{"no first token", "no token within 50ms (first-token timeout)", 0},
+		{"stalls mid-stream", "no token for 50ms mid-stream (stall timeout)", 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			base := fakeOpenAI(t, func(w http.ResponseWriter, _ map[string]any) {
+				for range c.tokens {
+					chunk(w, `{"choices":[{"delta":{"content":"x"}}]}`)
+				}
+				time.Sleep(2 * time.Second) // then nothing
+			})
+			start := time.Now()
+			_, err := (&source.OpenAI{BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: true, FirstToken: 50 * time.Millisecond, Stall: 50 * time.Millisecond}).Fetch(t.Context())
+			var se *source.StreamError
+			if !errors.As(err, &se) || err.Error() != "upstream stream: "+c.want || time.Since(start) > 1500*time.Millisecond {
+				t.Errorf("err = %v after %v", err, time.Since(start))
+			}
+		})
+	}
+}
