@@ -103,7 +103,10 @@ func TestOpenAIErrorsAreClearAndNeverShowTheKey(t *testing.T) {
 		{"server error", false, func(w http.ResponseWriter) { http.Error(w, "oops", 502) }, "upstream answered 502 Bad Gateway: oops", true, 0},
 		{"malformed json", false, func(w http.ResponseWriter) { io.WriteString(w, `{"choices": [`) }, "upstream answered non-JSON", false, 0},
 		{"no choices", false, func(w http.ResponseWriter) { io.WriteString(w, `{"choices": []}`) }, "upstream answered no choices", false, 0},
-		{"malformed sse line", true, func(w http.ResponseWriter) { chunk(w, `{"choices":[{"delta":{"content":"Hi"}}]}`); chunk(w, `{not json`) },
+		{"malformed sse line", true, func(w http.ResponseWriter) {
+			chunk(w, `{"choices":[{"delta":{"content":"Hi"}}]}`)
+			chunk(w, `{not json`)
+		},
 			`upstream stream: malformed chunk "{not json"`, false, 0},
 		{"stream cut short", true, func(w http.ResponseWriter) { chunk(w, `{"choices":[{"delta":{"content":"Hi"}}]}`) },
 			"upstream stream: ended before data: [DONE]", false, 0},
