@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"time"
 )
@@ -89,7 +90,10 @@ func (o *OpenAI) Fetch(ctx context.Context) (json.RawMessage, error) {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	url := strings.TrimRight(o.BaseURL, "/") + "/chat/completions"
+	url, err := endpoint(o.BaseURL, "/chat/completions")
+	if err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
@@ -225,6 +229,17 @@ func (o *OpenAI) readStream(ctx context.Context, r io.Reader, watch *tokenWatch)
 		return nil, &TransportError{Op: "read upstream stream", Err: err}
 	}
 	return nil, &StreamError{Reason: "ended before data: [DONE]"}
+}
+
+// endpoint appends path to base's path, keeping base's query (such as an
+// api-version some providers want).
+func endpoint(base, path string) (string, error) {
+	u, err := neturl.Parse(base)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("invalid base URL %q", redact(base))
+	}
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	return u.String(), nil
 }
 
 func nonNull(raw json.RawMessage) json.RawMessage {

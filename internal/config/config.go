@@ -33,8 +33,9 @@ type Config struct {
 
 // Source kinds.
 const (
-	KindMock = "mock"
-	KindHTTP = "http"
+	KindMock   = "mock"
+	KindHTTP   = "http"
+	KindOpenAI = "openai"
 )
 
 // Source is one upstream.
@@ -84,6 +85,20 @@ type Source struct {
 	Method   string            `yaml:"method"`
 	Headers  map[string]string `yaml:"headers"`
 	MaxBytes int64             `yaml:"max_bytes"`
+
+	// BaseURL, Model, APIKey, System, User, MaxTokens, Stream, FirstToken
+	// and Stall describe an openai source (any server speaking the Chat
+	// Completions API). APIKey usually comes from the environment:
+	// api_key: ${OPENAI_API_KEY}.
+	BaseURL    string   `yaml:"base_url"`
+	Model      string   `yaml:"model"`
+	APIKey     string   `yaml:"api_key"`
+	System     string   `yaml:"system"`
+	User       string   `yaml:"user"`
+	MaxTokens  int      `yaml:"max_tokens"`
+	Stream     bool     `yaml:"stream"`
+	FirstToken Duration `yaml:"first_token_timeout"`
+	Stall      Duration `yaml:"stall_timeout"`
 }
 
 // Route is one path served by fanning out to sources.
@@ -114,6 +129,7 @@ const (
 	DefaultHTTPTimeout  = 10 * time.Second
 	DefaultMaxExtra     = 0.05
 	DefaultHeartbeat    = 15 * time.Second
+	DefaultLLMTimeout   = 60 * time.Second
 )
 
 // DefaultAdmission is the admission control used where the config is
@@ -208,6 +224,19 @@ func (c *Config) applyDefaults() {
 }
 
 func (s *Source) applyDefaults() {
+	if s.Kind == KindOpenAI {
+		if s.Timeout == 0 {
+			s.Timeout = Duration(DefaultLLMTimeout)
+		}
+		if s.Idempotent == nil {
+			no := false // a chat call costs tokens: do not repeat it unless told
+			s.Idempotent = &no
+		}
+		if s.Breaker == nil {
+			b := DefaultBreaker
+			s.Breaker = &b
+		}
+	}
 	if s.Kind == KindHTTP {
 		if s.Method == "" {
 			s.Method = "GET"

@@ -67,9 +67,9 @@ func TestBadConfigsAreRefusedWithFileFieldAndReason(t *testing.T) {
 		want       []string
 	}{
 		{"unknown field", "sources:\n  a: {kind: mock, latncy: 3s}\n" + routes,
-			[]string{`f.yaml:2:19: sources.a.latncy: unknown field "latncy" (did you mean "latency"? known fields: breaker, cache,`}},
+			[]string{`f.yaml:2:19: sources.a.latncy: unknown field "latncy" (did you mean "latency"? known fields: api_key, base_url, breaker,`}},
 		{"unknown field far from any", "sources:\n  a: {kind: mock, colour: red}\n" + routes,
-			[]string{`sources.a.colour: unknown field "colour" (known fields: breaker`}},
+			[]string{`sources.a.colour: unknown field "colour" (known fields: api_key,`}},
 		{"bad duration", "sources:\n  a: {kind: mock, latency: 3 seconds}\n" + routes,
 			[]string{`f.yaml:2:28: sources.a.latency: invalid duration "3 seconds"`}},
 		{"bare number duration", "sources:\n  a: {kind: mock, latency: 300}\n" + routes,
@@ -86,6 +86,12 @@ func TestBadConfigsAreRefusedWithFileFieldAndReason(t *testing.T) {
 			[]string{`sources.a.url: not used by kind mock`}},
 		{"http without url", "sources:\n  a: {kind: http}\n" + routes,
 			[]string{`sources.a.url: missing`}},
+		{"openai without model", "sources:\n  a: {kind: openai, base_url: 'http://x/v1', user: hi}\n" + routes,
+			[]string{`sources.a.model: missing`}},
+		{"openai with url", "sources:\n  a: {kind: openai, base_url: 'http://x/v1', model: m, user: hi, url: 'http://y/'}\n" + routes,
+			[]string{`sources.a.url: not used by kind openai`}},
+		{"model on http", "sources:\n  a: {kind: http, url: 'http://x/', model: m}\n" + routes,
+			[]string{`sources.a.model: not used by kind http`}},
 		{"http bad scheme", "sources:\n  a: {kind: http, url: 'ftp://x/y'}\n" + routes,
 			[]string{`want an http:// or https:// URL`}},
 		{"failure rate", "sources:\n  a: {kind: mock, failure_rate: 2}\n" + routes,
@@ -234,6 +240,29 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("empty error")
 		}
 	})
+}
+
+func TestOpenAISourceConfig(t *testing.T) {
+	c, err := parse("f.yaml", []byte(`
+sources:
+  chat:
+    kind: openai
+    base_url: https://api.openai.com/v1
+    model: gpt-4o-mini
+    api_key: ${OPENAI_API_KEY}
+    system: You are Popy.
+    user: Say hello to AI City.
+    stream: true
+    first_token_timeout: 5s
+routes: [{path: /chat, sources: [chat]}]
+`), env(map[string]string{"OPENAI_API_KEY": "sk-x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Sources["chat"]
+	if s.APIKey != "sk-x" || !s.Stream || s.Timeout.Std() != DefaultLLMTimeout || *s.Idempotent || s.Retry != nil || s.Breaker == nil {
+		t.Errorf("%+v", s)
+	}
 }
 
 func TestPolicyConfigAndDefaults(t *testing.T) {

@@ -64,10 +64,16 @@ func (d *decoder) validateSource(name string, s *Source) {
 	d.validatePolicies(p, s)
 	mockOnly := map[string]bool{"latency": s.Latency != 0, "jitter": s.Jitter != 0, "failure_rate": s.FailureRate != 0, "data": s.Data != nil,
 		"tail": s.Tail != nil, "failure_status": s.FailureStatus != 0, "retry_after": s.RetryAfter != 0, "fault": s.Fault != ""}
-	httpOnly := map[string]bool{"url": s.URL != "", "method": s.Method != "", "headers": s.Headers != nil, "max_bytes": s.MaxBytes != 0}
+	httpOnly := map[string]bool{"url": s.URL != "", "method": s.Method != "", "headers": s.Headers != nil}
+	llmOnly := map[string]bool{"base_url": s.BaseURL != "", "model": s.Model != "", "api_key": s.APIKey != "", "system": s.System != "",
+		"user": s.User != "", "max_tokens": s.MaxTokens != 0, "stream": s.Stream, "first_token_timeout": s.FirstToken != 0, "stall_timeout": s.Stall != 0}
 	switch s.Kind {
 	case KindMock:
 		d.notUsed(p, s.Kind, httpOnly)
+		d.notUsed(p, s.Kind, llmOnly)
+		if s.MaxBytes != 0 {
+			d.failAt(p+".max_bytes", "not used by kind mock")
+		}
 		if s.Latency < 0 {
 			d.failAt(p+".latency", "must not be negative")
 		}
@@ -88,8 +94,22 @@ func (d *decoder) validateSource(name string, s *Source) {
 		default:
 			d.failAt(p+".fault", "unknown fault %q (hang, html or huge)", s.Fault)
 		}
+	case KindOpenAI:
+		d.notUsed(p, s.Kind, mockOnly)
+		d.notUsed(p, s.Kind, httpOnly)
+		d.validateURL(p+".base_url", s.BaseURL)
+		if s.Model == "" {
+			d.failAt(p+".model", "missing: an openai source needs a model")
+		}
+		if s.User == "" {
+			d.failAt(p+".user", "missing: the prompt to send")
+		}
+		if s.MaxTokens < 0 || s.FirstToken < 0 || s.Stall < 0 {
+			d.failAt(p, "max_tokens and token timeouts must not be negative")
+		}
 	case KindHTTP:
 		d.notUsed(p, s.Kind, mockOnly)
+		d.notUsed(p, s.Kind, llmOnly)
 		d.validateURL(p+".url", s.URL)
 		switch s.Method {
 		case "GET", "POST", "PUT", "PATCH", "DELETE":
@@ -107,9 +127,9 @@ func (d *decoder) validateSource(name string, s *Source) {
 			d.failAt(p+".max_bytes", "must not be negative")
 		}
 	case "":
-		d.failAt(p, "missing kind (mock or http)")
+		d.failAt(p, "missing kind (mock, http or openai)")
 	default:
-		d.failAt(p+".kind", "unknown kind %q (known kinds: http, mock)", s.Kind)
+		d.failAt(p+".kind", "unknown kind %q (known kinds: http, mock, openai)", s.Kind)
 	}
 }
 
@@ -125,7 +145,7 @@ func (d *decoder) notUsed(p, kind string, set map[string]bool) {
 
 func (d *decoder) validateURL(p, raw string) {
 	if raw == "" {
-		d.failAt(p, "missing: an http source needs a url")
+		d.failAt(p, "missing: the source needs an http:// or https:// address")
 		return
 	}
 	u, err := url.Parse(raw)

@@ -108,9 +108,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/" {
 		// The index says where each source is and how many calls it has
 		// had, so a benchmark can count upstream calls.
-		b, _ := json.Marshal(map[string]any{"sources": s.paths, "calls": s.Calls(), "query": queryParams})
+		b, _ := json.Marshal(map[string]any{"sources": s.paths, "calls": s.Calls(), "query": queryParams, "openai": OpenAIPath})
 		w.Header()["Content-Type"] = jsonType
 		w.Write(b)
+		return
+	}
+	if r.URL.Path == OpenAIPath {
+		serveOpenAI(w, r)
 		return
 	}
 	e := s.endpoints[r.URL.Path]

@@ -1,16 +1,20 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/report"
 	"github.com/citypopy/highway/internal/sse"
+	"github.com/citypopy/highway/source"
 )
 
 // Event types of a streamed route.
 const (
+	EventDelta  = "delta"  // a piece of a streaming source's answer, as it arrives
 	EventSource = "source" // one source's result, the moment it lands
 	EventReport = "report" // the whole report, as the JSON answer has it
 )
@@ -21,21 +25,27 @@ const (
 func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request) {
 	sw := sse.NewWriter(w)
 	stopHeartbeat := heartbeat(sw, rt.heartbeat)
-	run := fanout.Start(r.Context(), rt.tasks, req.options)
+	var ids atomic.Int64 // deltas come from the sources' goroutines
+	ctx := source.WithDeltas(r.Context(), func(name, text string) {
+		b, _ := json.Marshal(struct {
+			Name string `json:"name"`
+			Text string `json:"text"`
+		}{name, text})
+		sw.Event(int(ids.Add(1)), EventDelta, b)
+	})
+	run := fanout.Start(ctx, rt.tasks, req.options)
 	bp := buffers.Get().(*[]byte)
 	b := (*bp)[:0]
-	id := 0
 	for res := range run.Results() {
-		id++
 		b = report.AppendSource(b[:0], &res, rt.optional[res.Index])
-		if sw.Event(id, EventSource, b) != nil {
+		if sw.Event(int(ids.Add(1)), EventSource, b) != nil {
 			break // the client has gone; its context stops the sources
 		}
 	}
 	rep := run.Wait()
 	stopHeartbeat()
 	b = report.Append(b[:0], rt.path, req.mode, rt.optional, rep)
-	sw.Event(id+1, EventReport, b)
+	sw.Event(int(ids.Add(1)), EventReport, b)
 	*bp = b
 	buffers.Put(bp)
 }

@@ -1,0 +1,108 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/mock"
+	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/source"
+)
+
+// mockUpstream serves highway mock, with its fake OpenAI endpoint.
+func mockUpstream(t *testing.T) string {
+	cfg, err := config.Parse("m.yaml", []byte("sources: {weather: {kind: mock, latency: 10ms, data: {temp: 22}}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mock.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m)
+	t.Cleanup(func() { source.Transport.CloseIdleConnections(); srv.Close() })
+	return srv.URL
+}
+
+func TestChatLaneStreamsTokensBeforeItsSourceEvent(t *testing.T) {
+	up := mockUpstream(t)
+	s := newServer(t, fmt.Sprintf(`
+sources:
+  weather: {kind: http, url: "%[1]s/weather"}
+  chat:    {kind: openai, base_url: "%[1]s/openai/v1", model: popy-1, api_key: sk-never-shown, user: "Weather in Citypopy?", stream: true, first_token_timeout: 5s}
+  flat:    {kind: openai, base_url: "%[1]s/openai/v1", model: popy-1, user: "Hi"}
+  denied:  {kind: openai, base_url: "%[1]s/openai/v1?failure_status=401", model: popy-1, api_key: sk-never-shown, user: "Hi"}
+routes:
+  - {path: /brief, sources: [weather, chat]}
+  - {path: /flat, sources: [flat, denied], optional: [denied]}
+`, up))
+	front := httptest.NewServer(s)
+	defer front.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+
+	resp, err := http.Get(front.URL + "/brief?stream=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := readEvents(t, resp.Body)
+	resp.Body.Close()
+	var text strings.Builder
+	var types []string
+	for _, e := range events {
+		types = append(types, e.Type)
+		if e.Type == "delta" {
+			var d struct{ Name, Text string }
+			json.Unmarshal(e.Data, &d)
+			if d.Name != "chat" {
+				t.Errorf("delta from %q", d.Name)
+			}
+			text.WriteString(d.Text)
+		}
+	}
+	seq := strings.Join(types, " ")
+	if !strings.HasPrefix(seq, "source delta") || !strings.HasSuffix(seq, "delta source report") {
+		t.Errorf("event order: %s", seq)
+	}
+	want := "Hello from AI City! Popy heard: Weather in Citypopy?"
+	d, _ := report.Decode(events[len(events)-1].Data)
+	var chat struct {
+		Reply string
+		Usage map[string]int
+	}
+	json.Unmarshal(d.Sources.Get("chat").Data, &chat)
+	if text.String() != want || chat.Reply != want || chat.Usage["completion_tokens"] != 9 {
+		t.Errorf("deltas %q, reply %+v", text.String(), chat)
+	}
+
+	code, doc := fetch(t, front.URL+"/flat")
+	json.Unmarshal(doc.Sources.Get("flat").Data, &chat)
+	denied := doc.Sources.Get("denied")
+	if code != 200 || chat.Reply != "Hello from AI City! Popy heard: Hi" || !strings.Contains(denied.Error, "401 Unauthorized: mock_error") {
+		t.Errorf("%d %+v %+v", code, chat, denied)
+	}
+	if strings.Contains(fmt.Sprint(doc), "sk-never-shown") {
+		t.Error("the API key leaked into the report")
+	}
+}
+
+func TestChatLaneFailsClearlyOnAStallOrAGarbledStream(t *testing.T) {
+	up := mockUpstream(t)
+	s := newServer(t, fmt.Sprintf(`
+sources:
+  stall:   {kind: openai, base_url: "%[1]s/openai/v1?fault=stall", model: m, user: "a b c d", stream: true, stall_timeout: 200ms}
+  garbage: {kind: openai, base_url: "%[1]s/openai/v1?fault=garbage", model: m, user: "a b c d", stream: true}
+routes: [{path: /r, sources: [stall, garbage]}]
+`, up))
+	front := httptest.NewServer(s)
+	defer front.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+	code, doc := fetch(t, front.URL+"/r")
+	if code != 502 || !strings.Contains(doc.Sources.Get("stall").Error, "stall timeout") || !strings.Contains(doc.Sources.Get("garbage").Error, "malformed chunk") {
+		t.Errorf("%d %+v", code, doc.Sources)
+	}
+}
