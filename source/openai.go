@@ -2,14 +2,11 @@ package source
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	neturl "net/url"
 	"strings"
 	"time"
 )
@@ -47,18 +44,6 @@ type OpenAI struct {
 	Client *http.Client
 }
 
-// StreamError is a streaming answer that went wrong mid-way: a stall, a
-// malformed chunk, or a stream that ended early.
-type StreamError struct {
-	Reason string
-}
-
-// Error describes the failure.
-func (e *StreamError) Error() string { return "upstream stream: " + e.Reason }
-
-// Retryable is true for a stall; a malformed stream is the upstream's bug.
-func (e *StreamError) Retryable() bool { return strings.HasPrefix(e.Reason, "no token") }
-
 type chatRequest struct {
 	Model         string        `json:"model"`
 	Messages      []chatMessage `json:"messages"`
@@ -74,68 +59,25 @@ type chatMessage struct {
 	Content string `json:"content"`
 }
 
-// chatReply is the source's answer.
-type chatReply struct {
-	Reply        string          `json:"reply"`
-	Model        string          `json:"model,omitempty"`
-	FinishReason string          `json:"finish_reason,omitempty"`
-	Usage        json.RawMessage `json:"usage,omitempty"`
-}
-
 // Fetch asks for one chat completion.
 func (o *OpenAI) Fetch(ctx context.Context) (json.RawMessage, error) {
 	body, err := json.Marshal(o.request())
 	if err != nil {
 		return nil, fmt.Errorf("encode request: %w", err)
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	url, err := endpoint(o.BaseURL, "/chat/completions")
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
+	c := &chatCall{
+		client: o.Client, url: url, body: body, header: http.Header{},
+		stream: o.Stream, first: o.FirstToken, stall: o.Stall, maxBytes: o.MaxBytes,
+		readWhole: readCompletion, readStream: o.readStream,
 	}
-	req.Header.Set("Content-Type", "application/json")
 	if o.APIKey != "" {
-		req.Header.Set("Authorization", "Bearer "+o.APIKey)
+		c.header.Set("Authorization", "Bearer "+o.APIKey)
 	}
-	var watch *tokenWatch
-	if o.Stream {
-		req.Header.Set("Accept", "text/event-stream")
-		watch = newTokenWatch(o.FirstToken, o.Stall, cancel)
-		defer watch.stop()
-	}
-	resp, err := client(o.Client).Do(req)
-	if err != nil {
-		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-			return nil, cause
-		}
-		return nil, &TransportError{Op: "POST " + redact(url), Err: unwrapURL(err)}
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &StatusError{Code: resp.StatusCode, Snippet: providerMessage(resp.Body), Wait: parseRetryAfter(resp.Header.Get("Retry-After"))}
-	}
-	limit := o.MaxBytes
-	if limit <= 0 {
-		limit = DefaultMaxBytes
-	}
-	var reply *chatReply
-	if o.Stream {
-		reply, err = o.readStream(ctx, io.LimitReader(resp.Body, limit), watch)
-	} else {
-		reply, err = readCompletion(io.LimitReader(resp.Body, limit+1), limit)
-	}
-	if err != nil {
-		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-			return nil, cause // a token timeout says more than the read error it caused
-		}
-		return nil, err
-	}
-	return json.Marshal(reply)
+	return c.do(ctx)
 }
 
 func (o *OpenAI) request() chatRequest {
@@ -163,14 +105,7 @@ type completion struct {
 	Usage json.RawMessage `json:"usage"`
 }
 
-func readCompletion(r io.Reader, limit int64) (*chatReply, error) {
-	body, err := io.ReadAll(r)
-	if err != nil {
-		return nil, &TransportError{Op: "read upstream body", Err: err}
-	}
-	if int64(len(body)) > limit {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
-	}
+func readCompletion(body []byte) (*chatReply, error) {
 	var c completion
 	if err := json.Unmarshal(body, &c); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotJSON, quoteSnippet(body))
@@ -229,90 +164,4 @@ func (o *OpenAI) readStream(ctx context.Context, r io.Reader, watch *tokenWatch)
 		return nil, &TransportError{Op: "read upstream stream", Err: err}
 	}
 	return nil, &StreamError{Reason: "ended before data: [DONE]"}
-}
-
-// endpoint appends path to base's path, keeping base's query (such as an
-// api-version some providers want).
-func endpoint(base, path string) (string, error) {
-	u, err := neturl.Parse(base)
-	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("invalid base URL %q", redact(base))
-	}
-	u.Path = strings.TrimRight(u.Path, "/") + path
-	return u.String(), nil
-}
-
-func nonNull(raw json.RawMessage) json.RawMessage {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	return raw
-}
-
-// providerMessage is the error message an LLM provider put in its JSON
-// error body ({"error": {"message": ...}}), or the body's start.
-func providerMessage(r io.Reader) string {
-	b, _ := io.ReadAll(io.LimitReader(r, 4096))
-	var e struct {
-		Error struct {
-			Message string `json:"message"`
-			Type    string `json:"type"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
-		if e.Error.Type != "" {
-			return e.Error.Type + ": " + e.Error.Message
-		}
-		return e.Error.Message
-	}
-	return snippet(bytes.NewReader(b))
-}
-
-func client(c *http.Client) *http.Client {
-	if c == nil {
-		return Client
-	}
-	return c
-}
-
-// tokenWatch cancels a streaming call that waits too long for its first
-// token, or for the next chunk after it.
-type tokenWatch struct {
-	first, stall time.Duration
-	cancel       context.CancelCauseFunc
-	timer        *time.Timer
-}
-
-func newTokenWatch(first, stall time.Duration, cancel context.CancelCauseFunc) *tokenWatch {
-	w := &tokenWatch{first: first, stall: stall, cancel: cancel}
-	if first > 0 {
-		w.timer = time.AfterFunc(first, func() {
-			cancel(&StreamError{Reason: fmt.Sprintf("no token within %v (first-token timeout)", first)})
-		})
-	}
-	return w
-}
-
-// tick notes a chunk: the next must come within the stall bound.
-func (w *tokenWatch) tick() {
-	if w == nil {
-		return
-	}
-	if w.timer != nil {
-		w.timer.Stop()
-	}
-	if w.stall > 0 {
-		stall, cancel := w.stall, w.cancel
-		w.timer = time.AfterFunc(stall, func() {
-			cancel(&StreamError{Reason: fmt.Sprintf("no token for %v mid-stream (stall timeout)", stall)})
-		})
-	} else {
-		w.timer = nil
-	}
-}
-
-func (w *tokenWatch) stop() {
-	if w.timer != nil {
-		w.timer.Stop()
-	}
 }

@@ -1,0 +1,200 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	neturl "net/url"
+	"strings"
+	"time"
+)
+
+// chatCall is one call to an LLM provider, whatever its wire format: the
+// request is posted, a non-2xx answer becomes a StatusError with the
+// provider's own message, and the answer is read whole or as a stream
+// under the first-token and stall bounds.
+type chatCall struct {
+	client       *http.Client
+	url          string
+	header       http.Header
+	body         []byte
+	stream       bool
+	first, stall time.Duration
+	maxBytes     int64
+	readWhole    func(body []byte) (*chatReply, error)
+	readStream   func(ctx context.Context, r io.Reader, w *tokenWatch) (*chatReply, error)
+}
+
+func (c *chatCall) do(ctx context.Context) (json.RawMessage, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(c.body))
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header = c.header
+	req.Header.Set("Content-Type", "application/json")
+	var watch *tokenWatch
+	if c.stream {
+		req.Header.Set("Accept", "text/event-stream")
+		watch = newTokenWatch(c.first, c.stall, cancel)
+		defer watch.stop()
+	}
+	resp, err := client(c.client).Do(req)
+	if err != nil {
+		if cause := ownCause(ctx); cause != nil {
+			return nil, cause
+		}
+		return nil, &TransportError{Op: "POST " + redact(c.url), Err: unwrapURL(err)}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, &StatusError{Code: resp.StatusCode, Snippet: providerMessage(resp.Body), Wait: parseRetryAfter(resp.Header.Get("Retry-After"))}
+	}
+	limit := c.maxBytes
+	if limit <= 0 {
+		limit = DefaultMaxBytes
+	}
+	var reply *chatReply
+	if c.stream {
+		reply, err = c.readStream(ctx, io.LimitReader(resp.Body, limit), watch)
+	} else {
+		var body []byte
+		body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
+		switch {
+		case err != nil:
+			err = &TransportError{Op: "read upstream body", Err: err}
+		case int64(len(body)) > limit:
+			err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+		default:
+			reply, err = c.readWhole(body)
+		}
+	}
+	if err != nil {
+		if cause := ownCause(ctx); cause != nil {
+			return nil, cause // a token timeout says more than the read error it caused
+		}
+		return nil, err
+	}
+	return json.Marshal(reply)
+}
+
+// StreamError is a streaming answer that went wrong mid-way: a stall, a
+// malformed chunk, or a stream that ended early.
+type StreamError struct {
+	Reason string
+}
+
+// Error describes the failure.
+func (e *StreamError) Error() string { return "upstream stream: " + e.Reason }
+
+// Retryable is true for a stall; a malformed stream is the upstream's bug.
+func (e *StreamError) Retryable() bool { return strings.HasPrefix(e.Reason, "no token") }
+
+// ownCause is why the call's own context ended (a token timeout), if it
+// did for a reason of its own rather than its caller's.
+func ownCause(ctx context.Context) error {
+	var se *StreamError
+	if cause := context.Cause(ctx); errors.As(cause, &se) {
+		return cause
+	}
+	return nil
+}
+
+// chatReply is what an LLM source answers.
+type chatReply struct {
+	Reply        string          `json:"reply"`
+	Model        string          `json:"model,omitempty"`
+	FinishReason string          `json:"finish_reason,omitempty"`
+	Usage        json.RawMessage `json:"usage,omitempty"`
+}
+
+// endpoint appends path to base's path, keeping base's query (such as an
+// api-version some providers want).
+func endpoint(base, path string) (string, error) {
+	u, err := neturl.Parse(base)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("invalid base URL %q", redact(base))
+	}
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	return u.String(), nil
+}
+
+func nonNull(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	return raw
+}
+
+// providerMessage is the error message an LLM provider put in its JSON
+// error body ({"error": {"message": ...}}), or the body's start.
+func providerMessage(r io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(r, 4096))
+	var e struct {
+		Error struct {
+			Message string `json:"message"`
+			Type    string `json:"type"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
+		if e.Error.Type != "" {
+			return e.Error.Type + ": " + e.Error.Message
+		}
+		return e.Error.Message
+	}
+	return snippet(bytes.NewReader(b))
+}
+
+func client(c *http.Client) *http.Client {
+	if c == nil {
+		return Client
+	}
+	return c
+}
+
+// tokenWatch cancels a streaming call that waits too long for its first
+// token, or for the next chunk after it.
+type tokenWatch struct {
+	first, stall time.Duration
+	cancel       context.CancelCauseFunc
+	timer        *time.Timer
+}
+
+func newTokenWatch(first, stall time.Duration, cancel context.CancelCauseFunc) *tokenWatch {
+	w := &tokenWatch{first: first, stall: stall, cancel: cancel}
+	if first > 0 {
+		w.timer = time.AfterFunc(first, func() {
+			cancel(&StreamError{Reason: fmt.Sprintf("no token within %v (first-token timeout)", first)})
+		})
+	}
+	return w
+}
+
+// tick notes a chunk: the next must come within the stall bound.
+func (w *tokenWatch) tick() {
+	if w == nil {
+		return
+	}
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	if w.stall > 0 {
+		stall, cancel := w.stall, w.cancel
+		w.timer = time.AfterFunc(stall, func() {
+			cancel(&StreamError{Reason: fmt.Sprintf("no token for %v mid-stream (stall timeout)", stall)})
+		})
+	} else {
+		w.timer = nil
+	}
+}
+
+func (w *tokenWatch) stop() {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
