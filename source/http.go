@@ -59,7 +59,8 @@ type StatusError struct {
 func (e *StatusError) Retryable() bool {
 	switch e.Code {
 	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
-		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
+		529: // Anthropic's "overloaded"
 		return true
 	}
 	return false

@@ -33,9 +33,10 @@ type Config struct {
 
 // Source kinds.
 const (
-	KindMock   = "mock"
-	KindHTTP   = "http"
-	KindOpenAI = "openai"
+	KindMock      = "mock"
+	KindHTTP      = "http"
+	KindOpenAI    = "openai"
+	KindAnthropic = "anthropic"
 )
 
 // Source is one upstream.
@@ -87,9 +88,9 @@ type Source struct {
 	MaxBytes int64             `yaml:"max_bytes"`
 
 	// BaseURL, Model, APIKey, System, User, MaxTokens, Stream, FirstToken
-	// and Stall describe an openai source (any server speaking the Chat
-	// Completions API). APIKey usually comes from the environment:
-	// api_key: ${OPENAI_API_KEY}.
+	// and Stall describe an LLM source: openai (any server speaking the
+	// Chat Completions API) or anthropic (the Messages API). APIKey usually
+	// comes from the environment: api_key: ${OPENAI_API_KEY}.
 	BaseURL    string   `yaml:"base_url"`
 	Model      string   `yaml:"model"`
 	APIKey     string   `yaml:"api_key"`
@@ -224,7 +225,7 @@ func (c *Config) applyDefaults() {
 }
 
 func (s *Source) applyDefaults() {
-	if s.Kind == KindOpenAI {
+	if s.Kind == KindOpenAI || s.Kind == KindAnthropic {
 		if s.Timeout == 0 {
 			s.Timeout = Duration(DefaultLLMTimeout)
 		}

@@ -94,12 +94,12 @@ func (d *decoder) validateSource(name string, s *Source) {
 		default:
 			d.failAt(p+".fault", "unknown fault %q (hang, html or huge)", s.Fault)
 		}
-	case KindOpenAI:
+	case KindOpenAI, KindAnthropic:
 		d.notUsed(p, s.Kind, mockOnly)
 		d.notUsed(p, s.Kind, httpOnly)
 		d.validateURL(p+".base_url", s.BaseURL)
 		if s.Model == "" {
-			d.failAt(p+".model", "missing: an openai source needs a model")
+			d.failAt(p+".model", "missing: an %s source needs a model", s.Kind)
 		}
 		if s.User == "" {
 			d.failAt(p+".user", "missing: the prompt to send")
@@ -127,9 +127,9 @@ func (d *decoder) validateSource(name string, s *Source) {
 			d.failAt(p+".max_bytes", "must not be negative")
 		}
 	case "":
-		d.failAt(p, "missing kind (mock, http or openai)")
+		d.failAt(p, "missing kind (mock, http, openai or anthropic)")
 	default:
-		d.failAt(p+".kind", "unknown kind %q (known kinds: http, mock, openai)", s.Kind)
+		d.failAt(p+".kind", "unknown kind %q (known kinds: anthropic, http, mock, openai)", s.Kind)
 	}
 }
 

@@ -108,13 +108,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/" {
 		// The index says where each source is and how many calls it has
 		// had, so a benchmark can count upstream calls.
-		b, _ := json.Marshal(map[string]any{"sources": s.paths, "calls": s.Calls(), "query": queryParams, "openai": OpenAIPath})
+		b, _ := json.Marshal(map[string]any{"sources": s.paths, "calls": s.Calls(), "query": queryParams, "openai": OpenAIPath, "anthropic": AnthropicPath})
 		w.Header()["Content-Type"] = jsonType
 		w.Write(b)
 		return
 	}
-	if r.URL.Path == OpenAIPath {
+	switch r.URL.Path {
+	case OpenAIPath:
 		serveOpenAI(w, r)
+		return
+	case AnthropicPath:
+		serveAnthropic(w, r)
 		return
 	}
 	e := s.endpoints[r.URL.Path]

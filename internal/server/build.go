@@ -52,6 +52,12 @@ func baseSource(name string, sc *config.Source) (source.Source, error) {
 			System: sc.System, User: sc.User, MaxTokens: sc.MaxTokens, Stream: sc.Stream,
 			FirstToken: sc.FirstToken.Std(), Stall: sc.Stall.Std(), MaxBytes: sc.MaxBytes,
 		}, nil
+	case config.KindAnthropic:
+		return &source.Anthropic{
+			Name: name, BaseURL: sc.BaseURL, Model: sc.Model, APIKey: sc.APIKey,
+			System: sc.System, User: sc.User, MaxTokens: sc.MaxTokens, Stream: sc.Stream,
+			FirstToken: sc.FirstToken.Std(), Stall: sc.Stall.Std(), MaxBytes: sc.MaxBytes,
+		}, nil
 	}
 	return nil, fmt.Errorf("build source %s: unknown kind %q", name, sc.Kind)
 }

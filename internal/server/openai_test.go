@@ -36,10 +36,12 @@ sources:
   weather: {kind: http, url: "%[1]s/weather"}
   chat:    {kind: openai, base_url: "%[1]s/openai/v1", model: popy-1, api_key: sk-never-shown, user: "Weather in Citypopy?", stream: true, first_token_timeout: 5s}
   flat:    {kind: openai, base_url: "%[1]s/openai/v1", model: popy-1, user: "Hi"}
+  claude:  {kind: anthropic, base_url: "%[1]s/anthropic", model: claude-mock, api_key: sk-never-shown, user: "Weather in Citypopy?", stream: true}
   denied:  {kind: openai, base_url: "%[1]s/openai/v1?failure_status=401", model: popy-1, api_key: sk-never-shown, user: "Hi"}
 routes:
   - {path: /brief, sources: [weather, chat]}
   - {path: /flat, sources: [flat, denied], optional: [denied]}
+  - {path: /claude, sources: [claude]}
 `, up))
 	front := httptest.NewServer(s)
 	defer front.Close()
@@ -77,6 +79,24 @@ routes:
 	json.Unmarshal(d.Sources.Get("chat").Data, &chat)
 	if text.String() != want || chat.Reply != want || chat.Usage["completion_tokens"] != 9 {
 		t.Errorf("deltas %q, reply %+v", text.String(), chat)
+	}
+
+	resp, err = http.Get(front.URL + "/claude?stream=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events = readEvents(t, resp.Body)
+	resp.Body.Close()
+	deltas := 0
+	for _, e := range events {
+		if e.Type == "delta" {
+			deltas++
+		}
+	}
+	d, _ = report.Decode(events[len(events)-1].Data)
+	json.Unmarshal(d.Sources.Get("claude").Data, &chat)
+	if deltas != 9 || chat.Reply != want || d.Sources.Get("claude").Status != "ok" {
+		t.Errorf("anthropic lane: %d deltas, %+v", deltas, d.Sources.Get("claude"))
 	}
 
 	code, doc := fetch(t, front.URL+"/flat")

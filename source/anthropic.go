@@ -1,0 +1,186 @@
+package source
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// AnthropicVersion is the API version Highway speaks.
+const AnthropicVersion = "2023-06-01"
+
+// Anthropic is a chat lane on the Anthropic Messages API
+// (POST {BaseURL}/v1/messages, with x-api-key and anthropic-version). It
+// answers like OpenAI does, with finish_reason from stop_reason, and streams
+// each text_delta to the context's DeltaFunc. APIKey never appears in an
+// error.
+//
+// Fields must not change once the source is in use.
+type Anthropic struct {
+	// Name is the source's name, for the deltas it streams.
+	Name    string
+	BaseURL string
+	Model   string
+	APIKey  string
+	// System and User are the prompts sent.
+	System, User string
+	// MaxTokens caps the reply, which the API requires; 0 means 1024.
+	MaxTokens int
+	// Stream asks for the reply token by token.
+	Stream bool
+	// FirstToken and Stall bound a stream as in OpenAI.
+	FirstToken, Stall time.Duration
+	// MaxBytes limits the response; 0 means DefaultMaxBytes.
+	MaxBytes int64
+	// Client sends the requests; nil means Client in this package.
+	Client *http.Client
+}
+
+type anthropicRequest struct {
+	Model     string        `json:"model"`
+	MaxTokens int           `json:"max_tokens"`
+	System    string        `json:"system,omitempty"`
+	Messages  []chatMessage `json:"messages"`
+	Stream    bool          `json:"stream,omitempty"`
+}
+
+// Fetch asks for one message.
+func (a *Anthropic) Fetch(ctx context.Context) (json.RawMessage, error) {
+	max := a.MaxTokens
+	if max <= 0 {
+		max = 1024
+	}
+	body, err := json.Marshal(anthropicRequest{Model: a.Model, MaxTokens: max, System: a.System,
+		Messages: []chatMessage{{Role: "user", Content: a.User}}, Stream: a.Stream})
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	url, err := endpoint(a.BaseURL, "/v1/messages")
+	if err != nil {
+		return nil, err
+	}
+	c := &chatCall{
+		client: a.Client, url: url, body: body, header: http.Header{},
+		stream: a.Stream, first: a.FirstToken, stall: a.Stall, maxBytes: a.MaxBytes,
+		readWhole: readMessage, readStream: a.readStream,
+	}
+	c.header.Set("anthropic-version", AnthropicVersion)
+	if a.APIKey != "" {
+		c.header.Set("x-api-key", a.APIKey)
+	}
+	return c.do(ctx)
+}
+
+// message is the part of a Messages API message or stream event we read.
+type message struct {
+	Type    string `json:"type"`
+	Model   string `json:"model"`
+	Content []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	} `json:"content"`
+	StopReason string `json:"stop_reason"`
+	Usage      struct {
+		InputTokens  int `json:"input_tokens"`
+		OutputTokens int `json:"output_tokens"`
+	} `json:"usage"`
+}
+
+// streamEvent is one data: line of a Messages API stream.
+type streamEvent struct {
+	Type    string   `json:"type"`
+	Message *message `json:"message"`
+	Delta   struct {
+		Type       string `json:"type"`
+		Text       string `json:"text"`
+		StopReason string `json:"stop_reason"`
+	} `json:"delta"`
+	Usage *struct {
+		OutputTokens int `json:"output_tokens"`
+	} `json:"usage"`
+	Error *struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func usageJSON(in, out int) json.RawMessage {
+	b, _ := json.Marshal(map[string]int{"input_tokens": in, "output_tokens": out})
+	return b
+}
+
+func readMessage(body []byte) (*chatReply, error) {
+	var m message
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotJSON, quoteSnippet(body))
+	}
+	if m.Type != "message" {
+		return nil, fmt.Errorf("upstream answered no message: %s", quoteSnippet(body))
+	}
+	var text strings.Builder
+	for _, c := range m.Content {
+		if c.Type == "text" {
+			text.WriteString(c.Text)
+		}
+	}
+	return &chatReply{Reply: text.String(), Model: m.Model, FinishReason: m.StopReason,
+		Usage: usageJSON(m.Usage.InputTokens, m.Usage.OutputTokens)}, nil
+}
+
+// readStream assembles a streamed message from its events, handing each
+// text_delta on as it arrives, until message_stop.
+func (a *Anthropic) readStream(ctx context.Context, r io.Reader, watch *tokenWatch) (*chatReply, error) {
+	send := deltas(ctx)
+	var reply chatReply
+	var text strings.Builder
+	in, out := 0, 0
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data:")
+		if !ok {
+			continue // event: lines name what data: says again in "type"
+		}
+		var e streamEvent
+		if err := json.Unmarshal([]byte(strings.TrimSpace(data)), &e); err != nil {
+			return nil, &StreamError{Reason: "malformed event " + quoteSnippet([]byte(data))}
+		}
+		switch e.Type {
+		case "message_start":
+			if e.Message != nil {
+				reply.Model, in = e.Message.Model, e.Message.Usage.InputTokens
+			}
+		case "content_block_delta":
+			if e.Delta.Type == "text_delta" {
+				watch.tick()
+				text.WriteString(e.Delta.Text)
+				send(a.Name, e.Delta.Text)
+			}
+		case "message_delta":
+			if e.Delta.StopReason != "" {
+				reply.FinishReason = e.Delta.StopReason
+			}
+			if e.Usage != nil {
+				out = e.Usage.OutputTokens
+			}
+		case "message_stop":
+			reply.Reply, reply.Usage = text.String(), usageJSON(in, out)
+			return &reply, nil
+		case "error":
+			reason := "error event"
+			if e.Error != nil {
+				reason = "error event: " + e.Error.Type + ": " + e.Error.Message
+			}
+			return nil, &StreamError{Reason: reason}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, &TransportError{Op: "read upstream stream", Err: err}
+	}
+	return nil, &StreamError{Reason: "ended before message_stop"}
+}
