@@ -7,9 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/mock"
+	"github.com/citypopy/highway/internal/server"
 )
 
 // Exit codes.
@@ -86,6 +91,29 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 		return ExitUsage, false
 	}
 	return 0, true
+}
+
+// MockAddrVar is the environment variable a config can use for the address
+// of the fake LLM endpoints that serve and race run (the default chat lane
+// does).
+const MockAddrVar = "HIGHWAY_MOCK_ADDR"
+
+// startMockLLM runs the fake LLM endpoints on a loopback port of their own
+// and sets MockAddrVar to it. They have their own listener so that a route
+// draining on shutdown can still reach them; stop ends them.
+func startMockLLM() (stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen for the fake LLM endpoints: %w", err)
+	}
+	os.Setenv(MockAddrVar, ln.Addr().String())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		server.Serve(ctx, ln, mock.LLM(), time.Second)
+		close(done)
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 // loadConfig loads the file at path, or the embedded default when path is

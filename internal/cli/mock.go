@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -27,9 +28,15 @@ func serveMock(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "highway mock: %v\n", err)
 		return ExitFailure
 	}
-	return listenAndServe(ctx, "highway mock", *addr, m, time.Second, stderr, func(base string) {
-		fmt.Fprintf(stderr, "highway mock: serving the mock sources of %s on %s\n", cfg.File, base)
-		fmt.Fprintf(stderr, "highway mock: paths %s\n", strings.Join(m.Paths(), " "))
-		fmt.Fprintf(stderr, "highway mock: faults per call, e.g. curl '%s%s?latency=2s&failure_rate=0.5&failure_status=503&retry_after=1s' (also tail_rate, tail_latency, jitter, fault=hang|html|huge, size)\n", base, m.Paths()[0])
+	return listenAndServe(ctx, "highway mock", *addr, time.Second, stderr, func(string) (http.Handler, func(string), error) {
+		return m, announceMock(stderr, cfg.File, m), nil
 	})
+}
+
+func announceMock(stderr io.Writer, file string, m *mock.Server) func(string) {
+	return func(base string) {
+		fmt.Fprintf(stderr, "highway mock: serving the mock sources of %s on %s\n", file, base)
+		fmt.Fprintf(stderr, "highway mock: paths %s\n", strings.Join(m.Paths(), " "))
+		fmt.Fprintf(stderr, "highway mock: faults per call, e.g. curl '%s%s?latency=2s&failure_rate=0.5&failure_status=503&retry_after=1s' (also tail_rate, tail_latency, jitter, fault=hang|html|huge, size; fake LLMs at %s and %s)\n", base, m.Paths()[0], mock.OpenAIPath, mock.AnthropicPath)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/report"
 	"github.com/citypopy/highway/internal/server"
 )
@@ -86,21 +87,35 @@ func raceTarget(ctx context.Context, file, target, route string) (base, path, wh
 	if path == "" {
 		path = cfg.Routes[0].Path
 	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		return "", "", "", stop, err
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", "", "", stop, fmt.Errorf("listen on loopback: %w", err)
 	}
+	stopMock, err := startMockLLM()
+	if err != nil {
+		ln.Close()
+		return "", "", "", stop, err
+	}
+	if cfg, err = loadConfig(file); err == nil {
+		var srv *server.Server
+		if srv, err = server.New(cfg); err == nil {
+			return serveRace(ctx, ln, srv, cfg, path, stopMock)
+		}
+	}
+	ln.Close()
+	stopMock()
+	return "", "", "", stop, err
+}
+
+// serveRace runs srv on ln in process for the race.
+func serveRace(ctx context.Context, ln net.Listener, srv *server.Server, cfg *config.Config, path string, stopMock func()) (base, p, where string, stop func(), err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		server.Serve(sctx, ln, srv, time.Second)
 		close(done)
 	}()
-	stop = func() { cancel(); <-done }
+	stop = func() { cancel(); <-done; stopMock() }
 	return "http://" + ln.Addr().String(), path, "in process, " + cfg.File, stop, nil
 }
 

@@ -30,11 +30,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "highway: %v\n", err)
 		return ExitFailure
 	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "highway: %v\n", err)
-		return ExitFailure
-	}
 	if *cpuprofile != "" {
 		stopProfile, err := startCPUProfile(*cpuprofile)
 		if err != nil {
@@ -47,19 +42,43 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *addr != "" {
 		listen = *addr
 	}
-	return listenAndServe(ctx, "highway", listen, srv, *drain, stderr, func(base string) {
-		fmt.Fprintf(stderr, "highway: serving %s on %s\n", cfg.File, base)
-		fmt.Fprintf(stderr, "highway: routes %s\n", strings.Join(srv.Paths(), " "))
-		fmt.Fprintf(stderr, "highway: try  curl -s %s%s\n", base, srv.Paths()[0])
+	stopMock, err := startMockLLM()
+	if err != nil {
+		fmt.Fprintf(stderr, "highway: %v\n", err)
+		return ExitFailure
+	}
+	defer stopMock() // after the routes have drained: they may still call it
+	return listenAndServe(ctx, "highway", listen, *drain, stderr, func(addr string) (http.Handler, func(string), error) {
+		cfg, err := loadConfig(*file)
+		if err != nil {
+			return nil, nil, err
+		}
+		srv, err := server.New(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return srv, func(base string) {
+			fmt.Fprintf(stderr, "highway: serving %s on %s\n", cfg.File, base)
+			fmt.Fprintf(stderr, "highway: routes %s\n", strings.Join(srv.Paths(), " "))
+			fmt.Fprintf(stderr, "highway: try  curl -s %s%s\n", base, srv.Paths()[0])
+		}, nil
 	})
 }
 
-// listenAndServe serves h on listen until SIGINT or SIGTERM, then drains
-// for up to drain; announce says what is served once the address is known.
-func listenAndServe(ctx context.Context, prefix, listen string, h http.Handler, drain time.Duration, stderr io.Writer, announce func(base string)) int {
+// listenAndServe listens on listen, asks setup for the handler now that
+// the address is known (a config may point at the server itself), and
+// serves it until SIGINT or SIGTERM, then drains for up to drain.
+func listenAndServe(ctx context.Context, prefix, listen string, drain time.Duration, stderr io.Writer,
+	setup func(addr string) (h http.Handler, announce func(base string), err error)) int {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: listen on %s: %v\n", prefix, listen, err)
+		return ExitFailure
+	}
+	h, announce, err := setup(ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		fmt.Fprintf(stderr, "%s: %v\n", prefix, err)
 		return ExitFailure
 	}
 	announce("http://" + ln.Addr().String())

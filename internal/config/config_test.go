@@ -18,8 +18,14 @@ func TestDefaultIsTheSeedsCity(t *testing.T) {
 	if c.Listen != "127.0.0.1:8080" || len(c.Sources) != 4 || c.Routes[0].Path != "/city-report" {
 		t.Fatalf("%+v", c)
 	}
+	if chat := c.Sources["chat"]; chat.Kind != KindOpenAI || !chat.Stream || !strings.HasPrefix(chat.BaseURL, "http://127.0.0.1:9000/openai/v1") {
+		t.Errorf("the default chat lane should stream from the server's own fake OpenAI: %+v", chat)
+	}
 	img, search := time.Duration(c.Sources["image"].Latency), time.Duration(c.Sources["search"].Latency)
 	for name, s := range c.Sources {
+		if s.Kind != KindMock {
+			continue
+		}
 		if time.Duration(s.Latency) > img || time.Duration(s.Latency) < search {
 			t.Errorf("%s latency %v outside search..image (%v..%v)", name, s.Latency, search, img)
 		}

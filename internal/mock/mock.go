@@ -86,6 +86,17 @@ func (s *Server) Calls() map[string]int64 {
 	return out
 }
 
+// LLM serves the fake LLM endpoints alone, at OpenAIPath and
+// AnthropicPath. highway serve runs them on a loopback port of their own so
+// that its default city has a streaming chat lane with no key and no
+// network.
+func LLM() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(OpenAIPath, serveOpenAI)
+	mux.HandleFunc(AnthropicPath, serveAnthropic)
+	return mux
+}
+
 // Paths lists the paths served, sorted.
 func (s *Server) Paths() []string {
 	var p []string
