@@ -26,6 +26,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzAppendString -fuzztime=10s ./internal/report
 	$(GO) test -run='^$$' -fuzz=FuzzFaultQuery -fuzztime=5s ./internal/mock
 	$(GO) test -run='^$$' -fuzz=FuzzWriterReaderRoundTrip -fuzztime=5s ./internal/sse
+	$(GO) test -run='^$$' -fuzz=FuzzTemplatedURLStaysOnItsHostAndSegment -fuzztime=10s ./source
 
 serve:
 	$(GO) run ./cmd/highway serve

@@ -39,6 +39,8 @@ type Anthropic struct {
 	MaxBytes int64
 	// Client sends the requests; nil means Client in this package.
 	Client *http.Client
+
+	prompts prompts
 }
 
 type anthropicRequest struct {
@@ -55,8 +57,12 @@ func (a *Anthropic) Fetch(ctx context.Context) (json.RawMessage, error) {
 	if max <= 0 {
 		max = 1024
 	}
-	body, err := json.Marshal(anthropicRequest{Model: a.Model, MaxTokens: max, System: a.System,
-		Messages: []chatMessage{{Role: "user", Content: a.User}}, Stream: a.Stream})
+	system, user, err := a.prompts.render(ctx, a.System, a.User)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(anthropicRequest{Model: a.Model, MaxTokens: max, System: system,
+		Messages: []chatMessage{{Role: "user", Content: user}}, Stream: a.Stream})
 	if err != nil {
 		return nil, fmt.Errorf("encode request: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	neturl "net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -197,4 +198,30 @@ func (w *tokenWatch) stop() {
 	if w.timer != nil {
 		w.timer.Stop()
 	}
+}
+
+// prompts are an LLM source's system and user prompts, compiled once as
+// templates: {{.params.city}} in a prompt is the request's parameter, as
+// it came (it is JSON-encoded into the request body like all text).
+type prompts struct {
+	once         sync.Once
+	system, user *Template
+	err          error
+}
+
+func (p *prompts) render(ctx context.Context, system, user string) (string, string, error) {
+	p.once.Do(func() {
+		if p.system, p.err = ParseTemplate("system prompt", system, EscapeNone); p.err == nil {
+			p.user, p.err = ParseTemplate("user prompt", user, EscapeNone)
+		}
+	})
+	if p.err != nil {
+		return "", "", p.err
+	}
+	s, err := p.system.Render(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	u, err := p.user.Render(ctx)
+	return s, u, err
 }

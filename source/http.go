@@ -43,6 +43,16 @@ type HTTP struct {
 	once   sync.Once
 	url    *url.URL // URL, parsed once
 	urlErr error
+	tmpl   *httpTemplates // when URL or a header refers to the request's parameters
+}
+
+// httpTemplates are the parts of an HTTP source rendered per call. The
+// scheme and host are not among them: a request never chooses the host.
+type httpTemplates struct {
+	base          string // scheme://host, fixed
+	path, query   *Template
+	header        map[string]*Template
+	staticHeaders http.Header
 }
 
 // StatusError is an upstream's non-2xx answer.
@@ -148,12 +158,7 @@ func (h *HTTP) Fetch(ctx context.Context) (json.RawMessage, error) {
 // request builds the call without parsing URL again: the address is fixed,
 // and parsing it per call was measurable under load.
 func (h *HTTP) request(ctx context.Context) (*http.Request, error) {
-	h.once.Do(func() {
-		h.url, h.urlErr = url.Parse(h.URL)
-		if h.urlErr == nil && h.url.Host == "" {
-			h.urlErr = fmt.Errorf("URL %q has no host", h.URL)
-		}
-	})
+	h.once.Do(h.compile)
 	if h.urlErr != nil {
 		return nil, fmt.Errorf("build request: %w", h.urlErr)
 	}
@@ -162,12 +167,101 @@ func (h *HTTP) request(ctx context.Context) (*http.Request, error) {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
 	req.URL, req.Host = h.url, h.url.Host
+	if h.tmpl != nil {
+		return req, h.render(ctx, req)
+	}
 	if len(h.Header) > 0 {
 		// Shared, never written: neither Client nor Transport modifies a
 		// request's header, and a fresh copy per call costs a map each time.
 		req.Header = h.Header
 	}
 	return req, nil
+}
+
+// compile parses URL once, and its templates if it has any.
+func (h *HTTP) compile() {
+	raw := h.URL
+	templated := strings.Contains(raw, "{{")
+	for _, v := range h.Header {
+		templated = templated || strings.Contains(strings.Join(v, ""), "{{")
+	}
+	if !templated {
+		h.url, h.urlErr = url.Parse(raw)
+		if h.urlErr == nil && h.url.Host == "" {
+			h.urlErr = fmt.Errorf("URL %q has no host", redact(raw))
+		}
+		return
+	}
+	t := &httpTemplates{header: map[string]*Template{}, staticHeaders: http.Header{}}
+	base, rest := SplitBase(raw)
+	if strings.Contains(base, "{{") {
+		h.urlErr = fmt.Errorf("URL %q: the scheme and host must be fixed, not templated", redact(raw))
+		return
+	}
+	t.base = base
+	path, query, _ := strings.Cut(rest, "?")
+	if t.path, h.urlErr = ParseTemplate("url path", path, EscapePath); h.urlErr != nil {
+		return
+	}
+	if t.query, h.urlErr = ParseTemplate("url query", query, escapeQueryPart); h.urlErr != nil {
+		return
+	}
+	for k, v := range h.Header {
+		if len(v) == 1 && strings.Contains(v[0], "{{") {
+			if t.header[k], h.urlErr = ParseTemplate("header "+k, v[0], EscapeHeader); h.urlErr != nil {
+				return
+			}
+		} else {
+			t.staticHeaders[k] = v
+		}
+	}
+	h.url, h.urlErr = url.Parse(base + "/")
+	h.tmpl = t
+}
+
+// escapeQueryPart escapes a value for a query string, where the template
+// supplies the = and & around it.
+func escapeQueryPart(s string) string { return url.QueryEscape(s) }
+
+// SplitBase splits an address into its fixed scheme://host and the rest.
+func SplitBase(raw string) (base, rest string) {
+	i := strings.Index(raw, "://")
+	if i < 0 {
+		return "", raw
+	}
+	j := strings.IndexAny(raw[i+3:], "/?")
+	if j < 0 {
+		return raw, ""
+	}
+	return raw[:i+3+j], raw[i+3+j:]
+}
+
+// render fills req's URL and headers with the request's parameters.
+func (h *HTTP) render(ctx context.Context, req *http.Request) error {
+	t := h.tmpl
+	path, err := t.path.Render(ctx)
+	if err != nil {
+		return err
+	}
+	query, err := t.query.Render(ctx)
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(t.base + path)
+	if err != nil || u.Host != h.url.Host {
+		return fmt.Errorf("rendered URL is not on %s", h.url.Host)
+	}
+	u.RawQuery = query
+	req.URL, req.Host = u, u.Host
+	req.Header = t.staticHeaders.Clone()
+	for k, ht := range t.header {
+		v, err := ht.Render(ctx)
+		if err != nil {
+			return err
+		}
+		req.Header.Set(k, v)
+	}
+	return nil
 }
 
 func (h *HTTP) method() string {

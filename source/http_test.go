@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/citypopy/highway/source"
 )
@@ -145,3 +146,41 @@ func TestHTTPErrorsSayWhetherToRetry(t *testing.T) {
 		t.Errorf("refused connection: %v", err)
 	}
 }
+
+func FuzzTemplatedURLStaysOnItsHostAndSegment(f *testing.F) {
+	for _, s := range []string{"Paris", "a/b", "../..", "?x=1", "#frag", "%2F", "@evil.example", "\r\nX: y", "日本"} {
+		f.Add(s)
+	}
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	f.Fuzz(func(t *testing.T, v string) {
+		h := &source.HTTP{URL: srv.URL + "/w/{{.params.v}}/x?q={{.params.v}}", Header: http.Header{"X-V": {"{{.params.v}}"}}}
+		var got *http.Request
+		h.Client = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			got = r
+			return nil, errors.New("stop")
+		})}
+		h.Fetch(source.WithParams(context.Background(), source.Params{"v": v}))
+		if got == nil {
+			return // rendering refused it (too large)
+		}
+		if got.URL.Host != host || got.Host != host {
+			t.Fatalf("%q moved the call to %q", v, got.URL.Host)
+		}
+		if !strings.HasPrefix(got.URL.EscapedPath(), "/w/") || !strings.HasSuffix(got.URL.EscapedPath(), "/x") ||
+			strings.Count(got.URL.EscapedPath(), "/") != 3 {
+			t.Fatalf("%q escaped its path segment: %q", v, got.URL.EscapedPath())
+		}
+		if got.URL.Query().Get("q") != v && utf8.ValidString(v) {
+			t.Fatalf("%q came back from the query as %q", v, got.URL.Query().Get("q"))
+		}
+		if strings.ContainsAny(got.Header.Get("X-V"), "\r\n") {
+			t.Fatalf("%q put a line break in a header", v)
+		}
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

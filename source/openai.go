@@ -42,6 +42,8 @@ type OpenAI struct {
 	MaxBytes int64
 	// Client sends the requests; nil means Client in this package.
 	Client *http.Client
+
+	prompts prompts
 }
 
 type chatRequest struct {
@@ -61,7 +63,11 @@ type chatMessage struct {
 
 // Fetch asks for one chat completion.
 func (o *OpenAI) Fetch(ctx context.Context) (json.RawMessage, error) {
-	body, err := json.Marshal(o.request())
+	system, user, err := o.prompts.render(ctx, o.System, o.User)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(o.request(system, user))
 	if err != nil {
 		return nil, fmt.Errorf("encode request: %w", err)
 	}
@@ -80,12 +86,12 @@ func (o *OpenAI) Fetch(ctx context.Context) (json.RawMessage, error) {
 	return c.do(ctx)
 }
 
-func (o *OpenAI) request() chatRequest {
+func (o *OpenAI) request(system, user string) chatRequest {
 	r := chatRequest{Model: o.Model, MaxTokens: o.MaxTokens, Stream: o.Stream}
-	if o.System != "" {
-		r.Messages = append(r.Messages, chatMessage{Role: "system", Content: o.System})
+	if system != "" {
+		r.Messages = append(r.Messages, chatMessage{Role: "system", Content: system})
 	}
-	r.Messages = append(r.Messages, chatMessage{Role: "user", Content: o.User})
+	r.Messages = append(r.Messages, chatMessage{Role: "user", Content: user})
 	if o.Stream {
 		r.StreamOptions = &struct {
 			IncludeUsage bool `json:"include_usage"`

@@ -118,6 +118,20 @@ type Route struct {
 	// Optional names sources whose failure does not fail the route: only
 	// required ones decide 502 and 504.
 	Optional []string `yaml:"optional"`
+	// Params are the query parameters the route takes, by name; sources
+	// use them as {{.params.NAME}}. Any other parameter is refused.
+	Params map[string]*Param `yaml:"params"`
+}
+
+// Param is one query parameter a route takes.
+type Param struct {
+	// Type is string (the default), int, float or bool.
+	Type string `yaml:"type"`
+	// Default is used when the request leaves the parameter out; without
+	// one, the parameter is required.
+	Default *string `yaml:"default"`
+	// Pattern is a regular expression the whole value must match.
+	Pattern string `yaml:"pattern"`
 }
 
 // IsOptional reports whether the route marks source optional.

@@ -1,12 +1,16 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/citypopy/highway/source"
 )
 
 var sourceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -46,6 +50,139 @@ func (d *decoder) validate(c *Config) {
 		}
 		paths[r.Path] = i
 		d.validateRoute(p, r, c.Sources)
+		d.validateParams(p, r, c.Sources)
+	}
+	for _, name := range sortedKeys(c.Sources) {
+		if s := c.Sources[name]; s != nil {
+			d.validateTemplates("sources."+name, s)
+		}
+	}
+}
+
+// reservedParams are the query parameters every route takes already.
+var reservedParams = []string{"mode", "lanes", "stream"}
+
+var paramName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,31}$`)
+
+func (d *decoder) validateParams(p string, r *Route, sources map[string]*Source) {
+	for _, name := range sortedKeys(r.Params) {
+		pp := p + ".params." + name
+		prm := r.Params[name]
+		switch {
+		case !paramName.MatchString(name):
+			d.failAt(pp, "invalid parameter name %q: lower-case letters, digits and _", name)
+		case contains(reservedParams, name):
+			d.failAt(pp, "%q is a parameter every route takes already", name)
+		}
+		if prm == nil {
+			continue
+		}
+		if prm.Type == "" {
+			prm.Type = "string"
+		}
+		if !contains([]string{"string", "int", "float", "bool"}, prm.Type) {
+			d.failAt(pp+".type", "unknown type %q (string, int, float or bool)", prm.Type)
+			continue
+		}
+		if prm.Pattern != "" {
+			if _, err := regexp.Compile(prm.Pattern); err != nil {
+				d.failAt(pp+".pattern", "invalid regular expression: %v", err)
+				continue
+			}
+		}
+		if prm.Default != nil {
+			if err := CheckParam(prm, *prm.Default); err != nil {
+				d.failAt(pp+".default", "%v", err)
+			}
+		}
+	}
+	// Every parameter a route's sources refer to must be declared.
+	for _, src := range r.Sources {
+		s := sources[src]
+		if s == nil {
+			continue
+		}
+		for _, ref := range templateRefs(s) {
+			if ref.param != "" && r.Params[ref.param] == nil {
+				d.failAt(p+".params", "source %s refers to {{.params.%s}} in %s; declare it here", src, ref.param, ref.field)
+			}
+		}
+	}
+}
+
+// CheckParam says whether value is valid for prm.
+func CheckParam(prm *Param, value string) error {
+	var err error
+	switch prm.Type {
+	case "int":
+		_, err = strconv.ParseInt(value, 10, 64)
+	case "float":
+		var f float64
+		f, err = strconv.ParseFloat(value, 64)
+		if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			err = errors.New("not finite")
+		}
+	case "bool":
+		_, err = strconv.ParseBool(value)
+	}
+	if err != nil {
+		return fmt.Errorf("want %s, got %q", map[string]string{"int": "an integer", "float": "a number", "bool": "true or false"}[prm.Type], value)
+	}
+	if prm.Pattern != "" && !regexp.MustCompile(`^(?:`+prm.Pattern+`)$`).MatchString(value) {
+		return fmt.Errorf("%q does not match %s", value, prm.Pattern)
+	}
+	return nil
+}
+
+type templateRef struct {
+	field, param string // param is "" for a reference to something else
+}
+
+// templateFields are the source fields that may refer to parameters.
+func templateFields(s *Source) map[string]string {
+	f := map[string]string{"url": s.URL, "system": s.System, "user": s.User}
+	for k, v := range s.Headers {
+		f["headers."+k] = v
+	}
+	return f
+}
+
+func templateRefs(s *Source) []templateRef {
+	var refs []templateRef
+	for _, field := range sortedKeys(templateFields(s)) {
+		t, err := source.ParseTemplate(field, templateFields(s)[field], source.EscapeNone)
+		if err != nil {
+			continue // reported by validateTemplates
+		}
+		for _, r := range t.Refs() {
+			ref := templateRef{field: field}
+			if len(r) == 2 && r[0] == "params" {
+				ref.param = r[1]
+			}
+			refs = append(refs, ref)
+		}
+	}
+	return refs
+}
+
+// validateTemplates checks that a source's templates parse, refer only to
+// .params.NAME, and leave the URL's scheme and host fixed.
+func (d *decoder) validateTemplates(p string, s *Source) {
+	fields := templateFields(s)
+	for _, field := range sortedKeys(fields) {
+		t, err := source.ParseTemplate(field, fields[field], source.EscapeNone)
+		if err != nil {
+			d.failAt(p+"."+field, "invalid template: %v", err)
+			continue
+		}
+		for _, r := range t.Refs() {
+			if len(r) != 2 || r[0] != "params" {
+				d.failAt(p+"."+field, "template refers to .%s; only {{.params.NAME}} is known", strings.Join(r, "."))
+			}
+		}
+	}
+	if base, _ := source.SplitBase(s.URL); strings.Contains(base, "{{") {
+		d.failAt(p+".url", "the scheme and host must be fixed: a request never chooses the upstream host")
 	}
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -106,11 +107,15 @@ func stack(name string, sc *config.Source, base source.Source) *upstream {
 		s = &policy.Retry[json.RawMessage]{Next: s, Attempts: r.Attempts, Backoff: r.Backoff.Std(), MaxBackoff: r.MaxBackoff.Std()}
 	}
 	if sc.Coalesce {
-		s = &policy.Coalesce[json.RawMessage]{Next: s, Timeout: sc.Timeout.Std()}
+		s = &policy.Coalesce[json.RawMessage]{Next: s, Timeout: sc.Timeout.Std(), Key: paramsKey}
 	}
 	if c := sc.Cache; c != nil {
-		s = &policy.Cache[json.RawMessage]{Next: s, TTL: c.TTL.Std()}
+		s = &policy.Cache[json.RawMessage]{Next: s, TTL: c.TTL.Std(), Key: paramsKey}
 	}
 	u.fetch = s
 	return u
 }
+
+// paramsKey tells calls apart by the request's parameters, so that a cache
+// or coalescing never hands Paris the answer for Citypopy.
+func paramsKey(ctx context.Context) string { return source.ParamsFrom(ctx).Key() }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/source"
 )
 
 // route is one configured path and the tasks it fans out to.
@@ -22,6 +24,7 @@ type route struct {
 	optional  []bool // by task
 	options   fanout.Options
 	heartbeat time.Duration // between comments on a quiet stream
+	params    map[string]*config.Param
 }
 
 // request is what a request asks of its route.
@@ -29,6 +32,7 @@ type request struct {
 	options fanout.Options
 	mode    string
 	stream  bool
+	params  source.Params
 }
 
 func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream) *route {
@@ -37,6 +41,7 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 		method:    rc.Method,
 		options:   fanout.Options{Timeout: rc.Timeout.Std(), Lanes: rc.Lanes},
 		heartbeat: cfg.Heartbeat.Std(),
+		params:    rc.Params,
 	}
 	for _, name := range rc.Sources {
 		rt.tasks = append(rt.tasks, fanout.Task[json.RawMessage]{
@@ -66,7 +71,11 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
 		rt.stream(w, r, req)
 		return
 	}
-	rep := fanout.Gather(r.Context(), rt.tasks, req.options)
+	ctx := r.Context()
+	if req.params != nil {
+		ctx = source.WithParams(ctx, req.params)
+	}
+	rep := fanout.Gather(ctx, rt.tasks, req.options)
 	bp := buffers.Get().(*[]byte)
 	b := report.Append((*bp)[:0], rt.path, req.mode, rt.optional, rep)
 	h := w.Header()
@@ -92,8 +101,11 @@ func (rt *route) parse(raw string) (request, error) {
 
 func (rt *route) parseQuery(raw string) (request, error) {
 	req := request{options: rt.options, mode: report.ModeConcurrent}
+	if len(rt.params) > 0 {
+		req.params = make(source.Params, len(rt.params))
+	}
 	if raw == "" {
-		return req, nil
+		return req, rt.fillParams(req.params)
 	}
 	opt, mode := &req.options, &req.mode
 	q, err := url.ParseQuery(raw)
@@ -124,8 +136,18 @@ func (rt *route) parseQuery(raw string) (request, error) {
 			}
 		case "lanes":
 		default:
-			return req, badRequest("unknown query parameter " + strconv.Quote(k) + "; this route takes mode, lanes and stream")
+			prm := rt.params[k]
+			if prm == nil {
+				return req, badRequest("unknown query parameter " + strconv.Quote(k) + "; this route takes " + rt.takes())
+			}
+			if err := config.CheckParam(prm, v[0]); err != nil {
+				return req, badRequest("parameter " + k + ": " + err.Error())
+			}
+			req.params[k] = v[0]
 		}
+	}
+	if err := rt.fillParams(req.params); err != nil {
+		return req, err
 	}
 	if v, ok := q["lanes"]; ok {
 		n, err := strconv.Atoi(v[0])
@@ -138,4 +160,28 @@ func (rt *route) parseQuery(raw string) (request, error) {
 		opt.Lanes = n
 	}
 	return req, nil
+}
+
+// fillParams applies defaults and refuses missing required parameters.
+func (rt *route) fillParams(got source.Params) error {
+	for name, prm := range rt.params {
+		if _, ok := got[name]; ok {
+			continue
+		}
+		if prm.Default == nil {
+			return badRequest("missing parameter " + name + "; this route takes " + rt.takes())
+		}
+		got[name] = *prm.Default
+	}
+	return nil
+}
+
+// takes lists the query parameters the route takes, for messages.
+func (rt *route) takes() string {
+	names := []string{"mode", "lanes", "stream"}
+	for name := range rt.params {
+		names = append(names, name)
+	}
+	sort.Strings(names[3:])
+	return strings.Join(names, ", ")
 }

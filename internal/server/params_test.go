@@ -1,0 +1,89 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/citypopy/highway/source"
+)
+
+// echo answers with what it was asked: path as sent, query and a header.
+func echo(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		json.NewEncoder(w).Encode(map[string]any{"path": r.URL.EscapedPath(), "query": r.URL.Query(), "city": r.Header.Get("X-City"), "host": r.Host})
+	}))
+	t.Cleanup(func() { source.Transport.CloseIdleConnections(); srv.Close() })
+	return srv, &calls
+}
+
+func TestParametersReachSourcesEscapedForWhereTheyGo(t *testing.T) {
+	up, calls := echo(t)
+	llm := mockUpstream(t)
+	s := newServer(t, fmt.Sprintf(`
+sources:
+  forecast: {kind: http, url: "%[1]s/forecast/{{.params.city}}?days={{.params.days}}&q={{.params.city}}", headers: {X-City: "{{.params.city}}"}}
+  cached:   {kind: http, url: "%[1]s/cached?city={{.params.city}}", cache: {ttl: 1h}}
+  chat:     {kind: openai, base_url: "%[2]s/openai/v1?token_delay=1ms", model: m, user: "Weather for {{.params.city}}?"}
+routes:
+  - path: /forecast
+    params:
+      city: {pattern: "(?s).{1,60}"}
+      days: {type: int, default: "1"}
+    sources: [forecast, chat]
+  - {path: /cached, params: {city: {default: Citypopy}}, sources: [cached]}
+`, up.URL, llm))
+	front := httptest.NewServer(s)
+	defer front.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+
+	city := "Paris/../x?y=1&z=#\r\nEvil: 1"
+	code, d := fetch(t, front.URL+"/forecast?city="+url.QueryEscape(city)+"&days=3")
+	var got struct {
+		Path, City, Host string
+		Query            url.Values
+	}
+	if d.Sources.Get("forecast") == nil {
+		t.Fatalf("%d %+v", code, d)
+	}
+	json.Unmarshal(d.Sources.Get("forecast").Data, &got)
+	if code != 200 || got.Path != "/forecast/"+url.PathEscape(city) || got.Query.Get("q") != city || got.Query.Get("days") != "3" ||
+		got.City != "Paris/../x?y=1&z=#Evil: 1" || got.Host != strings.TrimPrefix(up.URL, "http://") {
+		t.Errorf("%d %+v", code, got)
+	}
+	var chat struct{ Reply string }
+	json.Unmarshal(d.Sources.Get("chat").Data, &chat)
+	// the fake LLM echoes the prompt word by word, folding whitespace
+	if !strings.HasSuffix(chat.Reply, strings.Join(strings.Fields("Weather for "+city+"?"), " ")) {
+		t.Errorf("prompt: %q", chat.Reply)
+	}
+
+	for target, want := range map[string]string{
+		"/forecast":                                 "missing parameter city; this route takes mode, lanes, stream, city, days",
+		"/forecast?city=Rome&days=many":             `parameter days: want an integer, got "many"`,
+		"/forecast?city=Rome&country=IT":            `unknown query parameter "country"`,
+		"/forecast?city=" + strings.Repeat("x", 61): `does not match (?s).{1,60}`,
+	} {
+		if code, _, e := get(t, s, "GET", target); code != 400 || !strings.Contains(e["error"], want) {
+			t.Errorf("%s: %d %q, want %q", target, code, e["error"], want)
+		}
+	}
+
+	for _, c := range []string{"Paris", "Rome", "Paris", ""} {
+		target := front.URL + "/cached"
+		if c != "" {
+			target += "?city=" + c
+		}
+		fetch(t, target)
+	}
+	if calls.Load() != 1+3 { // one forecast, then Paris, Rome and the default: the second Paris is cached
+		t.Errorf("%d upstream calls; the cache must tell parameters apart", calls.Load())
+	}
+}
