@@ -37,6 +37,9 @@ type HTTP struct {
 	Header http.Header
 	// MaxBytes limits the response body; 0 means DefaultMaxBytes.
 	MaxBytes int64
+	// ForwardBody sends the request body the context carries (WithBody)
+	// as this call's JSON body.
+	ForwardBody bool
 	// Client sends the requests; nil means Client in this package.
 	Client *http.Client
 
@@ -162,18 +165,31 @@ func (h *HTTP) request(ctx context.Context) (*http.Request, error) {
 	if h.urlErr != nil {
 		return nil, fmt.Errorf("build request: %w", h.urlErr)
 	}
-	req, err := http.NewRequestWithContext(ctx, h.method(), "", nil)
+	var body io.Reader
+	if h.ForwardBody {
+		if b := BodyFrom(ctx); len(b) > 0 {
+			body = bytes.NewReader(b)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, h.method(), "", body)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
 	req.URL, req.Host = h.url, h.url.Host
-	if h.tmpl != nil {
-		return req, h.render(ctx, req)
-	}
-	if len(h.Header) > 0 {
+	switch {
+	case h.tmpl != nil:
+		if err := h.render(ctx, req); err != nil {
+			return nil, err
+		}
+	case len(h.Header) > 0 && body != nil:
+		req.Header = h.Header.Clone() // it gets a Content-Type below
+	case len(h.Header) > 0:
 		// Shared, never written: neither Client nor Transport modifies a
 		// request's header, and a fresh copy per call costs a map each time.
 		req.Header = h.Header
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	return req, nil
 }

@@ -30,6 +30,20 @@ func ParamsFrom(ctx context.Context) Params {
 	return p
 }
 
+type bodyKey struct{}
+
+// WithBody returns ctx carrying a request's JSON body, for sources that
+// forward it.
+func WithBody(ctx context.Context, body []byte) context.Context {
+	return context.WithValue(ctx, bodyKey{}, body)
+}
+
+// BodyFrom returns the body ctx carries, or nil.
+func BodyFrom(ctx context.Context) []byte {
+	b, _ := ctx.Value(bodyKey{}).([]byte)
+	return b
+}
+
 // Key is a canonical form of the parameters, for telling apart calls that
 // a cache or coalescing must not share.
 func (p Params) Key() string {

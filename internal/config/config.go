@@ -86,6 +86,9 @@ type Source struct {
 	Method   string            `yaml:"method"`
 	Headers  map[string]string `yaml:"headers"`
 	MaxBytes int64             `yaml:"max_bytes"`
+	// ForwardBody sends a POST route's JSON body upstream as this call's
+	// body (method POST, PUT or PATCH).
+	ForwardBody bool `yaml:"forward_body"`
 
 	// BaseURL, Model, APIKey, System, User, MaxTokens, Stream, FirstToken
 	// and Stall describe an LLM source: openai (any server speaking the
@@ -121,6 +124,9 @@ type Route struct {
 	// Params are the query parameters the route takes, by name; sources
 	// use them as {{.params.NAME}}. Any other parameter is refused.
 	Params map[string]*Param `yaml:"params"`
+	// MaxBody limits a POST route's JSON body, in bytes; past it, 413.
+	// Default 1 MiB.
+	MaxBody int64 `yaml:"max_body"`
 }
 
 // Param is one query parameter a route takes.
@@ -145,6 +151,7 @@ const (
 	DefaultMaxExtra     = 0.05
 	DefaultHeartbeat    = 15 * time.Second
 	DefaultLLMTimeout   = 60 * time.Second
+	DefaultMaxBody      = 1 << 20
 )
 
 // DefaultAdmission is the admission control used where the config is
@@ -234,6 +241,9 @@ func (c *Config) applyDefaults() {
 		}
 		if r.Timeout == 0 {
 			r.Timeout = Duration(DefaultRouteTimeout)
+		}
+		if r.MaxBody == 0 {
+			r.MaxBody = DefaultMaxBody
 		}
 	}
 }

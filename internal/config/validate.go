@@ -201,7 +201,7 @@ func (d *decoder) validateSource(name string, s *Source) {
 	d.validatePolicies(p, s)
 	mockOnly := map[string]bool{"latency": s.Latency != 0, "jitter": s.Jitter != 0, "failure_rate": s.FailureRate != 0, "data": s.Data != nil,
 		"tail": s.Tail != nil, "failure_status": s.FailureStatus != 0, "retry_after": s.RetryAfter != 0, "fault": s.Fault != ""}
-	httpOnly := map[string]bool{"url": s.URL != "", "method": s.Method != "", "headers": s.Headers != nil}
+	httpOnly := map[string]bool{"url": s.URL != "", "method": s.Method != "", "headers": s.Headers != nil, "forward_body": s.ForwardBody}
 	llmOnly := map[string]bool{"base_url": s.BaseURL != "", "model": s.Model != "", "api_key": s.APIKey != "", "system": s.System != "",
 		"user": s.User != "", "max_tokens": s.MaxTokens != 0, "stream": s.Stream, "first_token_timeout": s.FirstToken != 0, "stall_timeout": s.Stall != 0}
 	switch s.Kind {
@@ -263,6 +263,9 @@ func (d *decoder) validateSource(name string, s *Source) {
 		if s.MaxBytes < 0 {
 			d.failAt(p+".max_bytes", "must not be negative")
 		}
+		if s.ForwardBody && s.Method != "POST" && s.Method != "PUT" && s.Method != "PATCH" {
+			d.failAt(p+".forward_body", "a body goes with POST, PUT or PATCH, not %s", s.Method)
+		}
 	case "":
 		d.failAt(p, "missing kind (mock, http, openai or anthropic)")
 	default:
@@ -314,6 +317,14 @@ func (d *decoder) validateRoute(p string, r *Route, sources map[string]*Source) 
 	}
 	if r.Lanes < 0 {
 		d.failAt(p+".lanes", "must not be negative")
+	}
+	if r.MaxBody < 0 {
+		d.failAt(p+".max_body", "must not be negative")
+	}
+	for _, name := range r.Sources {
+		if s := sources[name]; s != nil && s.ForwardBody && r.Method != "POST" {
+			d.failAt(p+".method", "source %s forwards the request body, so the route must be POST", name)
+		}
 	}
 	if len(r.Sources) == 0 {
 		d.failAt(p+".sources", "no sources: a route fans out to at least one")

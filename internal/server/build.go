@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -39,7 +41,7 @@ func baseSource(name string, sc *config.Source) (source.Source, error) {
 	case config.KindMock:
 		return NewMock(sc), nil
 	case config.KindHTTP:
-		h := &source.HTTP{Method: sc.Method, URL: sc.URL, MaxBytes: sc.MaxBytes}
+		h := &source.HTTP{Method: sc.Method, URL: sc.URL, MaxBytes: sc.MaxBytes, ForwardBody: sc.ForwardBody}
 		if len(sc.Headers) > 0 {
 			h.Header = make(http.Header, len(sc.Headers))
 			for k, v := range sc.Headers {
@@ -116,6 +118,13 @@ func stack(name string, sc *config.Source, base source.Source) *upstream {
 	return u
 }
 
-// paramsKey tells calls apart by the request's parameters, so that a cache
-// or coalescing never hands Paris the answer for Citypopy.
-func paramsKey(ctx context.Context) string { return source.ParamsFrom(ctx).Key() }
+// paramsKey tells calls apart by the request's parameters and body, so
+// that a cache or coalescing never hands Paris the answer for Citypopy.
+func paramsKey(ctx context.Context) string {
+	key := source.ParamsFrom(ctx).Key()
+	if b := source.BodyFrom(ctx); len(b) > 0 {
+		sum := sha256.Sum256(b)
+		key += "body=" + hex.EncodeToString(sum[:])
+	}
+	return key
+}

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -25,6 +28,7 @@ type route struct {
 	options   fanout.Options
 	heartbeat time.Duration // between comments on a quiet stream
 	params    map[string]*config.Param
+	maxBody   int64
 }
 
 // request is what a request asks of its route.
@@ -33,6 +37,18 @@ type request struct {
 	mode    string
 	stream  bool
 	params  source.Params
+	body    []byte
+}
+
+// context carries what the sources need of the request.
+func (req *request) context(ctx context.Context) context.Context {
+	if req.params != nil {
+		ctx = source.WithParams(ctx, req.params)
+	}
+	if req.body != nil {
+		ctx = source.WithBody(ctx, req.body)
+	}
+	return ctx
 }
 
 func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream) *route {
@@ -42,6 +58,7 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 		options:   fanout.Options{Timeout: rc.Timeout.Std(), Lanes: rc.Lanes},
 		heartbeat: cfg.Heartbeat.Std(),
 		params:    rc.Params,
+		maxBody:   rc.MaxBody,
 	}
 	for _, name := range rc.Sources {
 		rt.tasks = append(rt.tasks, fanout.Task[json.RawMessage]{
@@ -63,6 +80,9 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, err := rt.parse(r.URL.RawQuery)
+	if err == nil && r.Method == http.MethodPost {
+		req.body, err = rt.readBody(w, r)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -71,11 +91,7 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
 		rt.stream(w, r, req)
 		return
 	}
-	ctx := r.Context()
-	if req.params != nil {
-		ctx = source.WithParams(ctx, req.params)
-	}
-	rep := fanout.Gather(ctx, rt.tasks, req.options)
+	rep := fanout.Gather(req.context(r.Context()), rt.tasks, req.options)
 	bp := buffers.Get().(*[]byte)
 	b := report.Append((*bp)[:0], rt.path, req.mode, rt.optional, rep)
 	h := w.Header()
@@ -184,4 +200,23 @@ func (rt *route) takes() string {
 	}
 	sort.Strings(names[3:])
 	return strings.Join(names, ", ")
+}
+
+// readBody reads a POST route's JSON body: 413 past the route's limit, 400
+// when it is not JSON. An empty body is none.
+func (rt *route) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rt.maxBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, &requestError{status: http.StatusRequestEntityTooLarge,
+			msg: "request body larger than " + strconv.FormatInt(rt.maxBody, 10) + " bytes"}
+	case err != nil:
+		return nil, badRequest("reading the request body: " + err.Error())
+	case len(b) == 0:
+		return nil, nil
+	case !json.Valid(b):
+		return nil, badRequest("the request body is not JSON")
+	}
+	return b, nil
 }

@@ -26,11 +26,7 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request) {
 	sw := sse.NewWriter(w)
 	stopHeartbeat := heartbeat(sw, rt.heartbeat)
 	var ids atomic.Int64 // deltas come from the sources' goroutines
-	ctx := r.Context()
-	if req.params != nil {
-		ctx = source.WithParams(ctx, req.params)
-	}
-	ctx = source.WithDeltas(ctx, func(name, text string) {
+	ctx := source.WithDeltas(req.context(r.Context()), func(name, text string) {
 		b, _ := json.Marshal(struct {
 			Name string `json:"name"`
 			Text string `json:"text"`
