@@ -1,8 +1,12 @@
 package server
 
 import (
+	"context"
+	"time"
+
 	"encoding/json"
 	"fmt"
+	"github.com/citypopy/highway/internal/sse"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -125,4 +129,39 @@ routes: [{path: /r, sources: [stall, garbage]}]
 	if code != 502 || !strings.Contains(doc.Sources.Get("stall").Error, "stall timeout") || !strings.Contains(doc.Sources.Get("garbage").Error, "malformed chunk") {
 		t.Errorf("%d %+v", code, doc.Sources)
 	}
+}
+
+func TestClientLeavingMidTokenStreamCancelsTheLLMCall(t *testing.T) {
+	gone := make(chan struct{}, 1)
+	llm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, `data: {"choices":[{"delta":{"content":"Hello"}}]}`+"\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the rest of the reply never comes
+		gone <- struct{}{}
+	}))
+	defer func() { source.Transport.CloseIdleConnections(); llm.Close() }()
+	s := newServer(t, fmt.Sprintf(`
+sources: {chat: {kind: openai, base_url: "%s/v1", model: m, user: hi, stream: true}}
+routes: [{path: /chat, sources: [chat]}]
+`, llm.URL))
+	front := httptest.NewServer(s)
+	defer front.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	req, _ := http.NewRequestWithContext(ctx, "GET", front.URL+"/chat?stream=1", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := sse.NewReader(resp.Body).Next(); err != nil || e.Type != "delta" {
+		t.Fatalf("%+v %v", e, err)
+	}
+	cancel() // mid-stream, after the first token
+	resp.Body.Close()
+	select {
+	case <-gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the LLM call outlived the client")
+	}
+	http.DefaultClient.CloseIdleConnections()
 }
