@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
-	"time"
 )
 
 // AnthropicVersion is the API version Highway speaks.
@@ -17,30 +15,10 @@ const AnthropicVersion = "2023-06-01"
 // Anthropic is a chat lane on the Anthropic Messages API
 // (POST {BaseURL}/v1/messages, with x-api-key and anthropic-version). It
 // answers like OpenAI does, with finish_reason from stop_reason, and streams
-// each text_delta to the context's DeltaFunc. APIKey never appears in an
-// error.
-//
-// Fields must not change once the source is in use.
+// each text_delta to the context's DeltaFunc. MaxTokens 0 means 1024, since
+// the API requires it. APIKey never appears in an error.
 type Anthropic struct {
-	// Name is the source's name, for the deltas it streams.
-	Name    string
-	BaseURL string
-	Model   string
-	APIKey  string
-	// System and User are the prompts sent.
-	System, User string
-	// MaxTokens caps the reply, which the API requires; 0 means 1024.
-	MaxTokens int
-	// Stream asks for the reply token by token.
-	Stream bool
-	// FirstToken and Stall bound a stream as in OpenAI.
-	FirstToken, Stall time.Duration
-	// MaxBytes limits the response; 0 means DefaultMaxBytes.
-	MaxBytes int64
-	// Client sends the requests; nil means Client in this package.
-	Client *http.Client
-
-	prompts prompts
+	LLM
 }
 
 type anthropicRequest struct {
@@ -70,11 +48,7 @@ func (a *Anthropic) Fetch(ctx context.Context) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &chatCall{
-		client: a.Client, url: url, body: body, header: http.Header{},
-		stream: a.Stream, first: a.FirstToken, stall: a.Stall, maxBytes: a.MaxBytes,
-		readWhole: readMessage, readStream: a.readStream,
-	}
+	c := a.call(url, body, readMessage, a.readStream)
 	c.header.Set("anthropic-version", AnthropicVersion)
 	if a.APIKey != "" {
 		c.header.Set("x-api-key", a.APIKey)

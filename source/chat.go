@@ -14,6 +14,45 @@ import (
 	"time"
 )
 
+// LLM is how a chat lane is configured, whatever its provider's wire
+// format. Its fields must not change once the source is in use.
+type LLM struct {
+	// Name is the source's name, for the deltas it streams.
+	Name    string
+	BaseURL string
+	Model   string
+	// APIKey is sent as the provider wants it and never appears in an error.
+	APIKey string
+	// System and User are the prompts sent; {{.params.NAME}} in them is a
+	// request parameter.
+	System, User string
+	// MaxTokens caps the reply; 0 leaves it to the provider's default.
+	MaxTokens int
+	// Stream asks for the reply token by token, each handed to the
+	// context's DeltaFunc as it arrives.
+	Stream bool
+	// FirstToken bounds the wait for a stream's first token; Stall the wait
+	// between any two tokens after it. 0 means no bound beyond the source's
+	// timeout.
+	FirstToken, Stall time.Duration
+	// MaxBytes limits the response; 0 means DefaultMaxBytes.
+	MaxBytes int64
+	// Client sends the requests; nil means Client in this package.
+	Client *http.Client
+
+	prompts prompts
+}
+
+// call is a chatCall for l with the provider's parsers.
+func (l *LLM) call(url string, body []byte, whole func([]byte) (*chatReply, error),
+	stream func(context.Context, io.Reader, *tokenWatch) (*chatReply, error)) *chatCall {
+	return &chatCall{
+		client: l.Client, url: url, body: body, header: http.Header{},
+		stream: l.Stream, first: l.FirstToken, stall: l.Stall, maxBytes: l.MaxBytes,
+		readWhole: whole, readStream: stream,
+	}
+}
+
 // chatCall is one call to an LLM provider, whatever its wire format: the
 // request is posted, a non-2xx answer becomes a StatusError with the
 // provider's own message, and the answer is read whole or as a stream

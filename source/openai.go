@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
-	"time"
 )
 
 // OpenAI is a chat lane on the OpenAI Chat Completions API
@@ -20,30 +18,8 @@ import (
 // streaming the reply's tokens to the context's DeltaFunc as they arrive
 // when Stream is set. APIKey is sent as a bearer token and never appears in
 // an error.
-//
-// Fields must not change once the source is in use.
 type OpenAI struct {
-	// Name is the source's name, for the deltas it streams.
-	Name    string
-	BaseURL string
-	Model   string
-	APIKey  string
-	// System and User are the prompts sent.
-	System, User string
-	// MaxTokens caps the reply; 0 leaves it to the provider.
-	MaxTokens int
-	// Stream asks for the reply token by token.
-	Stream bool
-	// FirstToken bounds the wait for a stream's first token; Stall the wait
-	// between any two chunks after it. 0 means no bound beyond the source's
-	// timeout.
-	FirstToken, Stall time.Duration
-	// MaxBytes limits the response; 0 means DefaultMaxBytes.
-	MaxBytes int64
-	// Client sends the requests; nil means Client in this package.
-	Client *http.Client
-
-	prompts prompts
+	LLM
 }
 
 type chatRequest struct {
@@ -75,11 +51,7 @@ func (o *OpenAI) Fetch(ctx context.Context) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &chatCall{
-		client: o.Client, url: url, body: body, header: http.Header{},
-		stream: o.Stream, first: o.FirstToken, stall: o.Stall, maxBytes: o.MaxBytes,
-		readWhole: readCompletion, readStream: o.readStream,
-	}
+	c := o.call(url, body, readCompletion, o.readStream)
 	if o.APIKey != "" {
 		c.header.Set("Authorization", "Bearer "+o.APIKey)
 	}

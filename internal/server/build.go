@@ -50,19 +50,19 @@ func baseSource(name string, sc *config.Source) (source.Source, error) {
 		}
 		return h, nil
 	case config.KindOpenAI:
-		return &source.OpenAI{
-			Name: name, BaseURL: sc.BaseURL, Model: sc.Model, APIKey: sc.APIKey,
-			System: sc.System, User: sc.User, MaxTokens: sc.MaxTokens, Stream: sc.Stream,
-			FirstToken: sc.FirstToken.Std(), Stall: sc.Stall.Std(), MaxBytes: sc.MaxBytes,
-		}, nil
+		return &source.OpenAI{LLM: llm(name, sc)}, nil
 	case config.KindAnthropic:
-		return &source.Anthropic{
-			Name: name, BaseURL: sc.BaseURL, Model: sc.Model, APIKey: sc.APIKey,
-			System: sc.System, User: sc.User, MaxTokens: sc.MaxTokens, Stream: sc.Stream,
-			FirstToken: sc.FirstToken.Std(), Stall: sc.Stall.Std(), MaxBytes: sc.MaxBytes,
-		}, nil
+		return &source.Anthropic{LLM: llm(name, sc)}, nil
 	}
 	return nil, fmt.Errorf("build source %s: unknown kind %q", name, sc.Kind)
+}
+
+func llm(name string, sc *config.Source) source.LLM {
+	return source.LLM{
+		Name: name, BaseURL: sc.BaseURL, Model: sc.Model, APIKey: sc.APIKey,
+		System: sc.System, User: sc.User, MaxTokens: sc.MaxTokens, Stream: sc.Stream,
+		FirstToken: sc.FirstToken.Std(), Stall: sc.Stall.Std(), MaxBytes: sc.MaxBytes,
+	}
 }
 
 // NewMock makes the in-process mock a mock source's config describes.
