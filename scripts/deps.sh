@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Highway's tests need on a fresh Debian machine: Debian
-# packages through apt-get (as root) and Go modules through the module proxy.
+# packages through apt-get (as root; curl for the end-to-end tests, chromium
+# for the dashboard's browser test) and Go modules through the module proxy.
 set -euo pipefail
 
 # command -> Debian package
-declare -A need=([curl]=curl)
+declare -A need=([curl]=curl [chromium]=chromium)
 
 missing=()
 for cmd in "${!need[@]}"; do

@@ -26,6 +26,8 @@ type Config struct {
 	// Heartbeat is how often a quiet event stream gets a comment, so that
 	// proxies do not cut it. Default 15s.
 	Heartbeat Duration `yaml:"heartbeat"`
+	// Dashboard bounds what the web page at / may start.
+	Dashboard Dashboard `yaml:"dashboard"`
 
 	// File is where the configuration came from, for messages.
 	File string `yaml:"-"`
@@ -129,6 +131,16 @@ type Route struct {
 	MaxBody int64 `yaml:"max_body"`
 }
 
+// Dashboard bounds the surges the web page may start against the server's
+// own routes.
+type Dashboard struct {
+	// SurgeMaxUsers caps a surge's users. Default 500; 0 after defaults
+	// is impossible, set -1 to turn surges off.
+	SurgeMaxUsers int `yaml:"surge_max_users"`
+	// SurgeMaxDuration caps a surge's length. Default 30s.
+	SurgeMaxDuration Duration `yaml:"surge_max_duration"`
+}
+
 // Param is one query parameter a route takes.
 type Param struct {
 	// Type is string (the default), int, float or bool.
@@ -220,6 +232,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Admission == (Admission{}) {
 		c.Admission = DefaultAdmission
+	}
+	if c.Dashboard.SurgeMaxUsers == 0 {
+		c.Dashboard.SurgeMaxUsers = 500
+	}
+	if c.Dashboard.SurgeMaxDuration == 0 {
+		c.Dashboard.SurgeMaxDuration = Duration(30 * time.Second)
 	}
 	if c.Heartbeat == 0 {
 		c.Heartbeat = Duration(DefaultHeartbeat)

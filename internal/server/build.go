@@ -17,9 +17,11 @@ import (
 // and the parts of them worth watching.
 type upstream struct {
 	name      string
+	kind      string
 	fetch     source.Source // the whole stack
 	latencies *policy.Latencies
 	breaker   *policy.Breaker[json.RawMessage]
+	seen      *observed // what routes saw of it, for the health page
 }
 
 // buildSources makes one upstream per configured source, shared by every
@@ -84,7 +86,7 @@ func NewMock(sc *config.Source) *source.Mock {
 // as package policy explains. Policies not configured are left out, so a
 // plain source costs nothing extra.
 func stack(name string, sc *config.Source, base source.Source) *upstream {
-	u := &upstream{name: name, latencies: &policy.Latencies{}}
+	u := &upstream{name: name, kind: sc.Kind, latencies: &policy.Latencies{}}
 	var s source.Source = base
 	if sc.Retry != nil || sc.Hedge != nil {
 		s = &policy.Count[json.RawMessage]{Next: s}
@@ -114,7 +116,8 @@ func stack(name string, sc *config.Source, base source.Source) *upstream {
 	if c := sc.Cache; c != nil {
 		s = &policy.Cache[json.RawMessage]{Next: s, TTL: c.TTL.Std(), Key: paramsKey}
 	}
-	u.fetch = s
+	u.seen = &observed{next: s}
+	u.fetch = u.seen
 	return u
 }
 

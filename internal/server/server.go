@@ -4,16 +4,19 @@
 package server
 
 import (
+	"sort"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/web"
 )
 
 // Server is the HTTP handler for one configuration. It is safe for
 // concurrent use; build a new one to serve a new configuration.
 type Server struct {
+	dash      *dashboard
 	routes    map[string]*route
 	paths     []string
 	upstreams map[string]*upstream
@@ -35,6 +38,7 @@ func New(cfg *config.Config) (*Server, error) {
 		upstreams: sources,
 		admission: newAdmission(cfg.Admission),
 	}
+	s.dash = &dashboard{s: s, limits: cfg.Dashboard, page: web.Handler()}
 	for _, rc := range cfg.Routes {
 		s.routes[rc.Path] = newRoute(rc, cfg, sources)
 		s.paths = append(s.paths, rc.Path)
@@ -45,9 +49,12 @@ func New(cfg *config.Config) (*Server, error) {
 // Paths lists the route paths served, in config order.
 func (s *Server) Paths() []string { return append([]string(nil), s.paths...) }
 
-// ServeHTTP answers a route's report, or a JSON error.
+// ServeHTTP answers a route's report, the dashboard, or a JSON error.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := s.routes[r.URL.Path]
+	if rt == nil && s.dash.ServeHTTP(w, r) {
+		return
+	}
 	if rt == nil {
 		writeError(w, &requestError{status: http.StatusNotFound,
 			msg: "no route " + r.URL.Path + "; routes: " + strings.Join(s.paths, ", ")})
@@ -59,4 +66,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.admission.release()
 	rt.serve(w, r)
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
 }

@@ -47,6 +47,9 @@ type Options struct {
 	// connection storm of thousands of users dialling at once is not the
 	// steady state.
 	Warmup time.Duration
+	// OnTick, if set, gets the last Tick's numbers each Tick, for a live
+	// chart.
+	OnTick func(TickStats)
 	// Progress, if set, gets a live line each Tick (\r-rewritten).
 	Progress io.Writer
 	// Tick is the progress and sampling period; 0 means one second.
@@ -69,6 +72,41 @@ type Summary struct {
 	// should hold them at Users.
 	PeakInFlight int
 	MeanInFlight float64
+}
+
+// TickStats are one Tick's numbers.
+type TickStats struct {
+	ElapsedS float64 `json:"elapsed_s"`
+	PerSec   float64 `json:"per_sec"`
+	P50MS    float64 `json:"p50_ms"`
+	P99MS    float64 `json:"p99_ms"`
+	InFlight int     `json:"in_flight"`
+	Shed     int64   `json:"shed"`
+	Errors   int64   `json:"errors"`
+	Requests int64   `json:"requests"`
+}
+
+// window collects one Tick's latencies, when OnTick wants them.
+type window struct {
+	mu  sync.Mutex
+	lat []time.Duration
+}
+
+func (w *window) add(d time.Duration) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	w.lat = append(w.lat, d)
+	w.mu.Unlock()
+}
+
+func (w *window) take() []time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := w.lat
+	w.lat = nil
+	return l
 }
 
 // Percentiles summarises latencies.
@@ -154,6 +192,10 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 	ctx, cancel := context.WithTimeout(ctx, opt.Duration)
 	defer cancel()
 	var inflight, done, shed, failed atomic.Int64
+	var win *window
+	if opt.OnTick != nil {
+		win = &window{}
+	}
 	users := make([]user, opt.Users)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -171,6 +213,9 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 				if time.Since(start) >= opt.Warmup {
 					done.Add(1)
 					u.record(status, took, err)
+					if err == nil {
+						win.add(took)
+					}
 					if err != nil {
 						failed.Add(1)
 					} else if status == http.StatusServiceUnavailable {
@@ -185,7 +230,7 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 			}
 		})
 	}
-	peak, samples, sum := watch(ctx, opt, start, &inflight, &done, &shed, &failed)
+	peak, samples, sum := watch(ctx, opt, start, win, &inflight, &done, &shed, &failed)
 	wg.Wait()
 	elapsed := time.Since(start)
 	if opt.Progress != nil {
@@ -200,7 +245,7 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 }
 
 // watch samples in-flight requests and prints progress until ctx ends.
-func watch(ctx context.Context, opt Options, start time.Time, inflight, done, shed, failed *atomic.Int64) (peak, samples int, sum float64) {
+func watch(ctx context.Context, opt Options, start time.Time, win *window, inflight, done, shed, failed *atomic.Int64) (peak, samples int, sum float64) {
 	t := time.NewTicker(opt.Tick)
 	defer t.Stop()
 	var last int64
@@ -212,6 +257,12 @@ func watch(ctx context.Context, opt Options, start time.Time, inflight, done, sh
 		}
 		n := int(inflight.Load())
 		peak, samples, sum = max(peak, n), samples+1, sum+float64(n)
+		if opt.OnTick != nil {
+			p := percentiles(win.take())
+			d := done.Load()
+			opt.OnTick(TickStats{ElapsedS: time.Since(start).Seconds(), PerSec: float64(p.N) / opt.Tick.Seconds(),
+				P50MS: ms(p.P50), P99MS: ms(p.P99), InFlight: n, Shed: shed.Load(), Errors: failed.Load(), Requests: d})
+		}
 		if opt.Progress != nil {
 			d := done.Load()
 			fmt.Fprintf(opt.Progress, "\r%5.0fs  users %d  in flight %d  requests %d  %.0f req/s  shed %d  errors %d   ",
@@ -296,3 +347,5 @@ func percentiles(d []time.Duration) Percentiles {
 	at := func(p float64) time.Duration { return d[min(int(float64(len(d))*p), len(d)-1)] }
 	return Percentiles{N: len(d), P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: d[len(d)-1]}
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -26,7 +26,9 @@ func TestSurgeHoldsItsUsersInFlightAndCounts(t *testing.T) {
 	}))
 	defer srv.Close()
 	var progress bytes.Buffer
-	s, err := Run(t.Context(), Options{URL: srv.URL, Users: 40, Duration: 600 * time.Millisecond, Tick: 100 * time.Millisecond, Progress: &progress})
+	var ticks []TickStats
+	s, err := Run(t.Context(), Options{URL: srv.URL, Users: 40, Duration: 600 * time.Millisecond, Tick: 100 * time.Millisecond, Progress: &progress,
+		OnTick: func(ts TickStats) { ticks = append(ticks, ts) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +43,9 @@ func TestSurgeHoldsItsUsersInFlightAndCounts(t *testing.T) {
 	}
 	if int64(s.Requests) > n.Load() {
 		t.Errorf("counted %d answers, server saw %d", s.Requests, n.Load())
+	}
+	if len(ticks) < 4 || ticks[len(ticks)-1].Requests == 0 || ticks[2].PerSec == 0 || ticks[2].P50MS < 20 {
+		t.Errorf("ticks %+v", ticks)
 	}
 	if !strings.Contains(progress.String(), "users 40  in flight") {
 		t.Errorf("progress %q", progress.String())

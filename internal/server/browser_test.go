@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"math"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestDashboardInARealBrowser drives the page at / in Debian's Chromium,
+// headless, against a real server: the lanes in both modes, the race, a
+// short surge and the health table, read back from the DOM.
+func TestDashboardInARealBrowser(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is needed for the dashboard test; make test installs it (Debian package chromium)")
+	}
+	s := newServer(t, `
+sources:
+  weather: {kind: mock, latency: 20ms, data: {temp: 22}}
+  image:   {kind: mock, latency: 90ms, data: {url: /img}}
+  chat:    {kind: mock, latency: 50ms, data: {reply: hi}}
+routes:
+  - {path: /city-report, sources: [weather, image, chat]}
+dashboard: {surge_max_users: 50, surge_max_duration: 5s}
+`)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1000, 1000))
+	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancelAlloc()
+	ctx, cancelTab := chromedp.NewContext(actx)
+	defer cancelTab()
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	attr := func(sel, name string) string {
+		t.Helper()
+		r, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+		if err != nil {
+			t.Fatalf("attribute %s of %s: %v", name, sel, err)
+		}
+		return r.Value
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return v
+	}
+	poll := func(what, expr string) {
+		t.Helper()
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if _, err := chromedp.Run(pctx, chromedp.Poll[bool](expr)); err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+	}
+	do("load the page", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
+
+	lanes := func(mode string) (total float64, lat []float64) {
+		do("run the lanes "+mode,
+			chromedp.Click(chromedp.CSS(`input[name=mode][value=`+mode+`]`)),
+			chromedp.Click(chromedp.CSS(`#run-lanes`)),
+			chromedp.WaitVisible(chromedp.CSS(`#total-`+mode+`[data-ms]`)))
+		total, _ = strconv.ParseFloat(attr(`#total-`+mode, "data-ms"), 64)
+		lat, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`[...document.querySelectorAll('.lane')].map(l => +l.dataset.latency)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return total, lat
+	}
+	seq, seqLat := lanes("sequential")
+	con, conLat := lanes("concurrent")
+	sum, slowest := 0.0, 0.0
+	for _, l := range seqLat {
+		sum += l
+	}
+	for _, l := range conLat {
+		slowest = math.Max(slowest, l)
+	}
+	if len(seqLat) != 3 || math.Abs(seq-sum) > 25 {
+		t.Errorf("single lane: total %.1f, lanes %v (sum %.1f): the total should be the sum", seq, seqLat, sum)
+	}
+	if len(conLat) != 3 || math.Abs(con-slowest) > 25 || con >= seq {
+		t.Errorf("highway: total %.1f, lanes %v: the total should be the slowest lane, %.1f", con, conLat, slowest)
+	}
+
+	do("run the race", chromedp.Click(chromedp.CSS(`#tab-race`)), chromedp.Click(chromedp.CSS(`#run-race`)),
+		chromedp.WaitVisible(chromedp.CSS(`#race-winner[data-winner]`)))
+	if sync, async, winner := text(`#sync-done`), text(`#async-done`), attr(`#race-winner`, "data-winner"); sync != "6" || async != "6" || winner != "Async Highway" {
+		t.Errorf("race: sync %s/6, async %s/6, winner %q", sync, async, winner)
+	}
+
+	do("start a surge", chromedp.Click(chromedp.CSS(`#tab-surge`)),
+		chromedp.SetValue(chromedp.CSS(`#surge-users`), "20"), chromedp.SetValue(chromedp.CSS(`#surge-seconds`), "3"),
+		chromedp.Click(chromedp.CSS(`#run-surge`)))
+	poll("the surge to end", `document.getElementById('surge-status').textContent.includes('stayed alive')`)
+	if n, _ := strconv.Atoi(attr(`#surge-chart`, "data-points")); n < 2 {
+		t.Errorf("the surge chart got %d points; status %q", n, text(`#surge-status`))
+	}
+
+	do("open the health table", chromedp.Click(chromedp.CSS(`#tab-health`)))
+	poll("a row per source", `document.querySelectorAll('#health-rows tr').length === 3`)
+	do("back to the lanes", chromedp.Click(chromedp.CSS(`#tab-lanes`)))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := os.Getenv("HIGHWAY_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		p := filepath.Join(dir, "dashboard.png")
+		if err := os.WriteFile(p, shot, 0o644); err == nil {
+			t.Logf("screenshot: %s", p)
+		}
+	}
+	if len(shot) < 10000 {
+		t.Errorf("screenshot of %d bytes", len(shot))
+	}
+}
