@@ -4,9 +4,9 @@
 package server
 
 import (
-	"sort"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/citypopy/highway/internal/config"
