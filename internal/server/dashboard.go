@@ -85,10 +85,11 @@ type sourceHealth struct {
 	Calls     int64   `json:"calls"`
 	Failures  int64   `json:"failures"`
 	ErrorRate float64 `json:"error_rate"`
-	P50MS     float64 `json:"p50_ms"`
-	P95MS     float64 `json:"p95_ms"`
-	P99MS     float64 `json:"p99_ms"`
-	Breaker   string  `json:"breaker"`
+	// Percentiles are null until there are enough recent calls.
+	P50MS   *float64 `json:"p50_ms"`
+	P95MS   *float64 `json:"p95_ms"`
+	P99MS   *float64 `json:"p99_ms"`
+	Breaker string   `json:"breaker"`
 }
 
 func (d *dashboard) sources() any {
@@ -99,9 +100,10 @@ func (d *dashboard) sources() any {
 		if h.Calls > 0 {
 			h.ErrorRate = float64(h.Failures) / float64(h.Calls)
 		}
-		for p, dst := range map[float64]*float64{50: &h.P50MS, 95: &h.P95MS, 99: &h.P99MS} {
+		for p, dst := range map[float64]**float64{50: &h.P50MS, 95: &h.P95MS, 99: &h.P99MS} {
 			if v, ok := u.seen.recent.Percentile(p); ok {
-				*dst = float64(v.Microseconds()) / 1000
+				m := ms(v)
+				*dst = &m
 			}
 		}
 		if u.breaker != nil {
