@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +22,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	file := fs.String("config", "", "config file (default: the embedded default)")
 	addr := fs.String("addr", "", "listen address HOST:PORT (default: the config's listen)")
 	drain := fs.Duration("drain", 30*time.Second, "on shutdown, how long in-flight requests may take to finish")
+	logFormat := fs.String("log", "text", "request log to stderr: text, json or off")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -29,6 +31,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "highway: %v\n", err)
 		return ExitFailure
+	}
+	var logger *slog.Logger
+	switch *logFormat {
+	case "text":
+		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(stderr, nil))
+	case "off":
+	default:
+		fmt.Fprintf(stderr, "highway serve: -log must be text, json or off, got %q\n", *logFormat)
+		return ExitUsage
 	}
 	if *cpuprofile != "" {
 		stopProfile, err := startCPUProfile(*cpuprofile)
@@ -57,6 +70,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return nil, nil, err
 		}
+		srv.SetLogger(logger)
 		return srv, func(base string) {
 			fmt.Fprintf(stderr, "highway: serving %s on %s\n", cfg.File, base)
 			fmt.Fprintf(stderr, "highway: routes %s\n", strings.Join(srv.Paths(), " "))
@@ -87,6 +101,9 @@ func listenAndServe(ctx context.Context, prefix, listen string, drain time.Durat
 	said := make(chan struct{})
 	unhook := context.AfterFunc(ctx, func() {
 		stop() // a second signal now kills the process the default way
+		if d, ok := h.(interface{ Drain() }); ok {
+			d.Drain() // readiness goes false while requests in flight finish
+		}
 		fmt.Fprintf(stderr, "%s: shutting down; in-flight requests have %v to finish (signal again to force)\n", prefix, drain)
 		close(said)
 	})

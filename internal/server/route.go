@@ -73,11 +73,13 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
+// serve answers one request and returns its report, or nil when the
+// request was refused before any source ran.
+func (rt *route) serve(w http.ResponseWriter, r *http.Request) *fanout.Report[json.RawMessage] {
 	if r.Method != rt.method {
 		writeError(w, &requestError{status: http.StatusMethodNotAllowed, allow: rt.method,
 			msg: "method " + r.Method + " not allowed on " + rt.path + "; use " + rt.method})
-		return
+		return nil
 	}
 	req, err := rt.parse(r.URL.RawQuery)
 	if err == nil && r.Method == http.MethodPost {
@@ -85,11 +87,10 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		writeError(w, err)
-		return
+		return nil
 	}
 	if req.stream || strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
-		rt.stream(w, r, req)
-		return
+		return rt.stream(w, r, req)
 	}
 	rep := fanout.Gather(req.context(r.Context()), rt.tasks, req.options)
 	bp := buffers.Get().(*[]byte)
@@ -100,6 +101,7 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 	*bp = b
 	buffers.Put(bp)
+	return rep
 }
 
 var jsonContentType = []string{"application/json"}

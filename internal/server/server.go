@@ -4,12 +4,18 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
+	"sync/atomic"
+	"time"
 
+	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/metrics"
 	"github.com/citypopy/highway/internal/web"
 )
 
@@ -17,6 +23,9 @@ import (
 // concurrent use; build a new one to serve a new configuration.
 type Server struct {
 	dash      *dashboard
+	metrics   *metrics.Metrics
+	logger    *slog.Logger
+	draining  atomic.Bool
 	routes    map[string]*route
 	paths     []string
 	upstreams map[string]*upstream
@@ -39,6 +48,15 @@ func New(cfg *config.Config) (*Server, error) {
 		admission: newAdmission(cfg.Admission),
 	}
 	s.dash = &dashboard{s: s, limits: cfg.Dashboard, page: web.Handler()}
+	s.metrics = metrics.New()
+	s.metrics.Gauge("highway_requests_in_flight", "Requests admitted and being served.", func() float64 { return float64(s.admission.inflight()) })
+	s.metrics.Gauge("highway_admission_queue_length", "Requests waiting for a place.", func() float64 { return float64(s.admission.queued.Load()) })
+	s.metrics.Counter("highway_requests_shed_total", "Requests shed with 503 by admission control.", func() float64 { return float64(s.admission.shed.Load()) })
+	for _, name := range sortedNames(sources) {
+		if b := sources[name].breaker; b != nil {
+			s.metrics.BreakerState(name, b.State)
+		}
+	}
 	for _, rc := range cfg.Routes {
 		s.routes[rc.Path] = newRoute(rc, cfg, sources)
 		s.paths = append(s.paths, rc.Path)
@@ -49,23 +67,31 @@ func New(cfg *config.Config) (*Server, error) {
 // Paths lists the route paths served, in config order.
 func (s *Server) Paths() []string { return append([]string(nil), s.paths...) }
 
-// ServeHTTP answers a route's report, the dashboard, or a JSON error.
+// ServeHTTP answers a route's report, the dashboard, the health and
+// metrics endpoints, or a JSON error.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := s.routes[r.URL.Path]
-	if rt == nil && s.dash.ServeHTTP(w, r) {
+	if rt == nil && (s.operational(w, r) || s.dash.ServeHTTP(w, r)) {
 		return
 	}
+	start := time.Now()
+	id := requestID(r)
+	w.Header().Set("X-Request-Id", id)
+	sw := &statusWriter{ResponseWriter: w}
+	label, rep := unmatched, (*fanout.Report[json.RawMessage])(nil)
+	defer func() { s.observe(r.Context(), r, id, label, sw.status, time.Since(start), rep) }()
 	if rt == nil {
-		writeError(w, &requestError{status: http.StatusNotFound,
+		writeError(sw, &requestError{status: http.StatusNotFound,
 			msg: "no route " + r.URL.Path + "; routes: " + strings.Join(s.paths, ", ")})
 		return
 	}
+	label = rt.path
 	if !s.admission.admit(r.Context()) {
-		s.admission.refuse(w)
+		s.admission.refuse(sw)
 		return
 	}
 	defer s.admission.release()
-	rt.serve(w, r)
+	rep = rt.serve(sw, r)
 }
 
 func sortedNames[V any](m map[string]V) []string {

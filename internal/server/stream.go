@@ -22,7 +22,7 @@ const (
 // stream answers a route as Server-Sent Events: one source event per
 // source as it lands, in completion order, then the report. The status is
 // 200 once the stream starts; the report says what failed.
-func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request) {
+func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request) *fanout.Report[json.RawMessage] {
 	sw := sse.NewWriter(w)
 	stopHeartbeat := heartbeat(sw, rt.heartbeat)
 	var ids atomic.Int64 // deltas come from the sources' goroutines
@@ -48,6 +48,7 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request) {
 	sw.Event(int(ids.Add(1)), EventReport, b)
 	*bp = b
 	buffers.Put(bp)
+	return rep
 }
 
 // heartbeat writes a comment every interval until stopped, so that proxies

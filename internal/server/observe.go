@@ -1,0 +1,138 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/citypopy/highway/fanout"
+	"github.com/citypopy/highway/internal/metrics"
+	"github.com/citypopy/highway/internal/report"
+)
+
+// Operational endpoints, reserved by the config.
+const (
+	HealthzPath = "/healthz"
+	ReadyzPath  = "/readyz"
+	MetricsPath = "/metrics"
+)
+
+// unmatched is the route label of requests for no route: a fixed value,
+// never the path a client sent.
+const unmatched = "(unmatched)"
+
+// statusWriter remembers the status written. It implements Unwrap, so
+// http.ResponseController still finds Flush on the writer underneath.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap returns the writer underneath.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// requestID is the client's X-Request-Id when it is a short token, or a
+// fresh random one.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); len(id) > 0 && len(id) <= 64 && validHeaderToken(id) {
+		return id
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func validHeaderToken(s string) bool {
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// outcome is a source result's metrics outcome.
+func outcome(err error) string {
+	switch report.Reason(err) {
+	case "":
+		return metrics.OutcomeOK
+	case report.ReasonTimeout, report.ReasonDeadline, report.ReasonNotStarted:
+		return metrics.OutcomeTimeout
+	case report.ReasonCanceled:
+		return metrics.OutcomeCancelled
+	case report.ReasonBreaker:
+		return metrics.OutcomeBreakerOpen
+	}
+	return metrics.OutcomeError
+}
+
+// observe records one request in the metrics and the log: the one place
+// that does.
+func (s *Server) observe(ctx context.Context, r *http.Request, id, route string, status int, took time.Duration, rep *fanout.Report[json.RawMessage]) {
+	s.metrics.ObserveRequest(route, status, took)
+	attrs := make([]slog.Attr, 0, 8)
+	attrs = append(attrs, slog.String("id", id), slog.String("method", r.Method), slog.String("route", route),
+		slog.Int("status", status), slog.Float64("ms", float64(took.Microseconds())/1000))
+	if rep != nil {
+		srcs := make([]any, 0, len(rep.Results))
+		for i := range rep.Results {
+			res := &rep.Results[i]
+			out := outcome(res.Err)
+			s.metrics.ObserveSource(res.Name, out, res.Latency(), res.Attempts, res.Marks)
+			srcs = append(srcs, slog.String(res.Name, out+" "+strconv.FormatFloat(float64(res.Latency().Microseconds())/1000, 'f', 1, 64)+"ms"))
+		}
+		attrs = append(attrs, slog.Group("sources", srcs...))
+	}
+	if s.logger != nil {
+		s.logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+	}
+}
+
+// operational answers the health and metrics endpoints; false for any
+// other path.
+func (s *Server) operational(w http.ResponseWriter, r *http.Request) bool {
+	switch r.URL.Path {
+	case HealthzPath:
+		writeJSON(w, map[string]string{"status": "ok"})
+	case ReadyzPath:
+		if s.draining.Load() {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"ready":false,"reason":"shutting down"}` + "\n"))
+			return true
+		}
+		writeJSON(w, map[string]bool{"ready": true})
+	case MetricsPath:
+		s.metrics.Handler().ServeHTTP(w, r)
+	default:
+		return false
+	}
+	return true
+}
+
+// Drain marks the server as shutting down: /readyz answers 503, so load
+// balancers stop sending traffic while requests in flight finish.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// SetLogger makes the server log one line per request to l; nil logs
+// nothing.
+func (s *Server) SetLogger(l *slog.Logger) { s.logger = l }

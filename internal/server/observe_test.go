@@ -1,0 +1,150 @@
+package server
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fams
+}
+
+// value finds the sample of fam whose labels include want.
+func value(fams map[string]*dto.MetricFamily, fam string, want map[string]string) (float64, bool) {
+	f := fams[fam]
+	if f == nil {
+		return 0, false
+	}
+	for _, m := range f.Metric {
+		have := map[string]string{}
+		for _, l := range m.Label {
+			have[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for k, v := range want {
+			match = match && have[k] == v
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount()), true
+		}
+	}
+	return 0, false
+}
+
+func TestMetricsAfterKnownTraffic(t *testing.T) {
+	s := newServer(t, `
+admission: {max_inflight: 100, queue: 0, queue_timeout: 0s}
+sources:
+  weather: {kind: mock, latency: 5ms, data: 1}
+  broken:  {kind: mock, latency: 5ms, failure_rate: 1, breaker: {failures: 2, cooldown: 1h}}
+  slow:    {kind: mock, latency: 1s, timeout: 20ms}
+  cached:  {kind: mock, latency: 5ms, data: 2, cache: {ttl: 1h}}
+routes:
+  - {path: /r, sources: [weather, broken, slow, cached], optional: [broken]}
+`)
+	var logs bytes.Buffer
+	s.SetLogger(slog.New(slog.NewJSONHandler(&logs, nil)))
+	front := httptest.NewServer(s)
+	defer front.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+	for range 3 {
+		resp, err := http.Get(front.URL + "/r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.Header.Get("X-Request-Id") == "" {
+			t.Error("no X-Request-Id")
+		}
+	}
+	req, _ := http.NewRequest("GET", front.URL+"/r?mode=fast", nil)
+	req.Header.Set("X-Request-Id", "abc-123")
+	resp, _ := http.DefaultClient.Do(req)
+	resp.Body.Close()
+	if resp.Header.Get("X-Request-Id") != "abc-123" {
+		t.Errorf("request id %q", resp.Header.Get("X-Request-Id"))
+	}
+	if resp, err := http.Get(front.URL + "/nowhere?secret=leak"); err == nil {
+		resp.Body.Close()
+	}
+
+	fams := scrape(t, front.URL)
+	for _, c := range []struct {
+		fam    string
+		labels map[string]string
+		want   float64
+	}{
+		{"highway_requests_total", map[string]string{"route": "/r", "code": "200"}, 3},
+		{"highway_requests_total", map[string]string{"route": "/r", "code": "400"}, 1},
+		{"highway_requests_total", map[string]string{"route": "(unmatched)", "code": "404"}, 1},
+		{"highway_request_duration_seconds", map[string]string{"route": "/r"}, 4},
+		{"highway_source_call_duration_seconds", map[string]string{"source": "weather", "outcome": "ok"}, 3},
+		{"highway_source_call_duration_seconds", map[string]string{"source": "broken", "outcome": "error"}, 2},
+		{"highway_source_call_duration_seconds", map[string]string{"source": "broken", "outcome": "breaker_open"}, 1},
+		{"highway_source_call_duration_seconds", map[string]string{"source": "slow", "outcome": "timeout"}, 3},
+		{"highway_source_cache_hits_total", map[string]string{"source": "cached"}, 2},
+		{"highway_breaker_state", map[string]string{"source": "broken"}, 2},
+		{"highway_requests_in_flight", nil, 0},
+		{"highway_requests_shed_total", nil, 0},
+	} {
+		if got, ok := value(fams, c.fam, c.labels); !ok || got != c.want {
+			t.Errorf("%s%v = %v (found %v), want %v", c.fam, c.labels, got, ok, c.want)
+		}
+	}
+	body := logs.String()
+	if strings.Count(body, `"msg":"request"`) != 5 || !strings.Contains(body, `"id":"abc-123"`) || !strings.Contains(body, `"slow":"timeout 2`) ||
+		strings.Contains(body, "secret=leak") {
+		t.Errorf("logs:\n%s", body)
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	s := newServer(t, city)
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200} {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("%s: %d", path, rec.Code)
+		}
+	}
+	s.Drain()
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "shutting down") {
+		t.Errorf("draining: %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	if rec.Code != 200 {
+		t.Errorf("healthz while draining: %d", rec.Code)
+	}
+}
