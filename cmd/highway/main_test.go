@@ -184,3 +184,58 @@ func TestStreamWithCurlN(t *testing.T) {
 		t.Errorf("curl -N got:\n%s", s)
 	}
 }
+
+func TestReloadOnSIGHUPAndWatch(t *testing.T) {
+	bin := build(t)
+	cfg := filepath.Join(t.TempDir(), "highway.yaml")
+	write := func(body string) {
+		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const a = "sources: {slow: {kind: mock, latency: 400ms, data: 1}}\nroutes:\n  - {path: /a, sources: [slow]}\n"
+	write(a)
+	cmd, base, lines := start(t, bin, "-config", cfg, "-watch", "-log", "off")
+	waitFor := func(what string) string {
+		t.Helper()
+		deadline := time.After(15 * time.Second)
+		for {
+			select {
+			case l := <-lines:
+				if strings.Contains(l, what) {
+					return l
+				}
+			case <-deadline:
+				t.Fatalf("highway never said %q", what)
+			}
+		}
+	}
+	inFlight := make(chan int, 1)
+	go func() { code, _ := curl(t, base+"/a"); inFlight <- code }()
+	time.Sleep(100 * time.Millisecond)
+
+	write(a + "  - {path: /b, sources: [slow]}\n")
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor("reloaded the config (SIGHUP)")
+	if code := <-inFlight; code != 200 {
+		t.Errorf("a request in flight across the reload got %d", code)
+	}
+	if code, _ := curl(t, base+"/b"); code != 200 {
+		t.Errorf("/b after the reload: %d", code)
+	}
+
+	write("sources: {slow: {kind: mock, latency: soon}}\nroutes: [{path: /c, sources: [slow]}]\n")
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor("reload (SIGHUP) refused, still serving the old config")
+	waitFor(`sources.slow.latency: invalid duration "soon"`)
+	if code, _ := curl(t, base+"/b"); code != 200 {
+		t.Errorf("the old config stopped serving after a bad reload: %d", code)
+	}
+
+	time.Sleep(1100 * time.Millisecond) // a different modification time for -watch to see
+	write("sources: {slow: {kind: mock, latency: 1ms, data: 1}}\nroutes: [{path: /d, sources: [slow]}]\n")
+	waitFor("reloaded the config (the file changed)")
+	if code, _ := curl(t, base+"/d"); code != 200 {
+		t.Errorf("/d after -watch saw the change: %d", code)
+	}
+}

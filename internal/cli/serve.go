@@ -23,6 +23,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	addr := fs.String("addr", "", "listen address HOST:PORT (default: the config's listen)")
 	drain := fs.Duration("drain", 30*time.Second, "on shutdown, how long in-flight requests may take to finish")
 	logFormat := fs.String("log", "text", "request log to stderr: text, json or off")
+	watch := fs.Bool("watch", false, "reload the config when its file changes (SIGHUP always reloads)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -61,17 +62,33 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitFailure
 	}
 	defer stopMock() // after the routes have drained: they may still call it
-	return listenAndServe(ctx, "highway", listen, *drain, stderr, func(addr string) (http.Handler, func(string), error) {
+	build := func() (*server.Server, error) {
 		cfg, err := loadConfig(*file)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		srv, err := server.New(cfg)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		srv.SetLogger(logger)
-		return srv, func(base string) {
+		return srv, nil
+	}
+	rctx, stopReload := context.WithCancel(ctx)
+	defer stopReload()
+	return listenAndServe(ctx, "highway", listen, *drain, stderr, func(addr string) (http.Handler, func(string), error) {
+		srv, err := build()
+		if err != nil {
+			return nil, nil, err
+		}
+		sw := &swapper{}
+		sw.current.Store(srv)
+		rl := &reloader{file: *file, sw: sw, build: build, stderr: stderr}
+		if *watch {
+			rl.watch = time.Second
+		}
+		go rl.run(rctx)
+		return sw, func(base string) {
 			fmt.Fprintf(stderr, "highway: serving %s on %s\n", cfg.File, base)
 			fmt.Fprintf(stderr, "highway: routes %s\n", strings.Join(srv.Paths(), " "))
 			fmt.Fprintf(stderr, "highway: try  curl -s %s%s\n", base, srv.Paths()[0])
