@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"github.com/citypopy/highway/internal/surge"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -237,5 +238,40 @@ func TestReloadOnSIGHUPAndWatch(t *testing.T) {
 	waitFor("reloaded the config (the file changed)")
 	if code, _ := curl(t, base+"/d"); code != 200 {
 		t.Errorf("/d after -watch saw the change: %d", code)
+	}
+}
+
+func TestSIGTERMDuringASurgeDropsNoAdmittedRequest(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "highway.yaml")
+	os.WriteFile(cfg, []byte("sources: {a: {kind: mock, latency: 50ms, data: 1}, b: {kind: mock, latency: 80ms, data: 2}}\nroutes: [{path: /r, sources: [a, b]}]\n"), 0o600)
+	cmd, base, lines := start(t, build(t), "-config", cfg, "-log", "json")
+	var logged []string
+	drained := make(chan struct{})
+	go func() {
+		for l := range lines {
+			logged = append(logged, l)
+		}
+		close(drained)
+	}()
+	time.AfterFunc(time.Second, func() { cmd.Process.Signal(syscall.SIGTERM) })
+	s, err := surge.Run(t.Context(), surge.Options{URL: base + "/r", Users: 50, Duration: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("highway exited with %v", err)
+	}
+	<-drained
+	served := 0
+	for _, l := range logged {
+		if strings.Contains(l, `"msg":"request"`) {
+			if !strings.Contains(l, `"status":200`) {
+				t.Errorf("the server answered other than 200 during the drain: %s", l)
+			}
+			served++
+		}
+	}
+	if served == 0 || s.Statuses[200] != served || len(s.Statuses) != 1 {
+		t.Errorf("the server answered %d requests; the clients got %v (errors after the listener closed: %v)", served, s.Statuses, s.Errors)
 	}
 }
