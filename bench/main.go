@@ -89,15 +89,15 @@ func main() {
 	py := []string{"/usr/bin/python3", "-m", "uvicorn", "seed_fastapi:app", "--log-level", "warning", "--host", "127.0.0.1", "--port"}
 	latencies := []string{"WEATHER_MS=30", "IMAGE_MS=80", "CHAT_MS=50"}
 	systems := []system{
-		{name: "highway", group: "embedded", args: []string{highway, "serve", "-config", "bench/config/embedded.yaml", "-addr"}},
+		{name: "highway", group: "embedded", args: []string{highway, "serve", "-log", "off", "-config", "bench/config/embedded.yaml", "-addr"}},
 		{name: "naivego (WaitGroup fan-out)", group: "embedded", args: []string{naive, "-addr"}},
 		{name: "floor (no fan-out)", group: "embedded", args: []string{floor}},
 		{name: "seed FastAPI + asyncio.gather", group: "embedded", args: py, dir: *peers, env: latencies},
-		{name: "highway", group: "http", args: []string{highway, "serve", "-config", "bench/config/http-plain.yaml", "-addr"}},
+		{name: "highway", group: "http", args: []string{highway, "serve", "-log", "off", "-config", "bench/config/http-plain.yaml", "-addr"}},
 		{name: "naivego (WaitGroup fan-out)", group: "http", args: []string{naive, "-upstream", up, "-addr"}},
 		{name: "seed FastAPI + aiohttp", group: "http", args: py, dir: *peers, env: append(latencies, "UPSTREAM="+up)},
-		{name: "highway, coalesce on", group: "http", args: []string{highway, "serve", "-config", "bench/config/http-coalesce.yaml", "-addr"}},
-		{name: "highway, cache 1s", group: "http", args: []string{highway, "serve", "-config", "bench/config/http-cache.yaml", "-addr"}},
+		{name: "highway, coalesce on", group: "http", args: []string{highway, "serve", "-log", "off", "-config", "bench/config/http-coalesce.yaml", "-addr"}},
+		{name: "highway, cache 1s", group: "http", args: []string{highway, "serve", "-log", "off", "-config", "bench/config/http-cache.yaml", "-addr"}},
 	}
 	filter := regexp.MustCompile(*only)
 	// Every system runs at once (an idle one costs nothing) and the rounds
@@ -326,7 +326,7 @@ func parseWrk(out string) row {
 // tells admitted requests from shed ones.
 func surgeRows(highway string, users int, d time.Duration) []string {
 	addr := "127.0.0.1:18079"
-	p := start(system{name: "highway (surge)", args: []string{highway, "serve", "-config", "bench/config/surge.yaml", "-addr", addr}}, addr)
+	p := start(system{name: "highway (surge)", args: []string{highway, "serve", "-log", "off", "-config", "bench/config/surge.yaml", "-addr", addr}}, addr)
 	defer stop(p)
 	url := "http://" + addr + "/city-report"
 	calm, err := surge.Run(context.Background(), surge.Options{URL: url, Users: 100, Duration: d})
@@ -355,7 +355,7 @@ func surgeRows(highway string, users int, d time.Duration) []string {
 // hedgeRows compares a heavy-tailed upstream with and without hedging.
 func hedgeRows(highway string, d time.Duration) []string {
 	addr := "127.0.0.1:18078"
-	p := start(system{name: "highway (hedge)", args: []string{highway, "serve", "-config", "bench/config/hedge.yaml", "-addr", addr}}, addr)
+	p := start(system{name: "highway (hedge)", args: []string{highway, "serve", "-log", "off", "-config", "bench/config/hedge.yaml", "-addr", addr}}, addr)
 	defer stop(p)
 	lines := []string{
 		"### Hedging a heavy-tailed upstream",
@@ -400,7 +400,7 @@ func msd(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Micros
 func render(rows []row, extra []string, conns []int, d time.Duration, rounds int) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "# Benchmark results\n\n%s, on %s: %d cores, %s, %s. Each cell is the median of %d interleaved rounds (all systems running at once, so the machine's noise falls on all alike) of %v of `wrk -t2 --latency` after a warm-up; server CPU from /proc, divided by the requests served; peak RSS is the process's high-water mark; errors are summed over the rounds. All systems fetch the same three sources (weather 30ms, chat 50ms, image 80ms), so the ceiling is connections / 80ms.\n\n",
+	fmt.Fprintf(&b, "# Benchmark results\n\n%s, on %s: %d cores, %s, %s. Each cell is the median of %d interleaved rounds (all systems running at once, so the machine's noise falls on all alike) of %v of `wrk -t2 --latency` after a warm-up; server CPU from /proc, divided by the requests served; Highway runs with its metrics on and its request log off (the baselines log nothing); peak RSS is the process's high-water mark; errors are summed over the rounds. All systems fetch the same three sources (weather 30ms, chat 50ms, image 80ms), so the ceiling is connections / 80ms.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), cpuModel(), runtime.Version(), rounds, d)
 	for _, group := range []string{"embedded", "http"} {
 		title := map[string]string{"embedded": "Built-in mock sources (no upstream calls)", "http": "Sources fetched over HTTP from `highway mock`"}[group]

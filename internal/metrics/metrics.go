@@ -7,6 +7,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,15 +72,69 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
 
-// ObserveRequest records one answered request.
+// Route is a route's instruments, resolved once: looking label values up
+// on every request costs a hash per series.
+type Route struct {
+	duration prometheus.Observer
+	codes    sync.Map // status code -> prometheus.Counter
+	path     string
+	m        *Metrics
+}
+
+// Route returns the instruments of the route at path.
+func (m *Metrics) Route(path string) *Route {
+	return &Route{duration: m.duration.WithLabelValues(path), path: path, m: m}
+}
+
+// Observe records one answered request.
+func (r *Route) Observe(code int, d time.Duration) {
+	c, ok := r.codes.Load(code)
+	if !ok {
+		c, _ = r.codes.LoadOrStore(code, r.m.requests.WithLabelValues(r.path, strconv.Itoa(code)))
+	}
+	c.(prometheus.Counter).Inc()
+	r.duration.Observe(d.Seconds())
+}
+
+// ObserveRequest records one answered request of a route without
+// resolved instruments.
 func (m *Metrics) ObserveRequest(route string, code int, d time.Duration) {
 	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
 	m.duration.WithLabelValues(route).Observe(d.Seconds())
 }
 
-// ObserveSource records one source call of a route's gather.
+// Source is a source's call-duration instruments, by outcome, resolved
+// once.
+type Source struct {
+	name     string
+	outcomes map[string]prometheus.Observer
+	m        *Metrics
+}
+
+// Source returns the instruments of the named source.
+func (m *Metrics) Source(name string) *Source {
+	s := &Source{name: name, m: m, outcomes: map[string]prometheus.Observer{}}
+	for _, o := range []string{OutcomeOK, OutcomeError, OutcomeTimeout, OutcomeCancelled, OutcomeBreakerOpen} {
+		s.outcomes[o] = m.sourceDuration.WithLabelValues(name, o)
+	}
+	return s
+}
+
+// Observe records one call of the source in a route's gather.
+func (s *Source) Observe(outcome string, d time.Duration, attempts int, marks fanout.Mark) {
+	s.outcomes[outcome].Observe(d.Seconds())
+	if attempts == 1 && marks == 0 {
+		return // the common case: nothing more to count
+	}
+	s.m.ObserveSource(s.name, "", d, attempts, marks)
+}
+
+// ObserveSource records what the policies did in one source call, and its
+// duration unless outcome is "".
 func (m *Metrics) ObserveSource(name, outcome string, d time.Duration, attempts int, marks fanout.Mark) {
-	m.sourceDuration.WithLabelValues(name, outcome).Observe(d.Seconds())
+	if outcome != "" {
+		m.sourceDuration.WithLabelValues(name, outcome).Observe(d.Seconds())
+	}
 	extra := attempts - 1
 	if marks.Has(fanout.Hedged) {
 		m.hedges.WithLabelValues(name, "sent").Inc()

@@ -87,8 +87,24 @@ func outcome(err error) string {
 
 // observe records one request in the metrics and the log: the one place
 // that does.
-func (s *Server) observe(ctx context.Context, r *http.Request, id, route string, status int, took time.Duration, rep *fanout.Report[json.RawMessage]) {
-	s.metrics.ObserveRequest(route, status, took)
+func (s *Server) observe(ctx context.Context, r *http.Request, id string, rt *route, status int, took time.Duration, rep *fanout.Report[json.RawMessage]) {
+	route := unmatched
+	if rt != nil {
+		route = rt.path
+		rt.metrics.Observe(status, took)
+	} else {
+		s.metrics.ObserveRequest(route, status, took)
+	}
+	if rep != nil && s.logger == nil {
+		for i := range rep.Results {
+			res := &rep.Results[i]
+			rt.sources[i].Observe(outcome(res.Err), res.Latency(), res.Attempts, res.Marks)
+		}
+		return
+	}
+	if s.logger == nil {
+		return
+	}
 	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs, slog.String("id", id), slog.String("method", r.Method), slog.String("route", route),
 		slog.Int("status", status), slog.Float64("ms", float64(took.Microseconds())/1000))
@@ -97,14 +113,12 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, route string,
 		for i := range rep.Results {
 			res := &rep.Results[i]
 			out := outcome(res.Err)
-			s.metrics.ObserveSource(res.Name, out, res.Latency(), res.Attempts, res.Marks)
+			rt.sources[i].Observe(out, res.Latency(), res.Attempts, res.Marks)
 			srcs = append(srcs, slog.String(res.Name, out+" "+strconv.FormatFloat(float64(res.Latency().Microseconds())/1000, 'f', 1, 64)+"ms"))
 		}
 		attrs = append(attrs, slog.Group("sources", srcs...))
 	}
-	if s.logger != nil {
-		s.logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
-	}
+	s.logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 }
 
 // operational answers the health and metrics endpoints; false for any

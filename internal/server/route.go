@@ -15,6 +15,7 @@ import (
 
 	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/metrics"
 	"github.com/citypopy/highway/internal/report"
 	"github.com/citypopy/highway/source"
 )
@@ -29,6 +30,8 @@ type route struct {
 	heartbeat time.Duration // between comments on a quiet stream
 	params    map[string]*config.Param
 	maxBody   int64
+	metrics   *metrics.Route
+	sources   []*metrics.Source // by task
 }
 
 // request is what a request asks of its route.

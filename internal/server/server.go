@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -61,6 +62,17 @@ func New(cfg *config.Config) (*Server, error) {
 		s.routes[rc.Path] = newRoute(rc, cfg, sources)
 		s.paths = append(s.paths, rc.Path)
 	}
+	// Resolved once, after the routes exist: label lookups per request cost.
+	bySource := map[string]*metrics.Source{}
+	for _, name := range sortedNames(sources) {
+		bySource[name] = s.metrics.Source(name)
+	}
+	for _, rt := range s.routes {
+		rt.metrics = s.metrics.Route(rt.path)
+		for _, t := range rt.tasks {
+			rt.sources = append(rt.sources, bySource[t.Name])
+		}
+	}
 	return s, nil
 }
 
@@ -78,14 +90,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := requestID(r)
 	w.Header().Set("X-Request-Id", id)
 	sw := &statusWriter{ResponseWriter: w}
-	label, rep := unmatched, (*fanout.Report[json.RawMessage])(nil)
-	defer func() { s.observe(r.Context(), r, id, label, sw.status, time.Since(start), rep) }()
+	var rep *fanout.Report[json.RawMessage]
+	defer func() {
+		if p := recover(); p != nil {
+			// A bug of ours: answer it as one, rather than drop the
+			// connection, and say so in the log.
+			if sw.status == 0 {
+				writeError(sw, fmt.Errorf("panic: %v", p))
+			}
+			if s.logger != nil {
+				s.logger.Error("panic serving a request", "id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
+		}
+		s.observe(r.Context(), r, id, rt, sw.status, time.Since(start), rep)
+	}()
 	if rt == nil {
 		writeError(sw, &requestError{status: http.StatusNotFound,
 			msg: "no route " + r.URL.Path + "; routes: " + strings.Join(s.paths, ", ")})
 		return
 	}
-	label = rt.path
 	if !s.admission.admit(r.Context()) {
 		s.admission.refuse(sw)
 		return
