@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/policy"
 	"github.com/citypopy/highway/source"
@@ -118,6 +119,9 @@ func stack(name string, sc *config.Source, base source.Source) *upstream {
 	}
 	u.seen = &observed{next: s}
 	u.fetch = u.seen
+	if p, ok := s.(fanout.Planned[json.RawMessage]); ok {
+		u.fetch = &plannedObserved{observed: u.seen, plan: p}
+	}
 	return u
 }
 

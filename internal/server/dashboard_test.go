@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"github.com/citypopy/highway/fanout"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -71,3 +72,10 @@ dashboard: {surge_max_users: 10, surge_max_duration: 2s}
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestHealthStatsKeepMocksPlanned(t *testing.T) {
+	s := newServer(t, "sources: {m: {kind: mock, latency: 1ms}}\nroutes: [{path: /m, sources: [m]}]\n")
+	if _, ok := s.upstreams["m"].fetch.(fanout.Planned[json.RawMessage]); !ok {
+		t.Error("a bare mock must stay fanout.Planned through its health stats, or every call costs a goroutine")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/policy"
 	"github.com/citypopy/highway/source"
 )
@@ -31,4 +32,23 @@ func (o *observed) Fetch(ctx context.Context) (json.RawMessage, error) {
 		o.recent.Observe(time.Since(start))
 	}
 	return v, err
+}
+
+// plannedObserved is observed for a source that is fanout.Planned (a
+// bare mock): it stays Planned, so the gather still delivers its answer on
+// its own timer with no goroutine, and records the call when it is planned.
+type plannedObserved struct {
+	*observed
+	plan fanout.Planned[json.RawMessage]
+}
+
+func (o *plannedObserved) Plan() (json.RawMessage, error, time.Duration) {
+	v, err, after := o.plan.Plan()
+	o.calls.Add(1)
+	if err != nil {
+		o.failures.Add(1)
+	} else {
+		o.recent.Observe(after)
+	}
+	return v, err, after
 }
