@@ -1,0 +1,51 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/citypopy/highway/internal/config"
+)
+
+func FuzzRouteQuery(f *testing.F) {
+	for _, q := range []string{"", "mode=sequential", "lanes=2&stream=1", "city=Paris&days=3", "%zz", "lanes=-1", "mode=x&mode=y", "days=1e9", "city=" + "\x00"} {
+		f.Add(q)
+	}
+	cfg, err := config.Parse("fuzz", []byte(`
+sources: {a: {kind: mock}, b: {kind: mock}}
+routes:
+  - path: /r
+    sources: [a, b]
+    params:
+      city: {pattern: "[A-Za-z ]{1,20}", default: Citypopy}
+      days: {type: int, default: "1"}
+`))
+	if err != nil {
+		f.Fatal(err)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	rt := s.routes["/r"]
+	f.Fuzz(func(t *testing.T, raw string) {
+		req, err := rt.parse(raw)
+		if err != nil {
+			var re *requestError
+			if !errors.As(err, &re) || re.status != http.StatusBadRequest || re.msg == "" {
+				t.Fatalf("%q: %v is not a 400 with a message", raw, err)
+			}
+			return
+		}
+		if req.options.Lanes < 0 || req.options.Lanes > 2 && req.options.Lanes != 0 && req.mode == "sequential" {
+			t.Fatalf("%q: lanes %d mode %s", raw, req.options.Lanes, req.mode)
+		}
+		if err := config.CheckParam(rt.params["city"], req.params["city"]); err != nil {
+			t.Fatalf("%q let an invalid city through: %v", raw, err)
+		}
+		if err := config.CheckParam(rt.params["days"], req.params["days"]); err != nil {
+			t.Fatalf("%q let invalid days through: %v", raw, err)
+		}
+	})
+}
