@@ -219,7 +219,7 @@ func (h *HTTP) compile() {
 	if t.path, h.urlErr = ParseTemplate("url path", path, EscapePath); h.urlErr != nil {
 		return
 	}
-	if t.query, h.urlErr = ParseTemplate("url query", query, escapeQueryPart); h.urlErr != nil {
+	if t.query, h.urlErr = ParseTemplate("url query", query, EscapeQuery); h.urlErr != nil {
 		return
 	}
 	for k, v := range h.Header {
@@ -234,10 +234,6 @@ func (h *HTTP) compile() {
 	h.url, h.urlErr = url.Parse(base + "/")
 	h.tmpl = t
 }
-
-// escapeQueryPart escapes a value for a query string, where the template
-// supplies the = and & around it.
-func escapeQueryPart(s string) string { return url.QueryEscape(s) }
 
 // SplitBase splits an address into its fixed scheme://host and the rest.
 func SplitBase(raw string) (base, rest string) {

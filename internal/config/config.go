@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
 	"time"
 )
 
@@ -150,6 +151,8 @@ type Param struct {
 	Default *string `yaml:"default"`
 	// Pattern is a regular expression the whole value must match.
 	Pattern string `yaml:"pattern"`
+
+	re *regexp.Regexp // Pattern, compiled once by validation
 }
 
 // IsOptional reports whether the route marks source optional.

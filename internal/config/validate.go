@@ -85,10 +85,12 @@ func (d *decoder) validateParams(p string, r *Route, sources map[string]*Source)
 			continue
 		}
 		if prm.Pattern != "" {
-			if _, err := regexp.Compile(prm.Pattern); err != nil {
+			re, err := regexp.Compile(`^(?:` + prm.Pattern + `)$`)
+			if err != nil {
 				d.failAt(pp+".pattern", "invalid regular expression: %v", err)
 				continue
 			}
+			prm.re = re
 		}
 		if prm.Default != nil {
 			if err := CheckParam(prm, *prm.Default); err != nil {
@@ -110,7 +112,8 @@ func (d *decoder) validateParams(p string, r *Route, sources map[string]*Source)
 	}
 }
 
-// CheckParam says whether value is valid for prm.
+// CheckParam says whether value is valid for prm. It runs on every
+// request, so prm's pattern is compiled once, by validation.
 func CheckParam(prm *Param, value string) error {
 	var err error
 	switch prm.Type {
@@ -128,7 +131,7 @@ func CheckParam(prm *Param, value string) error {
 	if err != nil {
 		return fmt.Errorf("want %s, got %q", map[string]string{"int": "an integer", "float": "a number", "bool": "true or false"}[prm.Type], value)
 	}
-	if prm.Pattern != "" && !regexp.MustCompile(`^(?:`+prm.Pattern+`)$`).MatchString(value) {
+	if prm.re != nil && !prm.re.MatchString(value) {
 		return fmt.Errorf("%q does not match %s", value, prm.Pattern)
 	}
 	return nil
