@@ -31,29 +31,24 @@ type anthropicRequest struct {
 
 // Fetch asks for one message.
 func (a *Anthropic) Fetch(ctx context.Context) (json.RawMessage, error) {
-	max := a.MaxTokens
-	if max <= 0 {
-		max = 1024
-	}
-	system, user, err := a.prompts.render(ctx, a.System, a.User)
+	c, err := a.prepare(ctx, "/v1/messages", a.request, readMessage, a.readStream)
 	if err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(anthropicRequest{Model: a.Model, MaxTokens: max, System: system,
-		Messages: []chatMessage{{Role: "user", Content: user}}, Stream: a.Stream})
-	if err != nil {
-		return nil, fmt.Errorf("encode request: %w", err)
-	}
-	url, err := endpoint(a.BaseURL, "/v1/messages")
-	if err != nil {
-		return nil, err
-	}
-	c := a.call(url, body, readMessage, a.readStream)
 	c.header.Set("anthropic-version", AnthropicVersion)
 	if a.APIKey != "" {
 		c.header.Set("x-api-key", a.APIKey)
 	}
 	return c.do(ctx)
+}
+
+func (a *Anthropic) request(system, user string) any {
+	max := a.MaxTokens
+	if max <= 0 {
+		max = 1024
+	}
+	return anthropicRequest{Model: a.Model, MaxTokens: max, System: system,
+		Messages: []chatMessage{{Role: "user", Content: user}}, Stream: a.Stream}
 }
 
 // message is the part of a Messages API message or stream event we read.

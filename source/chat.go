@@ -43,14 +43,28 @@ type LLM struct {
 	prompts prompts
 }
 
-// call is a chatCall for l with the provider's parsers.
-func (l *LLM) call(url string, body []byte, whole func([]byte) (*chatReply, error),
-	stream func(context.Context, io.Reader, *tokenWatch) (*chatReply, error)) *chatCall {
+// prepare renders l's prompts into the provider's request body (built by
+// request) and returns the call to path under BaseURL, with the provider's
+// parsers; the provider adds its headers.
+func (l *LLM) prepare(ctx context.Context, path string, request func(system, user string) any,
+	whole func([]byte) (*chatReply, error), stream func(context.Context, io.Reader, *tokenWatch) (*chatReply, error)) (*chatCall, error) {
+	system, user, err := l.prompts.render(ctx, l.System, l.User)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(request(system, user))
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	url, err := endpoint(l.BaseURL, path)
+	if err != nil {
+		return nil, err
+	}
 	return &chatCall{
 		client: l.Client, url: url, body: body, header: http.Header{},
 		stream: l.Stream, first: l.FirstToken, stall: l.Stall, maxBytes: l.MaxBytes,
 		readWhole: whole, readStream: stream,
-	}
+	}, nil
 }
 
 // chatCall is one call to an LLM provider, whatever its wire format: the

@@ -39,26 +39,17 @@ type chatMessage struct {
 
 // Fetch asks for one chat completion.
 func (o *OpenAI) Fetch(ctx context.Context) (json.RawMessage, error) {
-	system, user, err := o.prompts.render(ctx, o.System, o.User)
+	c, err := o.prepare(ctx, "/chat/completions", o.request, readCompletion, o.readStream)
 	if err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(o.request(system, user))
-	if err != nil {
-		return nil, fmt.Errorf("encode request: %w", err)
-	}
-	url, err := endpoint(o.BaseURL, "/chat/completions")
-	if err != nil {
-		return nil, err
-	}
-	c := o.call(url, body, readCompletion, o.readStream)
 	if o.APIKey != "" {
 		c.header.Set("Authorization", "Bearer "+o.APIKey)
 	}
 	return c.do(ctx)
 }
 
-func (o *OpenAI) request(system, user string) chatRequest {
+func (o *OpenAI) request(system, user string) any {
 	r := chatRequest{Model: o.Model, MaxTokens: o.MaxTokens, Stream: o.Stream}
 	if system != "" {
 		r.Messages = append(r.Messages, chatMessage{Role: "system", Content: system})
