@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // AnthropicPath is where highway mock speaks the Anthropic Messages API:
@@ -50,9 +49,7 @@ func serveAnthropic(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.failureStatus != 0 {
-		if f.retryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int((f.retryAfter+time.Second-1)/time.Second)))
-		}
+		setRetryAfter(w, f.retryAfter)
 		fail(f.failureStatus, "mock_error", "mock failure with status "+strconv.Itoa(f.failureStatus))
 		return
 	}
@@ -60,7 +57,7 @@ func serveAnthropic(w http.ResponseWriter, r *http.Request) {
 	tokens := replyTokens(req.Messages[len(req.Messages)-1].Content)
 	usage := map[string]int{"input_tokens": prompt, "output_tokens": len(tokens)}
 	if !req.Stream {
-		if !wait(r, f.firstToken+time.Duration(len(tokens)-1)*f.tokenDelay) {
+		if !wait(r, f.replyTime(len(tokens))) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -81,24 +78,10 @@ func serveAnthropic(w http.ResponseWriter, r *http.Request) {
 		"content": []any{}, "stop_reason": nil, "usage": map[string]int{"input_tokens": prompt, "output_tokens": 1}}})
 	send("content_block_start", map[string]any{"index": 0, "content_block": map[string]string{"type": "text", "text": ""}})
 	send("ping", map[string]any{})
-	for i, tok := range tokens {
-		delay := f.tokenDelay
-		if i == 0 {
-			delay = f.firstToken
-		}
-		if !wait(r, delay) {
-			return
-		}
-		switch {
-		case f.fault == "stall" && i == 2:
-			<-r.Context().Done()
-			return
-		case f.fault == "garbage" && i == 2:
-			fmt.Fprint(w, "event: content_block_delta\ndata: {oops\n\n")
-			rc.Flush()
-			return
-		}
+	if !f.emit(w, r, tokens, "event: content_block_delta\ndata: {oops\n\n", func(tok string) {
 		send("content_block_delta", map[string]any{"index": 0, "delta": map[string]string{"type": "text_delta", "text": tok}})
+	}) {
+		return
 	}
 	send("content_block_stop", map[string]any{"index": 0})
 	send("message_delta", map[string]any{"delta": map[string]any{"stop_reason": "end_turn", "stop_sequence": nil}, "usage": map[string]int{"output_tokens": len(tokens)}})

@@ -158,9 +158,7 @@ func (e *endpoint) serve(w http.ResponseWriter, r *http.Request) {
 		return // the client has gone
 	}
 	if err != nil {
-		if e.retryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int((e.retryAfter+time.Second-1)/time.Second)))
-		}
+		setRetryAfter(w, e.retryAfter)
 		fail(w, e.failureStatus, err.Error())
 		return
 	}

@@ -72,6 +72,44 @@ type openAIRequest struct {
 	Stream bool `json:"stream"`
 }
 
+// replyTime is how long a whole (unstreamed) reply of n tokens takes.
+func (f fakeChat) replyTime(n int) time.Duration {
+	return f.firstToken + time.Duration(n-1)*f.tokenDelay
+}
+
+// emit paces tokens to send, playing the stall and garbage faults at the
+// third token (garbage is the malformed line to write). It reports whether
+// every token went out; false when the client left or a fault ended it.
+func (f fakeChat) emit(w http.ResponseWriter, r *http.Request, tokens []string, garbage string, send func(tok string)) bool {
+	for i, tok := range tokens {
+		delay := f.tokenDelay
+		if i == 0 {
+			delay = f.firstToken
+		}
+		if !wait(r, delay) {
+			return false
+		}
+		switch {
+		case f.fault == "stall" && i == 2:
+			<-r.Context().Done()
+			return false
+		case f.fault == "garbage" && i == 2:
+			fmt.Fprint(w, garbage)
+			http.NewResponseController(w).Flush()
+			return false
+		}
+		send(tok)
+	}
+	return true
+}
+
+// setRetryAfter sets a Retry-After header of d, rounded up to seconds.
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	if d > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+	}
+}
+
 // serveOpenAI answers a chat completion the way the API does.
 func serveOpenAI(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -93,15 +131,13 @@ func serveOpenAI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.failureStatus != 0 {
-		if f.retryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int((f.retryAfter+time.Second-1)/time.Second)))
-		}
+		setRetryAfter(w, f.retryAfter)
 		openAIError(w, f.failureStatus, "mock_error", "mock failure with status "+strconv.Itoa(f.failureStatus))
 		return
 	}
 	tokens := replyTokens(req.Messages[len(req.Messages)-1].Content)
 	if !req.Stream {
-		if !wait(r, f.firstToken+time.Duration(len(tokens)-1)*f.tokenDelay) {
+		if !wait(r, f.replyTime(len(tokens))) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -129,24 +165,8 @@ func streamOpenAI(w http.ResponseWriter, r *http.Request, req openAIRequest, tok
 			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}}}
 	}
 	send(chunk(map[string]string{"role": "assistant", "content": ""}, nil))
-	for i, tok := range tokens {
-		delay := f.tokenDelay
-		if i == 0 {
-			delay = f.firstToken
-		}
-		if !wait(r, delay) {
-			return
-		}
-		if f.fault == "stall" && i == 2 {
-			<-r.Context().Done()
-			return
-		}
-		if f.fault == "garbage" && i == 2 {
-			fmt.Fprint(w, "data: {\"choices\": [oops\n\n")
-			rc.Flush()
-			return
-		}
-		send(chunk(map[string]string{"content": tok}, nil))
+	if !f.emit(w, r, tokens, "data: {\"choices\": [oops\n\n", func(tok string) { send(chunk(map[string]string{"content": tok}, nil)) }) {
+		return
 	}
 	send(chunk(map[string]string{}, "stop"))
 	send(map[string]any{"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": time.Now().Unix(), "model": req.Model,
