@@ -48,12 +48,15 @@ func WithTrace(ctx context.Context, t *Trace) context.Context {
 	return context.WithValue(ctx, traceKey{}, t)
 }
 
-// AddAttempt records one more call to the upstream itself.
-func (t *Trace) AddAttempt() {
-	if t != nil {
-		t.attempts.Add(1)
-		t.marks.Or(uint32(counted))
+// AddAttempt records one more call to the upstream itself and returns its
+// number, counting from 1 (0 on a nil Trace).
+func (t *Trace) AddAttempt() int {
+	if t == nil {
+		return 0
 	}
+	n := t.attempts.Add(1)
+	t.marks.Or(uint32(counted))
+	return int(n)
 }
 
 // Mark records m.

@@ -3,14 +3,22 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"github.com/citypopy/highway/internal/surge"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/citypopy/highway/internal/surge"
 )
 
 // These tests build the real binary and drive it as a user would: from a
@@ -273,5 +281,54 @@ func TestSIGTERMDuringASurgeDropsNoAdmittedRequest(t *testing.T) {
 	}
 	if served == 0 || s.Statuses[200] != served || len(s.Statuses) != 1 {
 		t.Errorf("the server answered %d requests; the clients got %v (errors after the listener closed: %v)", served, s.Statuses, s.Errors)
+	}
+}
+
+func TestServeExportsTracesToTheOTLPEndpoint(t *testing.T) {
+	var mu sync.Mutex
+	names := map[string]bool{}
+	var service string
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req coltracepb.ExportTraceServiceRequest
+		if r.URL.Path != "/v1/traces" || proto.Unmarshal(body, &req) != nil {
+			http.Error(w, "not an OTLP trace export", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, rs := range req.ResourceSpans {
+			for _, kv := range rs.Resource.GetAttributes() {
+				if kv.Key == "service.name" {
+					service = kv.Value.GetStringValue()
+				}
+			}
+			for _, ss := range rs.ScopeSpans {
+				for _, sp := range ss.Spans {
+					names[sp.Name] = true
+				}
+			}
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer collector.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL)
+	cmd, base, _ := start(t, build(t), "-log", "off")
+	if code, m := curl(t, base+"/city-report"); code != 200 {
+		t.Fatalf("/city-report: %d %v", code, m)
+	}
+	cmd.Process.Signal(syscall.SIGTERM) // the exit flushes the spans
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("highway serve exited with %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, want := range []string{"GET /city-report", "source weather", "attempt weather", "source image", "source chat", "attempt chat"} {
+		if !names[want] {
+			t.Errorf("no span %q exported; got %v", want, names)
+		}
+	}
+	if service != "highway" {
+		t.Errorf("service.name %q, want highway", service)
 	}
 }

@@ -117,7 +117,7 @@ func TestRaceAgainstARunningServerDrawsTheTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, _ := server.New(cfg)
+	srv, _ := server.New(cfg, server.Options{})
 	front := httptest.NewServer(srv)
 	defer front.Close()
 	code, out, errs := run(t, "race", "-url", front.URL+"/city-report", "-width", "20")

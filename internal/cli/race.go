@@ -98,7 +98,7 @@ func raceTarget(ctx context.Context, file, target, route string) (base, path, wh
 	}
 	if cfg, err = loadConfig(file); err == nil {
 		var srv *server.Server
-		if srv, err = server.New(cfg); err == nil {
+		if srv, err = server.New(cfg, server.Options{}); err == nil {
 			return serveRace(ctx, ln, srv, cfg, path, stopMock)
 		}
 	}

@@ -56,6 +56,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *addr != "" {
 		listen = *addr
 	}
+	tp, stopTracing, err := startTracing(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "highway: %v\n", err)
+		return ExitFailure
+	}
+	defer func() {
+		// Last, after the drain: the spans of the final requests go too.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			fmt.Fprintf(stderr, "highway: tracing: flush the last spans: %v\n", err)
+		}
+	}()
+	opts := server.Options{Logger: logger}
+	if tp != nil {
+		opts.TracerProvider = tp
+		fmt.Fprintf(stderr, "highway: tracing on, exporting OTLP over HTTP\n")
+	}
 	stopMock, err := startMockLLM()
 	if err != nil {
 		fmt.Fprintf(stderr, "highway: %v\n", err)
@@ -67,12 +85,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return nil, err
 		}
-		srv, err := server.New(cfg)
-		if err != nil {
-			return nil, err
-		}
-		srv.SetLogger(logger)
-		return srv, nil
+		return server.New(cfg, opts)
 	}
 	rctx, stopReload := context.WithCancel(ctx)
 	defer stopReload()

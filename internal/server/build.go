@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/policy"
@@ -27,24 +29,28 @@ type upstream struct {
 
 // buildSources makes one upstream per configured source, shared by every
 // route that names it.
-func buildSources(cfg *config.Config) (map[string]*upstream, error) {
+func buildSources(cfg *config.Config, tr *tracing) (map[string]*upstream, error) {
+	var client *http.Client // nil: the source package's own
+	if tr != nil {
+		client = tr.client
+	}
 	out := make(map[string]*upstream, len(cfg.Sources))
 	for name, sc := range cfg.Sources {
-		base, err := baseSource(name, sc)
+		base, err := baseSource(name, sc, client)
 		if err != nil {
 			return nil, err
 		}
-		out[name] = stack(name, sc, base)
+		out[name] = stack(name, sc, base, tr)
 	}
 	return out, nil
 }
 
-func baseSource(name string, sc *config.Source) (source.Source, error) {
+func baseSource(name string, sc *config.Source, client *http.Client) (source.Source, error) {
 	switch sc.Kind {
 	case config.KindMock:
 		return NewMock(sc), nil
 	case config.KindHTTP:
-		h := &source.HTTP{Method: sc.Method, URL: sc.URL, MaxBytes: sc.MaxBytes, ForwardBody: sc.ForwardBody}
+		h := &source.HTTP{Method: sc.Method, URL: sc.URL, MaxBytes: sc.MaxBytes, ForwardBody: sc.ForwardBody, Client: client}
 		if len(sc.Headers) > 0 {
 			h.Header = make(http.Header, len(sc.Headers))
 			for k, v := range sc.Headers {
@@ -53,16 +59,17 @@ func baseSource(name string, sc *config.Source) (source.Source, error) {
 		}
 		return h, nil
 	case config.KindOpenAI:
-		return &source.OpenAI{LLM: llm(name, sc)}, nil
+		return &source.OpenAI{LLM: llm(name, sc, client)}, nil
 	case config.KindAnthropic:
-		return &source.Anthropic{LLM: llm(name, sc)}, nil
+		return &source.Anthropic{LLM: llm(name, sc, client)}, nil
 	}
 	return nil, fmt.Errorf("build source %s: unknown kind %q", name, sc.Kind)
 }
 
-func llm(name string, sc *config.Source) source.LLM {
+func llm(name string, sc *config.Source, client *http.Client) source.LLM {
 	return source.LLM{
-		Name: name, BaseURL: sc.BaseURL, Model: sc.Model, APIKey: sc.APIKey,
+		Client: client,
+		Name:   name, BaseURL: sc.BaseURL, Model: sc.Model, APIKey: sc.APIKey,
 		System: sc.System, User: sc.User, MaxTokens: sc.MaxTokens, Stream: sc.Stream,
 		FirstToken: sc.FirstToken.Std(), Stall: sc.Stall.Std(), MaxBytes: sc.MaxBytes,
 	}
@@ -85,11 +92,19 @@ func NewMock(sc *config.Source) *source.Mock {
 // stack wraps base in the source's policies, outermost first:
 // cache → coalesce → retry → hedge → breaker → limit → count → base,
 // as package policy explains. Policies not configured are left out, so a
-// plain source costs nothing extra.
-func stack(name string, sc *config.Source, base source.Source) *upstream {
+// plain source costs nothing extra. With tr, a span is made around the
+// whole stack and around each attempt.
+func stack(name string, sc *config.Source, base source.Source, tr *tracing) *upstream {
 	u := &upstream{name: name, kind: sc.Kind, latencies: &policy.Latencies{}}
 	var s source.Source = base
-	if sc.Retry != nil || sc.Hedge != nil {
+	switch {
+	case tr != nil:
+		kind := trace.SpanKindClient
+		if sc.Kind == config.KindMock {
+			kind = trace.SpanKindInternal
+		}
+		s = &tracedAttempt{name: name, next: s, tracer: tr.tracer, kind: kind}
+	case sc.Retry != nil || sc.Hedge != nil:
 		s = &policy.Count[json.RawMessage]{Next: s}
 	}
 	if sc.Concurrency > 0 {
@@ -121,6 +136,9 @@ func stack(name string, sc *config.Source, base source.Source) *upstream {
 	u.fetch = u.seen
 	if p, ok := s.(fanout.Planned[json.RawMessage]); ok {
 		u.fetch = &plannedObserved{observed: u.seen, plan: p}
+	}
+	if tr != nil {
+		u.fetch = &tracedSource{name: name, kind: sc.Kind, next: u.seen, tracer: tr.tracer}
 	}
 	return u
 }

@@ -146,7 +146,3 @@ func (s *Server) operational(w http.ResponseWriter, r *http.Request) bool {
 // Drain marks the server as shutting down: /readyz answers 503, so load
 // balancers stop sending traffic while requests in flight finish.
 func (s *Server) Drain() { s.draining.Store(true) }
-
-// SetLogger makes the server log one line per request to l; nil logs
-// nothing.
-func (s *Server) SetLogger(l *slog.Logger) { s.logger = l }

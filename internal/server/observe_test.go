@@ -60,7 +60,8 @@ func value(fams map[string]*dto.MetricFamily, fam string, want map[string]string
 }
 
 func TestMetricsAfterKnownTraffic(t *testing.T) {
-	s := newServer(t, `
+	var logs bytes.Buffer
+	s := newServerWith(t, `
 admission: {max_inflight: 100, queue: 0, queue_timeout: 0s}
 sources:
   weather: {kind: mock, latency: 5ms, data: 1}
@@ -69,9 +70,7 @@ sources:
   cached:  {kind: mock, latency: 5ms, data: 2, cache: {ttl: 1h}}
 routes:
   - {path: /r, sources: [weather, broken, slow, cached], optional: [broken]}
-`)
-	var logs bytes.Buffer
-	s.SetLogger(slog.New(slog.NewJSONHandler(&logs, nil)))
+`, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	front := httptest.NewServer(s)
 	defer front.Close()
 	defer http.DefaultClient.CloseIdleConnections()

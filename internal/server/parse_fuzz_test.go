@@ -24,7 +24,7 @@ routes:
 	if err != nil {
 		f.Fatal(err)
 	}
-	s, err := New(cfg)
+	s, err := New(cfg, Options{})
 	if err != nil {
 		f.Fatal(err)
 	}

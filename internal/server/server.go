@@ -14,11 +14,28 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/metrics"
 	"github.com/citypopy/highway/internal/web"
 )
+
+// Options are what a Server takes besides its config. The zero value
+// logs nothing, traces nothing and serves the operational endpoints with
+// the routes.
+type Options struct {
+	// Logger gets one line per request; nil logs nothing.
+	Logger *slog.Logger
+	// TracerProvider makes a span per request, per source and per
+	// upstream attempt, and trace context goes to HTTP upstreams; nil
+	// traces nothing, at no cost.
+	TracerProvider trace.TracerProvider
+	// Admin moves /metrics and /readyz off ServeHTTP onto AdminHandler,
+	// for an operator-only listener. /healthz stays on both.
+	Admin bool
+}
 
 // Server is the HTTP handler for one configuration. It is safe for
 // concurrent use; build a new one to serve a new configuration.
@@ -26,6 +43,8 @@ type Server struct {
 	dash      *dashboard
 	metrics   *metrics.Metrics
 	logger    *slog.Logger
+	tracing   *tracing
+	admin     bool
 	draining  atomic.Bool
 	routes    map[string]*route
 	paths     []string
@@ -35,8 +54,9 @@ type Server struct {
 
 // New builds the sources and routes of cfg, which must be validated (as
 // config.Load, Parse and Default return it).
-func New(cfg *config.Config) (*Server, error) {
-	sources, err := buildSources(cfg)
+func New(cfg *config.Config, o Options) (*Server, error) {
+	tr := newTracing(o.TracerProvider)
+	sources, err := buildSources(cfg, tr)
 	if err != nil {
 		return nil, err
 	}
@@ -47,6 +67,9 @@ func New(cfg *config.Config) (*Server, error) {
 		routes:    make(map[string]*route, len(cfg.Routes)),
 		upstreams: sources,
 		admission: newAdmission(cfg.Admission),
+		logger:    o.Logger,
+		tracing:   tr,
+		admin:     o.Admin,
 	}
 	s.dash = &dashboard{s: s, limits: cfg.Dashboard, page: web.Handler()}
 	s.metrics = metrics.New()
@@ -90,6 +113,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := requestID(r)
 	w.Header().Set("X-Request-Id", id)
 	sw := &statusWriter{ResponseWriter: w}
+	if s.tracing != nil && rt != nil {
+		var span trace.Span
+		r, span = s.tracing.request(r, rt.path)
+		defer func() { endRequest(span, sw.status) }()
+	}
 	var rep *fanout.Report[json.RawMessage]
 	defer func() {
 		if p := recover(); p != nil {

@@ -41,11 +41,16 @@ routes:
 
 func newServer(t *testing.T, yaml string) *Server {
 	t.Helper()
+	return newServerWith(t, yaml, Options{})
+}
+
+func newServerWith(t *testing.T, yaml string, o Options) *Server {
+	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(cfg)
+	s, err := New(cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,132 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/citypopy/highway/fanout"
+	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/source"
+)
+
+// tracing makes the spans of one server: a span per request, a child per
+// source (its lane, with what the policies did) and a grandchild per
+// upstream attempt, whose context goes to HTTP upstreams as traceparent.
+// A nil *tracing traces nothing and costs nothing.
+type tracing struct {
+	tracer trace.Tracer
+	prop   propagation.TextMapPropagator
+	client *http.Client // source.Client, injecting the attempt's context
+}
+
+func newTracing(tp trace.TracerProvider) *tracing {
+	if tp == nil {
+		return nil
+	}
+	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	return &tracing{
+		tracer: tp.Tracer("github.com/citypopy/highway"),
+		prop:   prop,
+		client: &http.Client{
+			Transport:     &injecting{next: source.Transport, prop: prop},
+			CheckRedirect: source.Client.CheckRedirect,
+		},
+	}
+}
+
+// request starts the span of one route request, continuing the caller's
+// trace when its traceparent says so.
+func (t *tracing) request(r *http.Request, route string) (*http.Request, trace.Span) {
+	ctx := t.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ctx, span := t.tracer.Start(ctx, r.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(
+			attribute.String("http.request.method", r.Method),
+			attribute.String("http.route", route),
+		))
+	return r.WithContext(ctx), span
+}
+
+// end ends a request's span with its status.
+func endRequest(span trace.Span, status int) {
+	span.SetAttributes(attribute.Int("http.response.status_code", status))
+	if status >= 500 {
+		span.SetStatus(codes.Error, http.StatusText(status))
+	}
+	span.End()
+}
+
+// tracedSource is the span of one source's lane in a request: outermost
+// in its stack, so its children are the attempts the policies made.
+type tracedSource struct {
+	name, kind string
+	next       source.Source
+	tracer     trace.Tracer
+}
+
+func (s *tracedSource) Fetch(ctx context.Context) (json.RawMessage, error) {
+	ctx, span := s.tracer.Start(ctx, "source "+s.name, trace.WithAttributes(
+		attribute.String("highway.source", s.name),
+		attribute.String("highway.source.kind", s.kind),
+	))
+	defer span.End()
+	v, err := s.next.Fetch(ctx)
+	tr := fanout.TraceFrom(ctx)
+	marks := tr.Marks()
+	span.SetAttributes(
+		attribute.String("highway.outcome", outcome(err)),
+		attribute.Int("highway.attempts", tr.Attempts()),
+		attribute.Bool("highway.hedged", marks.Has(fanout.Hedged)),
+		attribute.Bool("highway.hedge_won", marks.Has(fanout.HedgeWon)),
+		attribute.Bool("highway.coalesced", marks.Has(fanout.Coalesced)),
+		attribute.Bool("highway.cache_hit", marks.Has(fanout.CacheHit)),
+	)
+	setError(span, err)
+	return v, err
+}
+
+// tracedAttempt is the span of one call to the upstream itself, innermost
+// in the stack: each retry and hedge is one. It counts the attempt on the
+// task's Trace, as policy.Count does.
+type tracedAttempt struct {
+	name   string
+	next   source.Source
+	tracer trace.Tracer
+	kind   trace.SpanKind
+}
+
+func (a *tracedAttempt) Fetch(ctx context.Context) (json.RawMessage, error) {
+	n := fanout.TraceFrom(ctx).AddAttempt()
+	ctx, span := a.tracer.Start(ctx, "attempt "+a.name, trace.WithSpanKind(a.kind),
+		trace.WithAttributes(attribute.String("highway.source", a.name), attribute.Int("highway.attempt", n)))
+	defer span.End()
+	v, err := a.next.Fetch(ctx)
+	setError(span, err)
+	return v, err
+}
+
+func setError(span trace.Span, err error) {
+	if err != nil {
+		span.SetAttributes(attribute.String("highway.reason", report.Reason(err)))
+		span.SetStatus(codes.Error, err.Error())
+	}
+}
+
+// injecting sends the trace context of each request's context to the
+// upstream as traceparent (and baggage), on a copy of the request: the
+// source's own header map is shared between calls.
+type injecting struct {
+	next http.RoundTripper
+	prop propagation.TextMapPropagator
+}
+
+func (t *injecting) RoundTrip(req *http.Request) (*http.Response, error) {
+	out := req.Clone(req.Context())
+	t.prop.Inject(req.Context(), propagation.HeaderCarrier(out.Header))
+	return t.next.RoundTrip(out)
+}
