@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -330,5 +331,28 @@ func TestServeExportsTracesToTheOTLPEndpoint(t *testing.T) {
 	}
 	if service != "highway" {
 		t.Errorf("service.name %q, want highway", service)
+	}
+}
+
+func TestAdminAddrKeepsMetricsOffTheMainListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := ln.Addr().String()
+	ln.Close() // free again for highway to take
+	_, base, _ := start(t, build(t), "-admin-addr", admin, "-log", "off")
+	if code, _ := curl(t, base+"/city-report"); code != 200 {
+		t.Fatalf("/city-report: %d", code)
+	}
+	if code, m := curl(t, base+"/metrics"); code != 404 || m["error"] == nil {
+		t.Errorf("main /metrics: %d %v, want a JSON 404", code, m)
+	}
+	out, err := exec.Command("curl", "-sf", "http://"+admin+"/metrics").Output()
+	if err != nil || !strings.Contains(string(out), `highway_requests_total{code="200",route="/city-report"} 1`) {
+		t.Errorf("admin /metrics: %v\n%s", err, out)
+	}
+	if code, m := curl(t, "http://"+admin+"/readyz"); code != 200 || m["ready"] != true {
+		t.Errorf("admin /readyz: %d %v", code, m)
 	}
 }

@@ -22,6 +22,18 @@ type swapper struct {
 
 func (s *swapper) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.current.Load().ServeHTTP(w, r) }
 
+// serveAdmin answers the operator's endpoints of the current server.
+func (s *swapper) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	srv := s.current.Load()
+	if srv == nil { // the admin listener opens before the config is built
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"error":"starting: no config loaded yet"}` + "\n"))
+		return
+	}
+	srv.ServeAdmin(w, r)
+}
+
 // Drain marks the current server as shutting down.
 func (s *swapper) Drain() { s.current.Load().Drain() }
 

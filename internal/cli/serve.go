@@ -24,6 +24,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	drain := fs.Duration("drain", 30*time.Second, "on shutdown, how long in-flight requests may take to finish")
 	logFormat := fs.String("log", "text", "request log to stderr: text, json or off")
 	watch := fs.Bool("watch", false, "reload the config when its file changes (SIGHUP always reloads)")
+	adminAddr := fs.String("admin-addr", "", "serve /metrics, /readyz and /debug/pprof/ on this HOST:PORT only, not with the routes")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -69,7 +70,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "highway: tracing: flush the last spans: %v\n", err)
 		}
 	}()
-	opts := server.Options{Logger: logger}
+	opts := server.Options{Logger: logger, Admin: *adminAddr != ""}
 	if tp != nil {
 		opts.TracerProvider = tp
 		fmt.Fprintf(stderr, "highway: tracing on, exporting OTLP over HTTP\n")
@@ -89,12 +90,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	rctx, stopReload := context.WithCancel(ctx)
 	defer stopReload()
+	sw := &swapper{}
+	if *adminAddr != "" {
+		stopAdmin, err := serveAdmin(rctx, *adminAddr, sw, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "highway: %v\n", err)
+			return ExitFailure
+		}
+		defer stopAdmin() // after the drain: readiness stays visible as false
+	}
 	return listenAndServe(ctx, "highway", listen, *drain, stderr, func(addr string) (http.Handler, func(string), error) {
 		srv, err := build()
 		if err != nil {
 			return nil, nil, err
 		}
-		sw := &swapper{}
 		sw.current.Store(srv)
 		rl := &reloader{file: *file, sw: sw, build: build, stderr: stderr}
 		if *watch {
@@ -107,6 +116,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "highway: try  curl -s %s%s\n", base, srv.Paths()[0])
 		}, nil
 	})
+}
+
+// serveAdmin serves the operator's endpoints of whichever server sw holds
+// on addr, until stop is called.
+func serveAdmin(ctx context.Context, addr string, sw *swapper, stderr io.Writer) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener: listen on %s: %w", addr, err)
+	}
+	fmt.Fprintf(stderr, "highway: admin endpoints (/metrics /readyz /healthz /debug/pprof/) at http://%s\n", ln.Addr())
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := server.Serve(ctx, ln, http.HandlerFunc(sw.serveAdmin), time.Second); err != nil {
+			fmt.Fprintf(stderr, "highway: admin listener: %v\n", err)
+		}
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 // listenAndServe listens on listen, asks setup for the handler now that

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/citypopy/highway/fanout"
@@ -122,25 +123,46 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id string, rt *ro
 }
 
 // operational answers the health and metrics endpoints; false for any
-// other path.
+// other path. With Options.Admin only /healthz is answered here: the rest
+// is on AdminHandler.
 func (s *Server) operational(w http.ResponseWriter, r *http.Request) bool {
 	switch r.URL.Path {
 	case HealthzPath:
 		writeJSON(w, map[string]string{"status": "ok"})
-	case ReadyzPath:
-		if s.draining.Load() {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte(`{"ready":false,"reason":"shutting down"}` + "\n"))
-			return true
+	case ReadyzPath, MetricsPath:
+		if s.admin {
+			return false
 		}
-		writeJSON(w, map[string]bool{"ready": true})
-	case MetricsPath:
-		s.metrics.Handler().ServeHTTP(w, r)
+		s.ServeAdmin(w, r)
 	default:
 		return false
 	}
 	return true
+}
+
+// ServeAdmin answers the operator's endpoints: /healthz, /readyz,
+// /metrics and, for go tool pprof, /debug/pprof/. With Options.Admin it
+// is meant for a listener of its own; anything else is a JSON 404.
+func (s *Server) ServeAdmin(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; {
+	case p == HealthzPath:
+		writeJSON(w, map[string]string{"status": "ok"})
+	case p == ReadyzPath:
+		if s.draining.Load() {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"ready":false,"reason":"shutting down"}` + "\n"))
+			return
+		}
+		writeJSON(w, map[string]bool{"ready": true})
+	case p == MetricsPath:
+		s.metrics.Handler().ServeHTTP(w, r)
+	case s.admin && strings.HasPrefix(p, pprofPath):
+		servePprof(w, r)
+	default:
+		writeError(w, &requestError{status: http.StatusNotFound,
+			msg: "no admin endpoint " + p + "; try " + strings.Join([]string{HealthzPath, ReadyzPath, MetricsPath, pprofPath}, ", ")})
+	}
 }
 
 // Drain marks the server as shutting down: /readyz answers 503, so load

@@ -147,3 +147,50 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Errorf("healthz while draining: %d", rec.Code)
 	}
 }
+
+func TestAdminOptionMovesMetricsAndReadinessOffTheRoutes(t *testing.T) {
+	s := newServerWith(t, `
+sources:
+  weather: {kind: mock, latency: 1ms, data: 1}
+routes:
+  - {path: /r, sources: [weather]}
+`, Options{Admin: true})
+	cases := []struct {
+		admin bool
+		path  string
+		want  int
+	}{
+		{false, "/metrics", 404},
+		{false, "/readyz", 404},
+		{false, "/debug/pprof/", 404},
+		{false, "/healthz", 200},
+		{false, "/r", 200},
+		{true, "/metrics", 200},
+		{true, "/readyz", 200},
+		{true, "/healthz", 200},
+		{true, "/debug/pprof/", 200},
+		{true, "/debug/pprof/cmdline", 200},
+		{true, "/r", 404},
+	}
+	for _, c := range cases {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", c.path, nil)
+		if c.admin {
+			s.ServeAdmin(rec, req)
+		} else {
+			s.ServeHTTP(rec, req)
+		}
+		if rec.Code != c.want {
+			t.Errorf("admin=%v %s: %d, want %d", c.admin, c.path, rec.Code, c.want)
+		}
+		if rec.Code == 404 && !strings.Contains(rec.Body.String(), `"error"`) {
+			t.Errorf("admin=%v %s: 404 body %q, want a JSON error", c.admin, c.path, rec.Body)
+		}
+	}
+	s.Drain()
+	rec := httptest.NewRecorder()
+	s.ServeAdmin(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != 503 {
+		t.Errorf("admin /readyz while draining: %d, want 503", rec.Code)
+	}
+}
