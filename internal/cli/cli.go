@@ -110,7 +110,7 @@ func startMockLLM() (stop func(), err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		server.Serve(ctx, ln, mock.LLM(), time.Second)
+		server.Serve(ctx, ln, mock.LLM(), time.Second, config.DefaultServer)
 		close(done)
 	}()
 	return func() { cancel(); <-done }, nil

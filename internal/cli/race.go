@@ -112,7 +112,7 @@ func serveRace(ctx context.Context, ln net.Listener, srv *server.Server, cfg *co
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
-		server.Serve(sctx, ln, srv, time.Second)
+		server.Serve(sctx, ln, srv, time.Second, cfg.Server)
 		close(done)
 	}()
 	stop = func() { cancel(); <-done; stopMock() }

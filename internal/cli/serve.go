@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/server"
 )
 
@@ -99,7 +100,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer stopAdmin() // after the drain: readiness stays visible as false
 	}
-	return listenAndServe(ctx, "highway", listen, *drain, stderr, func(addr string) (http.Handler, func(string), error) {
+	return listenAndServe(ctx, "highway", listen, *drain, cfg.Server, stderr, func(addr string) (http.Handler, func(string), error) {
 		srv, err := build()
 		if err != nil {
 			return nil, nil, err
@@ -130,7 +131,7 @@ func serveAdmin(ctx context.Context, addr string, sw *swapper, stderr io.Writer)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := server.Serve(ctx, ln, http.HandlerFunc(sw.serveAdmin), time.Second); err != nil {
+		if err := server.Serve(ctx, ln, http.HandlerFunc(sw.serveAdmin), time.Second, config.DefaultServer); err != nil {
 			fmt.Fprintf(stderr, "highway: admin listener: %v\n", err)
 		}
 	}()
@@ -140,7 +141,7 @@ func serveAdmin(ctx context.Context, addr string, sw *swapper, stderr io.Writer)
 // listenAndServe listens on listen, asks setup for the handler now that
 // the address is known (a config may point at the server itself), and
 // serves it until SIGINT or SIGTERM, then drains for up to drain.
-func listenAndServe(ctx context.Context, prefix, listen string, drain time.Duration, stderr io.Writer,
+func listenAndServe(ctx context.Context, prefix, listen string, drain time.Duration, lim config.Server, stderr io.Writer,
 	setup func(addr string) (h http.Handler, announce func(base string), err error)) int {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -165,7 +166,7 @@ func listenAndServe(ctx context.Context, prefix, listen string, drain time.Durat
 		fmt.Fprintf(stderr, "%s: shutting down; in-flight requests have %v to finish (signal again to force)\n", prefix, drain)
 		close(said)
 	})
-	err = server.Serve(ctx, ln, h, drain)
+	err = server.Serve(ctx, ln, h, drain, lim)
 	if !unhook() {
 		<-said // the shutdown line comes before anything printed after it
 	}

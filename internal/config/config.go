@@ -27,6 +27,8 @@ type Config struct {
 	// Heartbeat is how often a quiet event stream gets a comment, so that
 	// proxies do not cut it. Default 15s.
 	Heartbeat Duration `yaml:"heartbeat"`
+	// Server bounds what clients may take of the HTTP server.
+	Server Server `yaml:"server"`
 	// Dashboard bounds what the web page at / may start.
 	Dashboard Dashboard `yaml:"dashboard"`
 
@@ -132,6 +134,28 @@ type Route struct {
 	MaxBody int64 `yaml:"max_body"`
 }
 
+// Server bounds slow and greedy clients, so that none can hold a
+// connection and its goroutine for long: the defaults suit clients of an
+// API. The listener's limits (all but WriteTimeout) are set when serving
+// starts; a reload does not change them.
+type Server struct {
+	// ReadHeaderTimeout is how long a client may take to send a request's
+	// headers: the Slowloris bound. Default 5s.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// ReadTimeout is how long a client may take to send a whole request,
+	// body included. Default 30s.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// IdleTimeout is how long a keep-alive connection may wait for its next
+	// request. Default 120s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// WriteTimeout is how long a client may take to accept one write: each
+	// event of a stream, or a whole report once the route's timeout has
+	// passed. Default 10s.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// MaxHeaderBytes caps a request's headers. Default 64 KiB.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+}
+
 // Dashboard bounds the surges the web page may start against the server's
 // own routes.
 type Dashboard struct {
@@ -168,6 +192,31 @@ const (
 	DefaultLLMTimeout   = 60 * time.Second
 	DefaultMaxBody      = 1 << 20
 )
+
+// DefaultServer is the server's limits where the config is silent.
+var DefaultServer = Server{
+	ReadHeaderTimeout: Duration(5 * time.Second),
+	ReadTimeout:       Duration(30 * time.Second),
+	IdleTimeout:       Duration(120 * time.Second),
+	WriteTimeout:      Duration(10 * time.Second),
+	MaxHeaderBytes:    64 << 10,
+}
+
+func (s *Server) defaults() {
+	for _, f := range []struct{ got, def *Duration }{
+		{&s.ReadHeaderTimeout, &DefaultServer.ReadHeaderTimeout},
+		{&s.ReadTimeout, &DefaultServer.ReadTimeout},
+		{&s.IdleTimeout, &DefaultServer.IdleTimeout},
+		{&s.WriteTimeout, &DefaultServer.WriteTimeout},
+	} {
+		if *f.got == 0 {
+			*f.got = *f.def
+		}
+	}
+	if s.MaxHeaderBytes == 0 {
+		s.MaxHeaderBytes = DefaultServer.MaxHeaderBytes
+	}
+}
 
 // DefaultAdmission is the admission control used where the config is
 // silent, sized for a small machine: see bench/RESULTS.md.
@@ -245,6 +294,7 @@ func (c *Config) applyDefaults() {
 	if c.Heartbeat == 0 {
 		c.Heartbeat = Duration(DefaultHeartbeat)
 	}
+	c.Server.defaults()
 	if c.Admission.RetryAfter == 0 {
 		c.Admission.RetryAfter = DefaultAdmission.RetryAfter
 	}

@@ -38,6 +38,20 @@ func (d *decoder) validate(c *Config) {
 	if c.Heartbeat < 0 {
 		d.failAt("heartbeat", "must not be negative")
 	}
+	for _, f := range []struct {
+		field string
+		v     Duration
+	}{
+		{"server.read_header_timeout", c.Server.ReadHeaderTimeout}, {"server.read_timeout", c.Server.ReadTimeout},
+		{"server.idle_timeout", c.Server.IdleTimeout}, {"server.write_timeout", c.Server.WriteTimeout},
+	} {
+		if f.v < 0 {
+			d.failAt(f.field, "must not be negative")
+		}
+	}
+	if c.Server.MaxHeaderBytes < 0 {
+		d.failAt("server.max_header_bytes", "must not be negative")
+	}
 	paths := map[string]int{}
 	for i, r := range c.Routes {
 		p := fmt.Sprintf("routes[%d]", i)

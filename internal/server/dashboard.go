@@ -152,7 +152,7 @@ func (d *dashboard) surge(w http.ResponseWriter, r *http.Request) {
 	if m := q.Get("mode"); m == "sequential" || m == "concurrent" {
 		target += "?mode=" + m
 	}
-	sw := sse.NewWriter(w)
+	sw := sse.NewWriter(w, d.s.writeTimeout)
 	id := 0
 	s, err := surge.Run(r.Context(), surge.Options{URL: target, Users: users, Duration: dur, Tick: time.Second, AllowRemote: true,
 		OnTick: func(t surge.TickStats) {

@@ -22,16 +22,17 @@ import (
 
 // route is one configured path and the tasks it fans out to.
 type route struct {
-	path      string
-	method    string
-	tasks     []fanout.Task[json.RawMessage]
-	optional  []bool // by task
-	options   fanout.Options
-	heartbeat time.Duration // between comments on a quiet stream
-	params    map[string]*config.Param
-	maxBody   int64
-	metrics   *metrics.Route
-	sources   []*metrics.Source // by task
+	path         string
+	method       string
+	tasks        []fanout.Task[json.RawMessage]
+	optional     []bool // by task
+	options      fanout.Options
+	heartbeat    time.Duration // between comments on a quiet stream
+	writeTimeout time.Duration // for the client to take one write
+	params       map[string]*config.Param
+	maxBody      int64
+	metrics      *metrics.Route
+	sources      []*metrics.Source // by task
 }
 
 // request is what a request asks of its route.
@@ -56,12 +57,13 @@ func (req *request) context(ctx context.Context) context.Context {
 
 func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream) *route {
 	rt := &route{
-		path:      rc.Path,
-		method:    rc.Method,
-		options:   fanout.Options{Timeout: rc.Timeout.Std(), Lanes: rc.Lanes},
-		heartbeat: cfg.Heartbeat.Std(),
-		params:    rc.Params,
-		maxBody:   rc.MaxBody,
+		path:         rc.Path,
+		method:       rc.Method,
+		options:      fanout.Options{Timeout: rc.Timeout.Std(), Lanes: rc.Lanes},
+		heartbeat:    cfg.Heartbeat.Std(),
+		writeTimeout: cfg.Server.WriteTimeout.Std(),
+		params:       rc.Params,
+		maxBody:      rc.MaxBody,
 	}
 	for _, name := range rc.Sources {
 		rt.tasks = append(rt.tasks, fanout.Task[json.RawMessage]{
@@ -94,6 +96,11 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) *fanout.Report[js
 	}
 	if req.stream || strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
 		return rt.stream(w, r, req)
+	}
+	// The answer is written once the gather ends, by its timeout at the
+	// latest: from then on the client has writeTimeout to take it.
+	if rt.writeTimeout > 0 {
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(req.options.Timeout + rt.writeTimeout))
 	}
 	rep := fanout.Gather(req.context(r.Context()), rt.tasks, req.options)
 	bp := buffers.Get().(*[]byte)

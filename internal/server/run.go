@@ -6,18 +6,22 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/citypopy/highway/internal/config"
 )
 
 // Serve serves h on ln until ctx ends, then shuts down gracefully: it stops
 // accepting, lets requests in flight finish for up to drain, and returns.
-// The http.Server it runs has timeouts against slow clients.
-func Serve(ctx context.Context, ln net.Listener, h http.Handler, drain time.Duration) error {
+// The http.Server it runs bounds slow clients by lim. It has no write
+// timeout of its own, which would cut every stream: handlers set write
+// deadlines as they write (config.Server.WriteTimeout).
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, drain time.Duration, lim config.Server) error {
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout.Std(),
+		ReadTimeout:       lim.ReadTimeout.Std(),
+		IdleTimeout:       lim.IdleTimeout.Std(),
+		MaxHeaderBytes:    lim.MaxHeaderBytes,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -40,16 +40,17 @@ type Options struct {
 // Server is the HTTP handler for one configuration. It is safe for
 // concurrent use; build a new one to serve a new configuration.
 type Server struct {
-	dash      *dashboard
-	metrics   *metrics.Metrics
-	logger    *slog.Logger
-	tracing   *tracing
-	admin     bool
-	draining  atomic.Bool
-	routes    map[string]*route
-	paths     []string
-	upstreams map[string]*upstream
-	admission *admission
+	dash         *dashboard
+	metrics      *metrics.Metrics
+	logger       *slog.Logger
+	tracing      *tracing
+	admin        bool
+	writeTimeout time.Duration
+	draining     atomic.Bool
+	routes       map[string]*route
+	paths        []string
+	upstreams    map[string]*upstream
+	admission    *admission
 }
 
 // New builds the sources and routes of cfg, which must be validated (as
@@ -64,12 +65,13 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		return nil, fmt.Errorf("config %s has no routes to serve", cfg.File)
 	}
 	s := &Server{
-		routes:    make(map[string]*route, len(cfg.Routes)),
-		upstreams: sources,
-		admission: newAdmission(cfg.Admission),
-		logger:    o.Logger,
-		tracing:   tr,
-		admin:     o.Admin,
+		routes:       make(map[string]*route, len(cfg.Routes)),
+		upstreams:    sources,
+		admission:    newAdmission(cfg.Admission),
+		logger:       o.Logger,
+		tracing:      tr,
+		admin:        o.Admin,
+		writeTimeout: cfg.Server.WriteTimeout.Std(),
 	}
 	s.dash = &dashboard{s: s, limits: cfg.Dashboard, page: web.Handler()}
 	s.metrics = metrics.New()

@@ -292,7 +292,7 @@ routes: [{path: /slow, sources: [slow]}]
 	}
 	ctx, stop := context.WithCancel(t.Context())
 	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, ln, s, 5*time.Second) }()
+	go func() { served <- Serve(ctx, ln, s, 5*time.Second, config.DefaultServer) }()
 
 	answered := make(chan int, 1)
 	go func() {

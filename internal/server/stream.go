@@ -23,7 +23,7 @@ const (
 // source as it lands, in completion order, then the report. The status is
 // 200 once the stream starts; the report says what failed.
 func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request) *fanout.Report[json.RawMessage] {
-	sw := sse.NewWriter(w)
+	sw := sse.NewWriter(w, rt.writeTimeout)
 	stopHeartbeat := heartbeat(sw, rt.heartbeat)
 	var ids atomic.Int64 // deltas come from the sources' goroutines
 	ctx := source.WithDeltas(req.context(r.Context()), func(name, text string) {

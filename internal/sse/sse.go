@@ -12,29 +12,42 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Writer writes events to an HTTP response, flushing each one. It is safe
 // for concurrent use (a heartbeat may write between events).
 type Writer struct {
-	mu  sync.Mutex
-	w   io.Writer
-	rc  *http.ResponseController
-	buf []byte
-	err error
+	mu      sync.Mutex
+	w       io.Writer
+	rc      *http.ResponseController
+	timeout time.Duration
+	buf     []byte
+	err     error
 }
 
 // NewWriter sets the event-stream headers on w, sends them, and returns a
-// Writer for the events.
-func NewWriter(w http.ResponseWriter) *Writer {
+// Writer for the events. Each write (headers, event, comment) must be
+// taken by the client within timeout, or it fails and so does every later
+// one: a stream lasts as long as it must, but a client that stops reading
+// cannot hold it. Zero means no deadline, as does a writer that cannot
+// set one.
+func NewWriter(w http.ResponseWriter, timeout time.Duration) *Writer {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // tell nginx-like proxies not to buffer
+	sw := &Writer{w: w, rc: http.NewResponseController(w), timeout: timeout}
+	sw.deadline()
 	w.WriteHeader(http.StatusOK)
-	sw := &Writer{w: w, rc: http.NewResponseController(w)}
 	sw.flush()
 	return sw
+}
+
+func (s *Writer) deadline() {
+	if s.timeout > 0 {
+		s.rc.SetWriteDeadline(time.Now().Add(s.timeout)) // unsupported: no deadline
+	}
 }
 
 // Event writes one event with an id, a type and data. Data may hold several
@@ -76,6 +89,7 @@ func (s *Writer) write(b []byte) error {
 	if s.err != nil {
 		return s.err
 	}
+	s.deadline()
 	if _, err := s.w.Write(b); err != nil {
 		s.err = err
 		return err

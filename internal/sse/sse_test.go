@@ -10,7 +10,7 @@ import (
 
 func TestEventsAreWrittenInTheStreamFormat(t *testing.T) {
 	rec := httptest.NewRecorder()
-	w := NewWriter(rec)
+	w := NewWriter(rec, 0)
 	w.Event(1, "source", []byte(`{"name":"weather"}`))
 	w.Comment("heartbeat")
 	w.Event(2, "multi", []byte("a\nb\r\nc"))
@@ -38,7 +38,7 @@ func FuzzWriterReaderRoundTrip(f *testing.F) {
 	f.Add("", []byte(""))
 	f.Fuzz(func(t *testing.T, event string, data []byte) {
 		rec := httptest.NewRecorder()
-		NewWriter(rec).Event(7, event, data)
+		NewWriter(rec, 0).Event(7, event, data)
 		e, err := NewReader(bytes.NewReader(rec.Body.Bytes())).Next()
 		if err != nil {
 			t.Fatalf("%q: %v", rec.Body.String(), err)
