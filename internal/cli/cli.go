@@ -37,6 +37,7 @@ func commands() []command {
 		{"surge", "[-url URL] [-users 1000] [-duration 20s] [-compare-modes]", "hold that many users in flight against a route and summarise", surgeCmd},
 		{"mock", "[-config F] [-addr HOST:PORT]", "serve the config's mock sources as slow, faulty HTTP upstreams", serveMock},
 		{"config", "", "print the embedded default config, to start your own from", printConfig},
+		{"key", "NAME", "make a client API key and the config lines that admit it", makeKey},
 		{"version", "", "print the version", version},
 	}
 }

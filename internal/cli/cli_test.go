@@ -147,3 +147,35 @@ func TestRaceMarksFailedSources(t *testing.T) {
 		t.Errorf("%s", b.String())
 	}
 }
+
+func TestKeyMadeByHighwayKeyAdmitsRaceAgainstAKeyedServer(t *testing.T) {
+	code, out, _ := run(t, "key", "dana")
+	if code != 0 {
+		t.Fatalf("highway key: exit %d", code)
+	}
+	lines := strings.Split(out, "\n")
+	key := strings.TrimSpace(lines[1])
+	var clientLine string
+	for _, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "- {name: dana, sha256:") {
+			clientLine = strings.TrimSpace(l)
+		}
+	}
+	if !strings.HasPrefix(key, "hw_") || clientLine == "" || strings.Contains(clientLine, key) {
+		t.Fatalf("highway key output:\n%s", out)
+	}
+	cfg, err := config.Parse("t", []byte("clients:\n  keys:\n    "+clientLine+"\n"+fast))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := server.New(cfg, server.Options{})
+	front := httptest.NewServer(srv)
+	defer front.Close()
+	if code, _, errs := run(t, "race", "-url", front.URL+"/city-report"); code == 0 || !strings.Contains(errs, "401") {
+		t.Errorf("race without a key: exit %d, %s", code, errs)
+	}
+	t.Setenv(KeyEnv, key)
+	if code, _, errs := run(t, "race", "-url", front.URL+"/city-report"); code != 0 {
+		t.Errorf("race with %s set: exit %d, %s", KeyEnv, code, errs)
+	}
+}

@@ -125,6 +125,9 @@ func fetchReport(ctx context.Context, client *http.Client, u string) ([]byte, *r
 	if err != nil {
 		return nil, nil, err
 	}
+	if h := keyHeader(); h != nil {
+		req.Header = h
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, nil, err

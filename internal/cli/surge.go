@@ -34,6 +34,7 @@ func surgeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *quiet {
 		opt.Progress = nil
 	}
+	opt.Header = keyHeader()
 	if err := opt.Check(); err != nil {
 		fmt.Fprintf(stderr, "highway surge: %v\n", err)
 		return ExitUsage

@@ -29,6 +29,9 @@ type Config struct {
 	Heartbeat Duration `yaml:"heartbeat"`
 	// Server bounds what clients may take of the HTTP server.
 	Server Server `yaml:"server"`
+	// Clients, when it lists any key, makes every route and dashboard
+	// endpoint ask for an API key. Empty: open to anyone who can connect.
+	Clients Clients `yaml:"clients"`
 	// Dashboard bounds what the web page at / may start.
 	Dashboard Dashboard `yaml:"dashboard"`
 

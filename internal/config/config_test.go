@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -169,6 +170,10 @@ func TestBadConfigsAreRefusedWithFileFieldAndReason(t *testing.T) {
 			[]string{`server.write_timeout: must not be negative`, `server.max_header_bytes: must not be negative`}},
 		{"server limit misspelt", "server: {read_timeot: 1s}\nsources:\n  a: {kind: mock}\n" + routes,
 			[]string{`server.read_timeot: unknown field "read_timeot" (did you mean "read_timeout"?`}},
+		{"client keys", "clients:\n  keys:\n    - {name: a, key: short}\n    - {name: a, sha256: zz}\n    - {name: c}\n    - {key: 0123456789abcdef0123, sha256: ab}\n" + srcRoutes,
+			[]string{`clients.keys[0].key: too short`, `clients.keys[1].name: "a" is given twice`, `clients.keys[1].sha256: want 64 hex digits`,
+				`clients.keys[2]: no key: give key (e.g. ${C_KEY}) or sha256`, `clients.keys[3].name: missing`, `clients.keys[3]: give key or sha256, not both`}},
+		{"missing keys file", "clients: {keys_file: nope.keys}\n" + srcRoutes, []string{`clients.keys_file: read the keys file: open nope.keys`}},
 		{"field twice", "sources:\n  a: {kind: mock, kind: http}\n" + routes, []string{`sources.a.kind: field given twice`}},
 		{"every problem at once", "sources:\n  a: {kind: mock, latency: x}\n  b: {kind: nope}\n" + routes,
 			[]string{`sources.a.latency: invalid duration`}},
@@ -186,6 +191,42 @@ func TestBadConfigsAreRefusedWithFileFieldAndReason(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+const srcRoutes = "sources:\n  a: {kind: mock}\nroutes:\n  - {path: /r, sources: [a]}\n"
+
+func TestClientKeysAreKeptOnlyAsHashes(t *testing.T) {
+	dir := t.TempDir()
+	bob := HashKey("bob-0123456789abcdef")
+	keys := "# callers\n\nbob sha256:" + hex.EncodeToString(bob[:]) + " rate=2 burst=5  # the builder\n"
+	if err := os.WriteFile(filepath.Join(dir, "clients.keys"), []byte(keys), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "h.yaml")
+	c, err := parse(file, []byte("clients:\n  rate: 10\n  keys_file: clients.keys\n  keys: [{name: alice, key: \"${K}\"}]\n"+srcRoutes),
+		env(map[string]string{"K": "alice-0123456789abcdef"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ClientKey{
+		{Name: "alice", Rate: 10, Burst: 10, Hash: HashKey("alice-0123456789abcdef")},
+		{Name: "bob", SHA256: "sha256:" + hex.EncodeToString(bob[:]), Rate: 2, Burst: 5, Hash: bob},
+	}
+	if len(c.Clients.Keys) != len(want) {
+		t.Fatalf("keys %+v", c.Clients.Keys)
+	}
+	for i, k := range c.Clients.Keys {
+		if *k != want[i] {
+			t.Errorf("key %d: %+v, want %+v", i, *k, want[i])
+		}
+	}
+	for _, line := range []string{"bob 1234", "bob sha256:ab rate=x", "bob sha256:ab color=red"} {
+		os.WriteFile(filepath.Join(dir, "clients.keys"), []byte(line+"\n"), 0o600)
+		_, err := parse(file, []byte("clients: {keys_file: clients.keys}\n"+srcRoutes), env(nil))
+		if err == nil || !strings.Contains(err.Error(), "clients.keys:1:") {
+			t.Errorf("keys file line %q: %v, want an error naming the file and line", line, err)
+		}
 	}
 }
 

@@ -35,6 +35,7 @@ func (d *decoder) validate(c *Config) {
 		d.validateSource(name, c.Sources[name])
 	}
 	d.validateAdmission(c.Admission)
+	d.validateClients(&c.Clients)
 	if c.Heartbeat < 0 {
 		d.failAt("heartbeat", "must not be negative")
 	}

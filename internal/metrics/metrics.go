@@ -175,3 +175,12 @@ func (m *Metrics) BreakerState(source string, state func() string) {
 			return map[string]float64{"closed": 0, "half-open": 1, "open": 2}[state()]
 		}))
 }
+
+// ClientRefused registers the count of a client's requests refused for
+// reason (rate_limited), or of requests with no valid key when client is
+// "(none)" (unauthorized).
+func (m *Metrics) ClientRefused(client, reason string, fn func() float64) {
+	m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "highway_client_refused_total", Help: "Requests refused by client and reason: unauthorized (no valid key) or rate_limited.",
+		ConstLabels: prometheus.Labels{"client": client, "reason": reason}}, fn))
+}

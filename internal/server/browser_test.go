@@ -22,7 +22,13 @@ func TestDashboardInARealBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal("chromium is needed for the dashboard test; make test installs it (Debian package chromium)")
 	}
+	// With client keys on, so that the page's key prompt, and every
+	// request after it (the surge's own too), is tried.
+	const key = "browser-0123456789abcdef"
+	t.Setenv("BROWSER_KEY", key)
 	s := newServer(t, `
+clients:
+  keys: [{name: browser, key: "${BROWSER_KEY}"}]
 sources:
   weather: {kind: mock, latency: 20ms, data: {temp: 22}}
   image:   {kind: mock, latency: 90ms, data: {url: /img}}
@@ -76,6 +82,9 @@ dashboard: {surge_max_users: 50, surge_max_duration: 5s}
 		}
 	}
 	do("load the page", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
+	do("give the key the server asks for", chromedp.WaitVisible(chromedp.CSS(`#key-form`)),
+		chromedp.SendKeys(chromedp.CSS(`#key`), key), chromedp.Click(chromedp.CSS(`#key-form button`)))
+	poll("the routes, read with the key", `document.querySelectorAll('#route option').length === 1 && document.querySelector('#key-form').hidden`)
 
 	lanes := func(mode string) (total float64, lat []float64) {
 		do("run the lanes "+mode,

@@ -38,12 +38,22 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) bool {
 			return true
 		}
 		d.page.ServeHTTP(w, r)
-	case RoutesPath:
-		writeJSON(w, d.routes())
-	case SourcesPath:
-		writeJSON(w, d.sources())
-	case SurgePath:
-		d.surge(w, r)
+	case RoutesPath, SourcesPath, SurgePath:
+		// The page itself is public; what it reads and starts is not.
+		if d.s.clients != nil {
+			if _, err := d.s.clients.admit(r); err != nil {
+				writeError(w, err)
+				return true
+			}
+		}
+		switch r.URL.Path {
+		case RoutesPath:
+			writeJSON(w, d.routes())
+		case SourcesPath:
+			writeJSON(w, d.sources())
+		default:
+			d.surge(w, r)
+		}
 	default:
 		if len(r.URL.Path) > len(web.StaticPrefix) && r.URL.Path[:len(web.StaticPrefix)] == web.StaticPrefix {
 			d.page.ServeHTTP(w, r)
@@ -154,7 +164,17 @@ func (d *dashboard) surge(w http.ResponseWriter, r *http.Request) {
 	}
 	sw := sse.NewWriter(w, d.s.writeTimeout)
 	id := 0
-	s, err := surge.Run(r.Context(), surge.Options{URL: target, Users: users, Duration: dur, Tick: time.Second, AllowRemote: true,
+	// The surge's users are the caller: same key, same rate limit.
+	var header http.Header
+	for _, k := range []string{"Authorization", "X-Api-Key"} {
+		if v := r.Header.Get(k); v != "" {
+			if header == nil {
+				header = http.Header{}
+			}
+			header.Set(k, v)
+		}
+	}
+	s, err := surge.Run(r.Context(), surge.Options{URL: target, Users: users, Duration: dur, Tick: time.Second, AllowRemote: true, Header: header,
 		OnTick: func(t surge.TickStats) {
 			id++
 			t.InFlight = max0(t.InFlight)

@@ -88,7 +88,7 @@ func outcome(err error) string {
 
 // observe records one request in the metrics and the log: the one place
 // that does.
-func (s *Server) observe(ctx context.Context, r *http.Request, id string, rt *route, status int, took time.Duration, rep *fanout.Report[json.RawMessage]) {
+func (s *Server) observe(ctx context.Context, r *http.Request, id, client string, rt *route, status int, took time.Duration, rep *fanout.Report[json.RawMessage]) {
 	route := unmatched
 	if rt != nil {
 		route = rt.path
@@ -109,6 +109,9 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id string, rt *ro
 	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs, slog.String("id", id), slog.String("method", r.Method), slog.String("route", route),
 		slog.Int("status", status), slog.Float64("ms", float64(took.Microseconds())/1000))
+	if client != "" {
+		attrs = append(attrs, slog.String("client", client))
+	}
 	if rep != nil {
 		srcs := make([]any, 0, len(rep.Results))
 		for i := range rep.Results {

@@ -51,6 +51,7 @@ type Server struct {
 	paths        []string
 	upstreams    map[string]*upstream
 	admission    *admission
+	clients      *clients // nil: no keys asked for
 }
 
 // New builds the sources and routes of cfg, which must be validated (as
@@ -75,6 +76,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	}
 	s.dash = &dashboard{s: s, limits: cfg.Dashboard, page: web.Handler()}
 	s.metrics = metrics.New()
+	s.clients = newClients(cfg.Clients, s.metrics)
 	s.metrics.Gauge("highway_requests_in_flight", "Requests admitted and being served.", func() float64 { return float64(s.admission.inflight()) })
 	s.metrics.Gauge("highway_admission_queue_length", "Requests waiting for a place.", func() float64 { return float64(s.admission.queued.Load()) })
 	s.metrics.Counter("highway_requests_shed_total", "Requests shed with 503 by admission control.", func() float64 { return float64(s.admission.shed.Load()) })
@@ -121,6 +123,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() { endRequest(span, sw.status) }()
 	}
 	var rep *fanout.Report[json.RawMessage]
+	var client string
 	defer func() {
 		if p := recover(); p != nil {
 			// A bug of ours: answer it as one, rather than drop the
@@ -132,12 +135,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.logger.Error("panic serving a request", "id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			}
 		}
-		s.observe(r.Context(), r, id, rt, sw.status, time.Since(start), rep)
+		s.observe(r.Context(), r, id, client, rt, sw.status, time.Since(start), rep)
 	}()
 	if rt == nil {
 		writeError(sw, &requestError{status: http.StatusNotFound,
 			msg: "no route " + r.URL.Path + "; routes: " + strings.Join(s.paths, ", ")})
 		return
+	}
+	if s.clients != nil {
+		var err error
+		if client, err = s.clients.admit(r); err != nil {
+			writeError(sw, err)
+			return
+		}
 	}
 	if !s.admission.admit(r.Context()) {
 		s.admission.refuse(sw)

@@ -51,9 +51,10 @@ func reportStatus(rep *fanout.Report[json.RawMessage], optional []bool) int {
 // requestError is a request Highway will not serve, and the status that
 // says why.
 type requestError struct {
-	status int
-	msg    string
-	allow  string // for 405
+	status     int
+	msg        string
+	allow      string // for 405
+	retryAfter string // seconds, for 429 and 503
 }
 
 func (e *requestError) Error() string { return e.msg }
@@ -71,6 +72,12 @@ func writeError(w http.ResponseWriter, err error) {
 		status, msg = re.status, re.msg
 		if re.allow != "" {
 			w.Header().Set("Allow", re.allow)
+		}
+		if re.retryAfter != "" {
+			w.Header().Set("Retry-After", re.retryAfter)
+		}
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="highway"`)
 		}
 	}
 	body, _ := json.Marshal(map[string]string{"error": msg})

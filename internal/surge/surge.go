@@ -38,6 +38,9 @@ type Options struct {
 	Duration time.Duration
 	// Timeout bounds each request; 0 means 30s.
 	Timeout time.Duration
+	// Header is sent with every request, e.g. the API key of the client
+	// the surge plays. Read only.
+	Header http.Header
 	// AllowRemote permits a target that is not on this machine.
 	AllowRemote bool
 	// IgnoreRetryAfter makes users retry a 503 at once, as a hostile or
@@ -205,7 +208,7 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				inflight.Add(1)
-				status, took, wait, err := once(ctx, client, opt.URL)
+				status, took, wait, err := once(ctx, client, opt.URL, opt.Header)
 				inflight.Add(-1)
 				if ctx.Err() != nil {
 					return // cut off by the surge's end: not an answer
@@ -274,10 +277,13 @@ func watch(ctx context.Context, opt Options, start time.Time, win *window, infli
 
 // once makes one request: its status, latency, and the Retry-After it
 // asked for.
-func once(ctx context.Context, client *http.Client, target string) (int, time.Duration, time.Duration, error) {
+func once(ctx context.Context, client *http.Client, target string, header http.Header) (int, time.Duration, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return 0, 0, 0, err
+	}
+	if header != nil {
+		req.Header = header.Clone() // the transport may add to it
 	}
 	start := time.Now()
 	resp, err := client.Do(req)

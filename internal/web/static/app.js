@@ -6,10 +6,32 @@ const $ = (id) => document.getElementById(id);
 const ms = (v) => (v == null ? "–" : v.toFixed(1) + " ms");
 let routes = [];
 
+// api is fetch with the caller's API key, when the server asks for one
+// (clients: in its config). The key lives in this tab's sessionStorage
+// only; a 401 shows the form to enter it.
+async function api(url, init = {}) {
+  const key = sessionStorage.getItem("highway-key");
+  const headers = Object.assign({}, init.headers || {}, key ? { Authorization: "Bearer " + key } : {});
+  const resp = await fetch(url, Object.assign({}, init, { headers }));
+  if (resp.status === 401) {
+    $("key-form").hidden = false;
+    $("key").focus();
+  }
+  return resp;
+}
+
+async function saveKey(e) {
+  e.preventDefault();
+  sessionStorage.setItem("highway-key", $("key").value.trim());
+  $("key").value = "";
+  $("key-form").hidden = true;
+  await loadRoutes();
+}
+
 // sse reads a text/event-stream with fetch, calling on(type, data) per
 // event; a non-stream answer (a JSON error) rejects with its message.
 async function sse(url, on) {
-  const resp = await fetch(url, { headers: { Accept: "text/event-stream" } });
+  const resp = await api(url, { headers: { Accept: "text/event-stream" } });
   if (!resp.ok || !(resp.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
     let msg = resp.status + " " + resp.statusText;
     try { msg = (await resp.json()).error || msg; } catch (e) {}
@@ -58,7 +80,9 @@ function setupTabs() {
 }
 
 async function loadRoutes() {
-  const r = await (await fetch("/highway/routes")).json();
+  const resp = await api("/highway/routes");
+  if (!resp.ok) return;
+  const r = await resp.json();
   routes = (r.routes || []).filter((x) => x.method === "GET");
   $("route").innerHTML = routes.map((x) => `<option>${x.path}</option>`).join("");
   $("surge-users").max = r.surge.max_users;
@@ -141,7 +165,7 @@ async function runRace() {
     let done = 0;
     const t0 = performance.now();
     const one = async () => {
-      await (await fetch(`${path}?mode=${mode}`)).json();
+      await (await api(`${path}?mode=${mode}`)).json();
       done++;
       $(name + "-done").textContent = done;
       $(name + "-bar").style.width = (100 * done / 6) + "%";
@@ -208,7 +232,9 @@ async function runSurge(e) {
 }
 
 async function refreshHealth() {
-  const r = await (await fetch("/highway/sources")).json();
+  const resp = await api("/highway/sources");
+  if (!resp.ok) return;
+  const r = await resp.json();
   $("health-rows").innerHTML = (r.sources || []).map((s) =>
     `<tr><th>${s.name}</th><td>${s.kind}</td><td>${s.calls}</td><td>${(100 * s.error_rate).toFixed(1)}%</td><td>${ms(s.p50_ms)}</td><td>${ms(s.p95_ms)}</td><td>${ms(s.p99_ms)}</td><td>${s.breaker}</td></tr>`).join("");
 }
@@ -218,6 +244,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("lanes-form").addEventListener("submit", runLanes);
   $("run-race").addEventListener("click", runRace);
   $("surge-form").addEventListener("submit", runSurge);
+  $("key-form").addEventListener("submit", saveKey);
   await loadRoutes();
   setInterval(() => { if (!$("health").hidden) refreshHealth(); }, 2000);
   document.body.dataset.ready = "1";

@@ -1,0 +1,90 @@
+package server
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/metrics"
+)
+
+// clients checks callers' API keys and rate limits. A nil *clients lets
+// everyone in.
+type clients struct {
+	keys         []client
+	unauthorized atomic.Uint64
+}
+
+type client struct {
+	name    string
+	hash    [sha256.Size]byte
+	limit   *rate.Limiter // nil: no limit
+	limited atomic.Uint64
+}
+
+func newClients(c config.Clients, m *metrics.Metrics) *clients {
+	if !c.On() {
+		return nil
+	}
+	cs := &clients{keys: make([]client, len(c.Keys))}
+	for i, k := range c.Keys {
+		cl := &cs.keys[i]
+		cl.name, cl.hash = k.Name, k.Hash
+		if k.Rate > 0 {
+			cl.limit = rate.NewLimiter(rate.Limit(k.Rate), k.Burst)
+		}
+		m.ClientRefused(cl.name, "rate_limited", func() float64 { return float64(cl.limited.Load()) })
+	}
+	m.ClientRefused("(none)", "unauthorized", func() float64 { return float64(cs.unauthorized.Load()) })
+	return cs
+}
+
+// admit finds the caller by the key it presents (Authorization: Bearer
+// KEY, or X-API-Key: KEY) and takes one request from its rate; the error
+// is a 401 or a 429 with Retry-After.
+func (cs *clients) admit(r *http.Request) (name string, err error) {
+	key := presentedKey(r)
+	if key == "" {
+		cs.unauthorized.Add(1)
+		return "", &requestError{status: http.StatusUnauthorized,
+			msg: "an API key is needed: send Authorization: Bearer KEY or X-API-Key: KEY"}
+	}
+	sum := sha256.Sum256([]byte(key))
+	var found *client
+	// Every key is compared, in constant time, so the time taken does not
+	// say how close a guess came or which key it matched.
+	for i := range cs.keys {
+		if subtle.ConstantTimeCompare(sum[:], cs.keys[i].hash[:]) == 1 {
+			found = &cs.keys[i]
+		}
+	}
+	if found == nil {
+		cs.unauthorized.Add(1)
+		return "", &requestError{status: http.StatusUnauthorized, msg: "the API key is not valid"}
+	}
+	if found.limit != nil {
+		res := found.limit.Reserve()
+		if wait := res.Delay(); wait > 0 {
+			res.Cancel()
+			found.limited.Add(1)
+			secs := max(1, int((wait+time.Second-1)/time.Second))
+			return found.name, &requestError{status: http.StatusTooManyRequests, retryAfter: strconv.Itoa(secs),
+				msg: "rate limit of client " + found.name + " reached; retry after " + strconv.Itoa(secs) + "s"}
+		}
+	}
+	return found.name, nil
+}
+
+func presentedKey(r *http.Request) string {
+	if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+		return strings.TrimSpace(auth[7:])
+	}
+	return r.Header.Get("X-API-Key")
+}
