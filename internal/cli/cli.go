@@ -31,7 +31,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"serve", "[-config F] [-addr HOST:PORT] [-drain 30s]", "serve the routes over HTTP (the embedded default without -config)", serve},
+		{"serve", "[-config F] [-addr HOST:PORT] [-admin-addr HOST:PORT] [-drain 30s] [-watch]", "serve the routes over HTTP (the embedded default without -config)", serve},
 		{"check", "[-config F]", "validate a config file and exit", check},
 		{"race", "[-config F] [-route PATH] [-url URL] [-json]", "time a route sequentially and concurrently, side by side", race},
 		{"surge", "[-url URL] [-users 1000] [-duration 20s] [-compare-modes]", "hold that many users in flight against a route and summarise", surgeCmd},
