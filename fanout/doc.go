@@ -11,6 +11,12 @@
 // sources are in flight at once: 1 is the single lane (sequential), 0 is one
 // lane per source.
 //
+// Tasks may need other tasks (Task.Needs): such a task starts the moment
+// the last of its needs finishes, reads their values with Inputs, and is
+// skipped when one fails without a fallback, so a graph runs at full
+// concurrency and the report's critical path follows the chain that
+// decided the total.
+//
 // Gather returns the whole report. Start returns a Run whose Results yields
 // each result the moment it lands, in completion order, and whose Wait
 // returns the report.

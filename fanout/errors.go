@@ -55,3 +55,19 @@ type PanicError struct {
 
 // Error describes the failure.
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+// SkippedError is a task's error when one of its needs failed and it has
+// no fallback for it: the task was not called.
+type SkippedError struct {
+	// Need is the failed need; Err its error.
+	Need string
+	Err  error
+}
+
+// Error describes the skip.
+func (e *SkippedError) Error() string {
+	if _, ok := e.Err.(*SkippedError); ok {
+		return "skipped: need " + e.Need + " was skipped"
+	}
+	return "skipped: need " + e.Need + " failed: " + e.Err.Error()
+}

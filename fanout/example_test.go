@@ -73,3 +73,30 @@ func ExampleOptions_singleLane() {
 	// Output:
 	// chat waited for weather: true
 }
+
+// A small graph: chat needs the search hits and the weather, so it starts
+// the moment the later of the two lands, while image runs beside them all.
+func ExampleTask_needs() {
+	chat := fanout.Func[string](func(ctx context.Context) (string, error) {
+		in := fanout.Inputs[string](ctx)
+		return slow(40*time.Millisecond, "summary of "+in["search"]+" in "+in["weather"])(ctx)
+	})
+	tasks := []fanout.Task[string]{
+		{Name: "weather", Source: slow(30*time.Millisecond, "22°C")},
+		{Name: "search", Source: slow(10*time.Millisecond, "3 hits")},
+		{Name: "chat", Source: chat, Needs: []string{"weather", "search"}},
+		{Name: "image", Source: slow(20*time.Millisecond, "/img/popy.png")},
+	}
+	rep := fanout.Gather(context.Background(), tasks, fanout.Options{})
+	fmt.Println(rep.Results[2].Value)
+	fmt.Println("chat started after weather ended:", rep.Results[2].Start >= rep.Results[0].End)
+	var path []string
+	for _, i := range rep.CriticalPath {
+		path = append(path, rep.Results[i].Name)
+	}
+	fmt.Println("critical path:", path)
+	// Output:
+	// summary of 3 hits in 22°C
+	// chat started after weather ended: true
+	// critical path: [weather chat]
+}

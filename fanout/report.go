@@ -20,6 +20,9 @@ type Result[T any] struct {
 	Attempts int
 	// Marks says what the source's policies did (hedged, coalesced, ...).
 	Marks Mark
+	// Fallbacks names the needs that failed and whose Task.Fallbacks value
+	// the task ran with instead.
+	Fallbacks []string
 	// Start and End are offsets from the start of the gather, so a
 	// waterfall of the lanes can be drawn.
 	Start, End time.Duration
@@ -46,9 +49,10 @@ type Report[T any] struct {
 	Sum time.Duration
 	// CriticalPath is the chain of tasks that decided Total, first to
 	// last, as indices: the task that ended last, preceded by the task
-	// whose end freed its lane, and so on back to one that started at once.
-	// With one lane per task it is just the task that ended last; with a
-	// single lane it is every task that ran.
+	// whose end let it start (the need that finished last, or the task
+	// that freed its lane), and so on back to one that started at once.
+	// With one lane per task and no needs it is just the task that ended
+	// last; with a single lane it is every task that ran.
 	CriticalPath []int
 	// Slowest is the index of the slowest task on the critical path, the
 	// one that held the gather back most; -1 when there were no tasks.

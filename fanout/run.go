@@ -41,6 +41,7 @@ type Run[T any] struct {
 	deadlineErr *DeadlineError
 	endCause    error // why stopAll ended the gather early
 	tasks       []Task[T]
+	needs       [][]int // by task, the tasks it needs; nil when none has needs
 	grace       time.Duration
 	t0          time.Time
 	lanes       int
@@ -129,8 +130,26 @@ func Start[T any](ctx context.Context, tasks []Task[T], opt Options) *Run[T] {
 		r.results[i].Index = i
 		r.slots[i].after = -1
 	}
+	needs, err := graphOf(tasks)
+	if err != nil {
+		r.refuse(err)
+		return r
+	}
+	if needs != nil {
+		r.needs = needs
+		r.eager.Store(true) // every end may let a task that needs it start
+	}
 	r.fill()
 	return r
+}
+
+// refuse resolves every task with err, for tasks that cannot run as a
+// graph: nothing is called.
+func (r *Run[T]) refuse(err error) {
+	for i := range r.results {
+		r.results[i].Err = err
+		r.resolve(i)
+	}
 }
 
 // Results yields each task's result as it lands, in completion order, until
@@ -230,7 +249,7 @@ func (r *Run[T]) over() bool {
 
 // taskContextFor makes the context of goroutine task i, starting the
 // gather's watch on its caller and its deadline with the first one.
-func (r *Run[T]) taskContextFor(i int, start time.Time) *taskContext {
+func (r *Run[T]) taskContextFor(i int, start time.Time, in map[string]T) *taskContext {
 	s := &r.slots[i]
 	if r.values == nil {
 		r.values = context.WithoutCancel(r.parent)
@@ -246,7 +265,11 @@ func (r *Run[T]) taskContextFor(i int, start time.Time) *taskContext {
 	if !s.deadline.IsZero() && (deadline.IsZero() || s.deadline.Before(deadline)) {
 		deadline = s.deadline
 	}
-	tc := newTaskContext(r.values, deadline, &s.trace)
+	values := r.values
+	if in != nil {
+		values = context.WithValue(values, inputsKey{}, in)
+	}
+	tc := newTaskContext(values, deadline, &s.trace)
 	r.mu.Lock()
 	r.taskCtxs = append(r.taskCtxs, tc)
 	ended := r.ended
@@ -288,19 +311,114 @@ func (r *Run[T]) release() {
 	r.cancelTasks(context.Canceled)
 }
 
-// fill starts tasks while lanes are free.
+// fill starts tasks while lanes are free: in the order given, or, when
+// tasks have needs, each as soon as its needs have finished (so with one
+// lane, in a topological order).
 func (r *Run[T]) fill() {
+	if r.needs != nil {
+		r.fillGraph()
+		return
+	}
 	for r.inflight < r.lanes && r.next < len(r.tasks) && !r.over() {
-		r.launch(r.next)
+		r.launch(r.next, r.last, nil)
 		r.next++
 	}
 }
 
-func (r *Run[T]) launch(i int) {
+// fillGraph starts or skips every pending task whose needs have all
+// finished, until no more can: a skip or an instant answer may free the
+// next.
+func (r *Run[T]) fillGraph() {
+	for moved := true; moved && !r.over(); {
+		moved = false
+		for i := range r.tasks {
+			if r.slots[i].state != pending || !r.resolvedNeeds(i) {
+				continue
+			}
+			if need, err := r.failedNeed(i); err != nil {
+				r.skip(i, need, err)
+				moved = true
+				continue
+			}
+			if r.inflight < r.lanes {
+				after := r.lastNeed(i)
+				if r.lanes < len(r.tasks) && r.last >= 0 && (after < 0 || r.results[r.last].End > r.results[after].End) {
+					after = r.last // the lane it waited for freed later than its needs
+				}
+				r.launch(i, after, r.inputs(i))
+				moved = true
+			}
+		}
+	}
+}
+
+func (r *Run[T]) resolvedNeeds(i int) bool {
+	for _, j := range r.needs[i] {
+		if r.slots[j].state != resolved {
+			return false
+		}
+	}
+	return true
+}
+
+// failedNeed is the first failed need of i without a fallback.
+func (r *Run[T]) failedNeed(i int) (int, error) {
+	for _, j := range r.needs[i] {
+		if err := r.results[j].Err; err != nil {
+			if _, ok := r.tasks[i].Fallbacks[r.tasks[j].Name]; !ok {
+				return j, &SkippedError{Need: r.tasks[j].Name, Err: err}
+			}
+		}
+	}
+	return -1, nil
+}
+
+// lastNeed is the need of i that ended last, or -1.
+func (r *Run[T]) lastNeed(i int) int {
+	last := -1
+	for _, j := range r.needs[i] {
+		if last < 0 || r.results[j].End > r.results[last].End {
+			last = j
+		}
+	}
+	return last
+}
+
+// inputs are the values of i's needs, fallbacks where they failed; the
+// needs that fell back are noted on i's result.
+func (r *Run[T]) inputs(i int) map[string]T {
+	if len(r.needs[i]) == 0 {
+		return nil
+	}
+	in := make(map[string]T, len(r.needs[i]))
+	for _, j := range r.needs[i] {
+		name := r.tasks[j].Name
+		if r.results[j].Err != nil {
+			in[name] = r.tasks[i].Fallbacks[name]
+			r.results[i].Fallbacks = append(r.results[i].Fallbacks, name)
+			continue
+		}
+		in[name] = r.results[j].Value
+	}
+	return in
+}
+
+// skip resolves pending task i, uncalled, with err: at the moment its need
+// failed, which is what its lane waited on.
+func (r *Run[T]) skip(i, need int, err error) {
+	res := &r.results[i]
+	res.Err, res.Start, res.End = err, r.results[need].End, r.results[need].End
+	r.slots[i].after = need
+	r.resolve(i)
+}
+
+// launch starts task i, which waited for task after (-1: nobody), with the
+// values of its needs.
+func (r *Run[T]) launch(i, after int, in map[string]T) {
 	start := time.Now()
 	s, res := &r.slots[i], &r.results[i]
 	s.state = running
-	s.after = r.last
+	s.after = after
 	res.Start = start.Sub(r.t0)
 	r.inflight++
 	to := r.tasks[i].Timeout
@@ -311,7 +429,7 @@ func (r *Run[T]) launch(i int) {
 		r.plan(i, p, start)
 		return
 	}
-	s.ctx = r.taskContextFor(i, start)
+	s.ctx = r.taskContextFor(i, start, in)
 	r.unfinished.Add(1)
 	s.spawned = true
 	go r.fetch(i)
@@ -406,10 +524,10 @@ func (r *Run[T]) resolve(i int) {
 	if s.state == running {
 		res := &r.results[i]
 		res.Attempts, res.Marks = s.trace.Attempts(), s.trace.Marks()
+		r.inflight--
 	}
 	s.state = resolved
 	r.last = i
-	r.inflight--
 	r.left--
 	r.ready = append(r.ready, i)
 }

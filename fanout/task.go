@@ -20,14 +20,26 @@ func (f Func[T]) Fetch(ctx context.Context) (T, error) { return f(ctx) }
 // Task is one named source in a gather.
 //
 // The zero Timeout means the source is bounded only by the gather's deadline
-// and its context.
+// and its context. Without Needs a task starts as soon as a lane is free.
 type Task[T any] struct {
-	// Name identifies the source in the report.
+	// Name identifies the source in the report. Names must differ when any
+	// task has Needs.
 	Name string
 	// Source is what is fetched. It must not be nil.
 	Source Source[T]
 	// Timeout bounds this source alone, measured from its own start.
 	Timeout time.Duration
+	// Needs names the tasks whose values this one uses: it starts once all
+	// of them have finished, and its source reads their values with
+	// Inputs. When a need fails the task is not called and its error is a
+	// *SkippedError, unless Fallbacks has a value for that need. Check
+	// says whether a set of tasks can run; Start resolves every task with
+	// its error if not.
+	Needs []string
+	// Fallbacks stand in for needs that fail, by need name: the task then
+	// runs with the fallback as that need's value, and its Result lists
+	// the need in Fallbacks.
+	Fallbacks map[string]T
 }
 
 // Options configures one gather. The zero value runs every task at once,
