@@ -27,6 +27,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzFaultQuery -fuzztime=5s ./internal/mock
 	$(GO) test -run='^$$' -fuzz=FuzzWriterReaderRoundTrip -fuzztime=5s ./internal/sse
 	$(GO) test -run='^$$' -fuzz=FuzzTemplatedURLStaysOnItsHostAndSegment -fuzztime=10s ./source
+	$(GO) test -run='^$$' -fuzz=FuzzNeedValuesStayInTheirPlace -fuzztime=10s ./source
 	$(GO) test -run='^$$' -fuzz=FuzzRouteQuery -fuzztime=5s ./internal/server
 
 serve:

@@ -40,6 +40,10 @@ type HTTP struct {
 	// ForwardBody sends the request body the context carries (WithBody)
 	// as this call's JSON body.
 	ForwardBody bool
+	// Body, if set, is the call's JSON body: a Template whose values are
+	// escaped as the inside of JSON strings, so {"q": "{{.params.q}}"}
+	// stays JSON whatever q holds. It must render to valid JSON.
+	Body string
 	// Client sends the requests; nil means Client in this package.
 	Client *http.Client
 
@@ -47,6 +51,7 @@ type HTTP struct {
 	url    *url.URL // URL, parsed once
 	urlErr error
 	tmpl   *httpTemplates // when URL or a header refers to the request's parameters
+	body   *Template      // Body, parsed
 }
 
 // httpTemplates are the parts of an HTTP source rendered per call. The
@@ -166,7 +171,17 @@ func (h *HTTP) request(ctx context.Context) (*http.Request, error) {
 		return nil, fmt.Errorf("build request: %w", h.urlErr)
 	}
 	var body io.Reader
-	if h.ForwardBody {
+	switch {
+	case h.body != nil:
+		b, err := h.body.Render(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !json.Valid([]byte(b)) {
+			return nil, errors.New("render body: the rendered body is not JSON")
+		}
+		body = strings.NewReader(b)
+	case h.ForwardBody:
 		if b := BodyFrom(ctx); len(b) > 0 {
 			body = bytes.NewReader(b)
 		}
@@ -196,6 +211,11 @@ func (h *HTTP) request(ctx context.Context) (*http.Request, error) {
 
 // compile parses URL once, and its templates if it has any.
 func (h *HTTP) compile() {
+	if h.Body != "" {
+		if h.body, h.urlErr = ParseTemplate("body", h.Body, EscapeJSON); h.urlErr != nil {
+			return
+		}
+	}
 	raw := h.URL
 	templated := strings.Contains(raw, "{{")
 	for _, v := range h.Header {
@@ -277,6 +297,9 @@ func (h *HTTP) render(ctx context.Context, req *http.Request) error {
 }
 
 func (h *HTTP) method() string {
+	if h.Method == "" && h.Body != "" {
+		return http.MethodPost
+	}
 	if h.Method == "" {
 		return http.MethodGet
 	}

@@ -1,17 +1,21 @@
 package source
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"sort"
 	"strings"
 	"text/template"
 	"text/template/parse"
+
+	"github.com/citypopy/highway/fanout"
 )
 
 // MaxRendered caps what a template may render to.
-const MaxRendered = 16 << 10
+const MaxRendered = 64 << 10
 
 // Params are a request's parameters, by name, already validated.
 type Params map[string]string
@@ -68,7 +72,25 @@ var (
 	EscapeQuery  = url.QueryEscape
 	EscapeHeader = func(s string) string { return strings.Map(dropControl, s) }
 	EscapeNone   = func(s string) string { return s }
+	// EscapeJSON makes s the inside of a JSON string: a template puts it
+	// between quotes.
+	EscapeJSON = func(s string) string {
+		b, _ := marshal(s)
+		return string(b[1 : len(b)-1])
+	}
 )
+
+// marshal is json.Marshal without HTML escaping: a prompt should read
+// "x<y", not "x\u003cy".
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
 
 func dropControl(r rune) rune {
 	if r < 0x20 || r == 0x7f {
@@ -77,14 +99,24 @@ func dropControl(r rune) rune {
 	return r
 }
 
-// Template is text with {{.params.NAME}} references, rendered per call
-// with every value escaped for where the text goes. Plain text without
-// "{{" renders as itself at no cost.
+// MaxValue caps one value a template puts into its text: a need's answer
+// cannot swell a prompt or a URL without bound.
+const MaxValue = 8 << 10
+
+// Template is text with references, rendered per call: {{.params.NAME}}
+// for a request parameter and {{.NEED.field}} for a field of a need's
+// answer (fanout.Inputs), every value escaped for where the text goes.
+// A value that is an object or an array is written as compact JSON. Plain
+// text without "{{" renders as itself at no cost.
 type Template struct {
 	text   string
 	t      *template.Template
 	escape func(string) string
 }
+
+// escFunc is appended to every printing action of a template, so that
+// whatever an action computes is escaped last, however it was computed.
+const escFunc = "highwayEscape"
 
 // ParseTemplate compiles text, whose values escape makes safe.
 func ParseTemplate(name, text string, escape func(string) string) (*Template, error) {
@@ -92,29 +124,88 @@ func ParseTemplate(name, text string, escape func(string) string) (*Template, er
 	if !strings.Contains(text, "{{") {
 		return tp, nil
 	}
-	t, err := template.New(name).Option("missingkey=error").Parse(text)
+	t, err := template.New(name).Option("missingkey=error").Funcs(template.FuncMap{escFunc: tp.value}).Parse(text)
 	if err != nil {
 		return nil, err
+	}
+	for _, at := range t.Templates() {
+		escapeActions(at.Tree, at.Tree.Root)
 	}
 	tp.t = t
 	return tp, nil
 }
 
+// escapeActions makes every printing action {{X}} into {{X | escape}}.
+func escapeActions(tree *parse.Tree, n parse.Node) {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n != nil {
+			for _, c := range n.Nodes {
+				escapeActions(tree, c)
+			}
+		}
+	case *parse.ActionNode:
+		if len(n.Pipe.Decl) == 0 { // {{$x := ...}} prints nothing
+			n.Pipe.Cmds = append(n.Pipe.Cmds, &parse.CommandNode{NodeType: parse.NodeCommand,
+				Args: []parse.Node{parse.NewIdentifier(escFunc).SetTree(tree).SetPos(n.Pos)}})
+		}
+	case *parse.IfNode:
+		escapeActions(tree, n.List)
+		escapeActions(tree, n.ElseList)
+	case *parse.RangeNode:
+		escapeActions(tree, n.List)
+		escapeActions(tree, n.ElseList)
+	case *parse.WithNode:
+		escapeActions(tree, n.List)
+		escapeActions(tree, n.ElseList)
+	}
+}
+
+// value is one action's value as escaped text.
+func (t *Template) value(v any) (string, error) {
+	var s string
+	switch v := v.(type) {
+	case string:
+		s = v
+	case json.Number:
+		s = v.String()
+	case nil:
+		s = ""
+	case map[string]any, []any:
+		b, err := marshal(v)
+		if err != nil {
+			return "", err
+		}
+		s = string(b)
+	default:
+		s = fmt.Sprint(v)
+	}
+	if len(s) > MaxValue {
+		return "", fmt.Errorf("a value of %d bytes is over the %d-byte cap", len(s), MaxValue)
+	}
+	return t.escape(s), nil
+}
+
 // Templated reports whether the text refers to anything.
 func (t *Template) Templated() bool { return t.t != nil }
 
-// Render renders the text with ctx's parameters.
+// Render renders the text with ctx's parameters and inputs.
 func (t *Template) Render(ctx context.Context) (string, error) {
 	if t.t == nil {
 		return t.text, nil
 	}
-	params := ParamsFrom(ctx)
-	escaped := make(map[string]string, len(params))
-	for k, v := range params {
-		escaped[k] = t.escape(v)
+	data := map[string]any{"params": map[string]string(ParamsFrom(ctx))}
+	for name, raw := range fanout.Inputs[json.RawMessage](ctx) {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return "", fmt.Errorf("render %s: the answer of %s is not JSON: %w", t.t.Name(), name, err)
+		}
+		data[name] = v
 	}
 	var b strings.Builder
-	if err := t.t.Execute(&limitWriter{b: &b}, map[string]any{"params": escaped}); err != nil {
+	if err := t.t.Execute(&limitWriter{b: &b}, data); err != nil {
 		return "", fmt.Errorf("render %s: %w", t.t.Name(), err)
 	}
 	return b.String(), nil
@@ -149,6 +240,10 @@ func (t *Template) Refs() [][]string {
 			}
 		case *parse.FieldNode:
 			refs = append(refs, n.Ident)
+		case *parse.VariableNode: // $.params.city
+			if len(n.Ident) > 1 && n.Ident[0] == "$" {
+				refs = append(refs, n.Ident[1:])
+			}
 		case *parse.IfNode:
 			walk(n.Pipe)
 			walk(n.List)
