@@ -74,6 +74,15 @@ type Source struct {
 	// Cache keeps successful answers for a TTL. Default: off.
 	Cache *Cache `yaml:"cache"`
 
+	// Needs names the sources whose answers this one uses in its templates
+	// as {{.NAME.field}}: it starts the moment they have all finished, and
+	// is skipped when one fails, unless Fallback has a value for it. A
+	// route that lists this source must list its needs too.
+	Needs []string `yaml:"needs"`
+	// Fallback stands in for a failed need, by need name: the source runs
+	// with this value as that need's answer.
+	Fallback map[string]json.RawMessage `yaml:"fallback"`
+
 	// Latency, Jitter, FailureRate, Tail and Data describe a mock source;
 	// FailureStatus and RetryAfter shape its failures when highway mock
 	// serves it over HTTP.
@@ -97,6 +106,9 @@ type Source struct {
 	// ForwardBody sends a POST route's JSON body upstream as this call's
 	// body (method POST, PUT or PATCH).
 	ForwardBody bool `yaml:"forward_body"`
+	// Body is the call's JSON body as a template, values escaped as JSON
+	// string contents: {"q": "{{.params.q}}"}. Method defaults to POST.
+	Body string `yaml:"body"`
 
 	// BaseURL, Model, APIKey, System, User, MaxTokens, Stream, FirstToken
 	// and Stall describe an LLM source: openai (any server speaking the
@@ -337,6 +349,9 @@ func (s *Source) applyDefaults() {
 		}
 	}
 	if s.Kind == KindHTTP {
+		if s.Method == "" && s.Body != "" {
+			s.Method = "POST"
+		}
 		if s.Method == "" {
 			s.Method = "GET"
 		}

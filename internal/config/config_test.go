@@ -74,7 +74,7 @@ func TestBadConfigsAreRefusedWithFileFieldAndReason(t *testing.T) {
 		want       []string
 	}{
 		{"unknown field", "sources:\n  a: {kind: mock, latncy: 3s}\n" + routes,
-			[]string{`f.yaml:2:19: sources.a.latncy: unknown field "latncy" (did you mean "latency"? known fields: api_key, base_url, breaker,`}},
+			[]string{`f.yaml:2:19: sources.a.latncy: unknown field "latncy" (did you mean "latency"? known fields: api_key, base_url, body, breaker,`}},
 		{"unknown field far from any", "sources:\n  a: {kind: mock, colour: red}\n" + routes,
 			[]string{`sources.a.colour: unknown field "colour" (known fields: api_key,`}},
 		{"bad duration", "sources:\n  a: {kind: mock, latency: 3 seconds}\n" + routes,
@@ -106,7 +106,7 @@ func TestBadConfigsAreRefusedWithFileFieldAndReason(t *testing.T) {
 		{"templated host", "sources:\n  a: {kind: http, url: 'http://{{.params.host}}/w'}\nroutes:\n  - {path: /r, sources: [a], params: {host: {}}}\n",
 			[]string{`sources.a.url: the scheme and host must be fixed`}},
 		{"unknown reference", "sources:\n  a: {kind: openai, base_url: 'http://x/v1', model: m, user: 'temp {{.weather.temp}}'}\n" + routes,
-			[]string{`sources.a.user: template refers to .weather.temp; only {{.params.NAME}} is known`}},
+			[]string{`sources.a.user: template refers to .weather.temp, but weather is not among this source's needs; add it to needs`}},
 		{"broken template", "sources:\n  a: {kind: http, url: 'http://x/{{.params.city'}\n" + routes,
 			[]string{`sources.a.url: invalid template`}},
 		{"forward_body on GET source", "sources:\n  a: {kind: http, url: 'http://x/', forward_body: true}\n" + routes,
@@ -174,6 +174,16 @@ func TestBadConfigsAreRefusedWithFileFieldAndReason(t *testing.T) {
 			[]string{`clients.keys[0].key: too short`, `clients.keys[1].name: "a" is given twice`, `clients.keys[1].sha256: want 64 hex digits`,
 				`clients.keys[2]: no key: give key (e.g. ${C_KEY}) or sha256`, `clients.keys[3].name: missing`, `clients.keys[3]: give key or sha256, not both`}},
 		{"missing keys file", "clients: {keys_file: nope.keys}\n" + srcRoutes, []string{`clients.keys_file: read the keys file: open nope.keys`}},
+		{"cycle", "sources:\n  a: {kind: mock, needs: [b]}\n  b: {kind: mock, needs: [c]}\n  c: {kind: mock, needs: [a]}\nroutes:\n  - {path: /r, sources: [a, b, c]}\n",
+			[]string{`f.yaml:2:26: sources.a.needs: cycle: a → b → c → a: a source cannot wait for itself`}},
+		{"self need", "sources:\n  a: {kind: mock, needs: [a]}\n" + routes, []string{`sources.a.needs: cycle: a → a`}},
+		{"bad needs", "sources:\n  a: {kind: mock, needs: [serch, a2, a2], fallback: {b: 1}}\n  a2: {kind: mock}\nroutes:\n  - {path: /r, sources: [a]}\n",
+			[]string{`sources.a.needs[0]: no source named "serch" (sources: a, a2)`, `sources.a.needs[2]: "a2" is listed twice`,
+				`sources.a.fallback.b: "b" is not one of this source's needs (serch, a2, a2)`, `routes[0].sources: a needs a2, which this route does not list; add it`}},
+		{"template of a need not declared", "sources:\n  s: {kind: mock}\n  a: {kind: openai, base_url: 'http://x/v1', model: m, user: '{{.s.hits}} {{.params}}'}\nroutes:\n  - {path: /r, sources: [a, s]}\n",
+			[]string{`sources.a.user: template refers to .s.hits, but s is not among this source's needs; add it to needs`, `sources.a.user: template refers to .params; a parameter is {{.params.NAME}}`}},
+		{"body", "sources:\n  a: {kind: http, url: 'http://x/', method: GET, body: '{}'}\n  b: {kind: http, url: 'http://x/', method: POST, body: '{}', forward_body: true}\n  c: {kind: mock, body: '{}'}\nroutes:\n  - {path: /r, method: POST, sources: [a, b, c]}\n",
+			[]string{`sources.a.body: a body goes with POST, PUT or PATCH, not GET`, `sources.b.body: give body or forward_body, not both`, `sources.c.body: not used by kind mock`}},
 		{"field twice", "sources:\n  a: {kind: mock, kind: http}\n" + routes, []string{`sources.a.kind: field given twice`}},
 		{"every problem at once", "sources:\n  a: {kind: mock, latency: x}\n  b: {kind: nope}\n" + routes,
 			[]string{`sources.a.latency: invalid duration`}},
@@ -227,6 +237,29 @@ func TestClientKeysAreKeptOnlyAsHashes(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "clients.keys:1:") {
 			t.Errorf("keys file line %q: %v, want an error naming the file and line", line, err)
 		}
+	}
+}
+
+func TestNeedsFallbacksAndBodyParse(t *testing.T) {
+	c, err := parse("f.yaml", []byte(`
+sources:
+  weather: {kind: mock, data: {temp: 22}}
+  search:  {kind: mock, data: {hits: [a]}}
+  brief:
+    kind: http
+    url: http://127.0.0.1:1/brief
+    needs: [weather, search]
+    fallback: {search: {hits: []}}
+    body: '{"t": "{{.weather.temp}}", "h": "{{.search.hits}}"}'
+routes:
+  - {path: /r, sources: [brief, weather, search]}
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.Sources["brief"]
+	if b.Method != "POST" || len(b.Needs) != 2 || string(b.Fallback["search"]) != `{"hits":[]}` {
+		t.Errorf("brief: method %s needs %v fallback %s", b.Method, b.Needs, b.Fallback["search"])
 	}
 }
 
@@ -302,6 +335,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(defaultYAML)
 	f.Add([]byte("sources: {a: {kind: http, url: 'http://x', headers: {A: '${X:-y}'}}}\nroutes: [{path: /r, sources: [a]}]"))
 	f.Add([]byte("a: &x [*x]"))
+	f.Add([]byte("sources: {a: {kind: mock, needs: [b]}, b: {kind: mock, needs: [a]}, c: {kind: http, url: 'http://x', needs: [a], fallback: {a: 1}, body: '{\"x\": \"{{.a.y}}\"}'}}\nroutes: [{path: /r, sources: [a, b, c]}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := parse("fuzz.yaml", data, env(nil))
 		if (c == nil) == (err == nil) {

@@ -34,6 +34,7 @@ func (d *decoder) validate(c *Config) {
 	for _, name := range sortedKeys(c.Sources) {
 		d.validateSource(name, c.Sources[name])
 	}
+	d.validateNeeds(c.Sources)
 	d.validateAdmission(c.Admission)
 	d.validateClients(&c.Clients)
 	if c.Heartbeat < 0 {
@@ -65,6 +66,7 @@ func (d *decoder) validate(c *Config) {
 		}
 		paths[r.Path] = i
 		d.validateRoute(p, r, c.Sources)
+		d.validateRouteNeeds(p, r, c.Sources)
 		d.validateParams(p, r, c.Sources)
 	}
 	for _, name := range sortedKeys(c.Sources) {
@@ -158,7 +160,7 @@ type templateRef struct {
 
 // templateFields are the source fields that may refer to parameters.
 func templateFields(s *Source) map[string]string {
-	f := map[string]string{"url": s.URL, "system": s.System, "user": s.User}
+	f := map[string]string{"url": s.URL, "system": s.System, "user": s.User, "body": s.Body}
 	for k, v := range s.Headers {
 		f["headers."+k] = v
 	}
@@ -184,7 +186,8 @@ func templateRefs(s *Source) []templateRef {
 }
 
 // validateTemplates checks that a source's templates parse, refer only to
-// .params.NAME, and leave the URL's scheme and host fixed.
+// .params.NAME and to needs' answers, and leave the URL's scheme and host
+// fixed.
 func (d *decoder) validateTemplates(p string, s *Source) {
 	fields := templateFields(s)
 	for _, field := range sortedKeys(fields) {
@@ -194,8 +197,12 @@ func (d *decoder) validateTemplates(p string, s *Source) {
 			continue
 		}
 		for _, r := range t.Refs() {
-			if len(r) != 2 || r[0] != "params" {
-				d.failAt(p+"."+field, "template refers to .%s; only {{.params.NAME}} is known", strings.Join(r, "."))
+			switch {
+			case r[0] == "params" && len(r) != 2:
+				d.failAt(p+"."+field, "template refers to .%s; a parameter is {{.params.NAME}}", strings.Join(r, "."))
+			case r[0] != "params" && !contains(s.Needs, r[0]):
+				d.failAt(p+"."+field, "template refers to .%s, but %s is not among this source's needs; add it to needs",
+					strings.Join(r, "."), r[0])
 			}
 		}
 	}
@@ -219,7 +226,7 @@ func (d *decoder) validateSource(name string, s *Source) {
 	d.validatePolicies(p, s)
 	mockOnly := map[string]bool{"latency": s.Latency != 0, "jitter": s.Jitter != 0, "failure_rate": s.FailureRate != 0, "data": s.Data != nil,
 		"tail": s.Tail != nil, "failure_status": s.FailureStatus != 0, "retry_after": s.RetryAfter != 0, "fault": s.Fault != ""}
-	httpOnly := map[string]bool{"url": s.URL != "", "method": s.Method != "", "headers": s.Headers != nil, "forward_body": s.ForwardBody}
+	httpOnly := map[string]bool{"url": s.URL != "", "method": s.Method != "", "headers": s.Headers != nil, "forward_body": s.ForwardBody, "body": s.Body != ""}
 	llmOnly := map[string]bool{"base_url": s.BaseURL != "", "model": s.Model != "", "api_key": s.APIKey != "", "system": s.System != "",
 		"user": s.User != "", "max_tokens": s.MaxTokens != 0, "stream": s.Stream, "first_token_timeout": s.FirstToken != 0, "stall_timeout": s.Stall != 0}
 	switch s.Kind {
@@ -283,6 +290,12 @@ func (d *decoder) validateSource(name string, s *Source) {
 		}
 		if s.ForwardBody && s.Method != "POST" && s.Method != "PUT" && s.Method != "PATCH" {
 			d.failAt(p+".forward_body", "a body goes with POST, PUT or PATCH, not %s", s.Method)
+		}
+		if s.Body != "" && s.Method != "POST" && s.Method != "PUT" && s.Method != "PATCH" {
+			d.failAt(p+".body", "a body goes with POST, PUT or PATCH, not %s", s.Method)
+		}
+		if s.Body != "" && s.ForwardBody {
+			d.failAt(p+".body", "give body or forward_body, not both")
 		}
 	case "":
 		d.failAt(p, "missing kind (mock, http, openai or anthropic)")

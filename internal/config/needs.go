@@ -1,0 +1,61 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/citypopy/highway/fanout"
+)
+
+// validateNeeds checks the graph the sources' needs make: every need
+// names a source, every fallback is for a need, and no source needs
+// itself, directly or round a cycle (spelled out).
+func (d *decoder) validateNeeds(sources map[string]*Source) {
+	var tasks []fanout.Task[struct{}]
+	for _, name := range sortedKeys(sources) {
+		s := sources[name]
+		if s == nil {
+			continue
+		}
+		p := "sources." + name
+		var needs []string
+		for i, n := range s.Needs {
+			switch {
+			case sources[n] == nil:
+				d.failAt(fmt.Sprintf("%s.needs[%d]", p, i), "no source named %q (sources: %s)", n, strings.Join(sortedKeys(sources), ", "))
+				continue
+			case contains(needs, n):
+				d.failAt(fmt.Sprintf("%s.needs[%d]", p, i), "%q is listed twice", n)
+				continue
+			}
+			needs = append(needs, n)
+		}
+		for _, n := range sortedKeys(s.Fallback) {
+			if !contains(s.Needs, n) {
+				d.failAt(p+".fallback."+n, "%q is not one of this source's needs (%s)", n, strings.Join(s.Needs, ", "))
+			}
+		}
+		tasks = append(tasks, fanout.Task[struct{}]{Name: name, Needs: needs})
+	}
+	var cycle *fanout.CycleError
+	if err := fanout.Check(tasks); errors.As(err, &cycle) {
+		d.failAt("sources."+cycle.Cycle[0]+".needs", "%s: a source cannot wait for itself", cycle)
+	}
+}
+
+// validateRouteNeeds checks that a route lists what its sources need, so
+// that the graph it runs is whole.
+func (d *decoder) validateRouteNeeds(p string, r *Route, sources map[string]*Source) {
+	for _, name := range r.Sources {
+		s := sources[name]
+		if s == nil {
+			continue
+		}
+		for _, n := range s.Needs {
+			if sources[n] != nil && !contains(r.Sources, n) {
+				d.failAt(p+".sources", "%s needs %s, which this route does not list; add it", name, n)
+			}
+		}
+	}
+}
