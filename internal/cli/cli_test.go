@@ -53,7 +53,7 @@ func TestCommandLine(t *testing.T) {
 		stdout, stderr string
 	}{
 		{[]string{"check", "-config", good}, 0, "highway.yaml: ok (3 sources, 1 routes)", ""},
-		{[]string{"check"}, 0, "embedded default: ok (4 sources, 2 routes)", ""},
+		{[]string{"check"}, 0, "embedded default: ok (5 sources, 3 routes)", ""},
 		{[]string{"check", "-config", bad}, 1, "", bad + `:2:28: sources.a.latency: invalid duration "soon"`},
 		{[]string{"check", "-config", "/nonexistent.yaml"}, 1, "", "read config: open /nonexistent.yaml"},
 		{[]string{"serve", "-config", bad}, 1, "", "config " + bad + " is invalid"},

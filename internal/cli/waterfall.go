@@ -29,7 +29,7 @@ func drawRace(w io.Writer, seq, con *report.Document, width int) {
 		if c == nil {
 			c = &report.SourceEntry{Name: s.Name}
 		}
-		fmt.Fprintf(w, "%-*s  %s  %s\n", nameW, label(s, c), cell(s, scale, width), cell(*c, scale, width))
+		fmt.Fprintf(w, "%-*s  %s  %s\n", nameW, label(s, c), cell(s, scale, width, false), cell(*c, scale, width, true))
 	}
 	fmt.Fprintf(w, "%-*s  %*s  %*s\n", nameW, "total", col, ms(seq.TotalMS), col, ms(con.TotalMS))
 	fmt.Fprintf(w, "%-*s  %*s  %*s\n", nameW, "sum of lanes", col, ms(seq.SumMS), col, ms(con.SumMS))
@@ -38,6 +38,11 @@ func drawRace(w io.Writer, seq, con *report.Document, width int) {
 	if con.TotalMS > 0 {
 		fmt.Fprintf(w, "speedup %.2fx: the highway took %s, its slowest lane (%s), instead of the sum %s\n",
 			seq.TotalMS/con.TotalMS, ms(con.TotalMS), con.Slowest, ms(seq.SumMS))
+	}
+	for _, s := range con.Sources {
+		if len(s.Needs) > 0 {
+			fmt.Fprintf(w, "%s needs %s: on the highway it waits (┄) for them, then starts at once\n", s.Name, strings.Join(s.Needs, ", "))
+		}
 	}
 	if failed := seq.Failed + con.Failed; failed > 0 {
 		fmt.Fprintf(w, "%d source call(s) failed (marked ✗, drawn ░): run with -json for their errors\n", failed)
@@ -52,8 +57,9 @@ func label(a report.SourceEntry, b *report.SourceEntry) string {
 	return a.Name
 }
 
-// cell is one source's bar and latency in one mode.
-func cell(s report.SourceEntry, scale float64, width int) string {
+// cell is one source's bar and latency in one mode; with showWait, a
+// source that needs others has its wait for them drawn ┄ before its bar.
+func cell(s report.SourceEntry, scale float64, width int, showWait bool) string {
 	bar := []rune(strings.Repeat(" ", width))
 	if scale > 0 {
 		from := int(math.Floor(s.StartMS / scale * float64(width)))
@@ -62,6 +68,11 @@ func cell(s report.SourceEntry, scale float64, width int) string {
 		fill := '█'
 		if s.Status != "ok" {
 			fill = '░'
+		}
+		if showWait && len(s.Needs) > 0 {
+			for i := 0; i < from; i++ {
+				bar[i] = '┄'
+			}
 		}
 		for i := from; i < to; i++ {
 			bar[i] = fill

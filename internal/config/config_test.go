@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ func env(vars map[string]string) func(string) (string, bool) {
 
 func TestDefaultIsTheSeedsCity(t *testing.T) {
 	c := Default()
-	if c.Listen != "127.0.0.1:8080" || len(c.Sources) != 4 || c.Routes[0].Path != "/city-report" {
+	if c.Listen != "127.0.0.1:8080" || len(c.Sources) != 5 || c.Routes[0].Path != "/city-report" {
 		t.Fatalf("%+v", c)
 	}
 	if chat := c.Sources["chat"]; chat.Kind != KindOpenAI || !chat.Stream || !strings.HasPrefix(chat.BaseURL, "http://127.0.0.1:9000/openai/v1") {
@@ -33,6 +34,9 @@ func TestDefaultIsTheSeedsCity(t *testing.T) {
 	}
 	if got := string(c.Sources["weather"].Data); got != `{"city":"Citypopy","temp":"22°C"}` {
 		t.Errorf("weather data %s", got)
+	}
+	if b := c.Sources["brief"]; b.Kind != KindOpenAI || !slices.Equal(b.Needs, []string{"weather", "search"}) || !strings.Contains(b.User, "{{.weather.temp}}") {
+		t.Errorf("the default brief should need weather and search: %+v", b)
 	}
 }
 

@@ -24,6 +24,7 @@ const (
 	OutcomeTimeout     = "timeout"
 	OutcomeCancelled   = "cancelled"
 	OutcomeBreakerOpen = "breaker_open"
+	OutcomeSkipped     = "skipped" // a need failed: not called
 )
 
 // Metrics holds Highway's instruments. Make it with New.
@@ -114,7 +115,7 @@ type Source struct {
 // Source returns the instruments of the named source.
 func (m *Metrics) Source(name string) *Source {
 	s := &Source{name: name, m: m, outcomes: map[string]prometheus.Observer{}}
-	for _, o := range []string{OutcomeOK, OutcomeError, OutcomeTimeout, OutcomeCancelled, OutcomeBreakerOpen} {
+	for _, o := range []string{OutcomeOK, OutcomeError, OutcomeTimeout, OutcomeCancelled, OutcomeBreakerOpen, OutcomeSkipped} {
 		s.outcomes[o] = m.sourceDuration.WithLabelValues(name, o)
 	}
 	return s

@@ -25,21 +25,27 @@ type Document struct {
 type SourceEntry struct {
 	// Name is the key of the entry in a report, and a field of its own in
 	// a streamed source event.
-	Name      string          `json:"name,omitempty"`
-	Status    string          `json:"status"`
-	Reason    string          `json:"reason,omitempty"`
-	Error     string          `json:"error,omitempty"`
-	LatencyMS float64         `json:"latency_ms"`
-	StartMS   float64         `json:"start_ms"`
-	EndMS     float64         `json:"end_ms"`
-	Attempts  int             `json:"attempts"`
-	Abandoned bool            `json:"abandoned,omitempty"`
-	Optional  bool            `json:"optional,omitempty"`
-	Hedged    bool            `json:"hedged,omitempty"`
-	HedgeWon  bool            `json:"hedge_won,omitempty"`
-	Coalesced bool            `json:"coalesced,omitempty"`
-	Cached    bool            `json:"cached,omitempty"`
-	Data      json.RawMessage `json:"data,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	// Need is the failed need of a skipped source.
+	Need string `json:"need,omitempty"`
+	// Needs are the sources this one waited for.
+	Needs []string `json:"needs,omitempty"`
+	// FallbackFor names the failed needs whose fallback the source used.
+	FallbackFor []string        `json:"fallback_for,omitempty"`
+	Error       string          `json:"error,omitempty"`
+	LatencyMS   float64         `json:"latency_ms"`
+	StartMS     float64         `json:"start_ms"`
+	EndMS       float64         `json:"end_ms"`
+	Attempts    int             `json:"attempts"`
+	Abandoned   bool            `json:"abandoned,omitempty"`
+	Optional    bool            `json:"optional,omitempty"`
+	Hedged      bool            `json:"hedged,omitempty"`
+	HedgeWon    bool            `json:"hedge_won,omitempty"`
+	Coalesced   bool            `json:"coalesced,omitempty"`
+	Cached      bool            `json:"cached,omitempty"`
+	Data        json.RawMessage `json:"data,omitempty"`
 }
 
 // Sources are a Document's sources in the order the route lists them, which

@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"strconv"
 	"time"
@@ -16,12 +17,29 @@ const (
 	ModeSequential = "sequential"
 )
 
-// Append appends the JSON report of rep, served for route in mode, to b;
-// optional says which sources (by index) the route marks optional. Each
-// source's value must be valid JSON; it is copied as it is.
-func Append(b []byte, route, mode string, optional []bool, rep *fanout.Report[json.RawMessage]) []byte {
+// Route is what a report says of its route: the path and, by task index,
+// which sources are optional and what each needs. The zero value is a
+// route with no optional sources and no needs.
+type Route struct {
+	Path     string
+	Optional []bool
+	Needs    [][]string
+}
+
+func (rt *Route) optional(i int) bool { return i < len(rt.Optional) && rt.Optional[i] }
+
+func (rt *Route) needs(i int) []string {
+	if i < len(rt.Needs) {
+		return rt.Needs[i]
+	}
+	return nil
+}
+
+// Append appends the JSON report of rep, served for rt in mode, to b.
+// Each source's value must be valid JSON; it is copied as it is.
+func Append(b []byte, rt *Route, mode string, rep *fanout.Report[json.RawMessage]) []byte {
 	b = append(b, `{"route":`...)
-	b = appendString(b, route)
+	b = appendString(b, rt.Path)
 	b = append(b, `,"mode":`...)
 	b = appendString(b, mode)
 	b = append(b, `,"lanes":`...)
@@ -52,7 +70,7 @@ func Append(b []byte, route, mode string, optional []bool, rep *fanout.Report[js
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendResult(b, &rep.Results[i], i < len(optional) && optional[i])
+		b = appendResult(b, rt, &rep.Results[i])
 	}
 	return append(b, "}}"...)
 }
@@ -68,26 +86,33 @@ var marks = []struct {
 	{fanout.CacheHit, `,"cached":true`},
 }
 
-func appendResult(b []byte, r *fanout.Result[json.RawMessage], optional bool) []byte {
+func appendResult(b []byte, rt *Route, r *fanout.Result[json.RawMessage]) []byte {
 	b = appendString(b, r.Name)
 	b = append(b, `:{`...)
-	return appendFields(b, r, optional)
+	return appendFields(b, rt, r)
 }
 
 // AppendSource appends one source's result as a JSON object with its name,
 // the body of a streamed "source" event.
-func AppendSource(b []byte, r *fanout.Result[json.RawMessage], optional bool) []byte {
+func AppendSource(b []byte, rt *Route, r *fanout.Result[json.RawMessage]) []byte {
 	b = append(b, `{"name":`...)
 	b = appendString(b, r.Name)
 	b = append(b, ',')
-	return appendFields(b, r, optional)
+	return appendFields(b, rt, r)
 }
 
 // appendFields writes a result's fields and closes its object.
-func appendFields(b []byte, r *fanout.Result[json.RawMessage], optional bool) []byte {
-	if r.Err == nil {
+func appendFields(b []byte, rt *Route, r *fanout.Result[json.RawMessage]) []byte {
+	var skipped *fanout.SkippedError
+	switch {
+	case r.Err == nil:
 		b = append(b, `"status":"ok"`...)
-	} else {
+	case errors.As(r.Err, &skipped):
+		b = append(b, `"status":"skipped","reason":"`+ReasonNeed+`","need":`...)
+		b = appendString(b, skipped.Need)
+		b = append(b, `,"error":`...)
+		b = appendString(b, r.Err.Error())
+	default:
 		b = append(b, `"status":"error","reason":`...)
 		b = appendString(b, Reason(r.Err))
 		b = append(b, `,"error":`...)
@@ -101,9 +126,11 @@ func appendFields(b []byte, r *fanout.Result[json.RawMessage], optional bool) []
 	b = appendMS(b, r.End)
 	b = append(b, `,"attempts":`...)
 	b = strconv.AppendInt(b, int64(r.Attempts), 10)
-	if optional {
+	if rt.optional(r.Index) {
 		b = append(b, `,"optional":true`...)
 	}
+	b = appendNames(b, `,"needs":[`, rt.needs(r.Index))
+	b = appendNames(b, `,"fallback_for":[`, r.Fallbacks)
 	if r.Abandoned {
 		b = append(b, `,"abandoned":true`...)
 	}
@@ -123,6 +150,22 @@ func appendFields(b []byte, r *fanout.Result[json.RawMessage], optional bool) []
 		}
 	}
 	return append(b, '}')
+}
+
+// appendNames writes field (which opens a list) with names, unless there
+// are none.
+func appendNames(b []byte, field string, names []string) []byte {
+	if len(names) == 0 {
+		return b
+	}
+	b = append(b, field...)
+	for k, n := range names {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, n)
+	}
+	return append(b, ']')
 }
 
 // appendMS writes d in milliseconds with microsecond precision.

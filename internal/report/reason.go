@@ -17,6 +17,7 @@ const (
 	ReasonPanic      = "panic"        // the source panicked
 	ReasonBreaker    = "breaker_open" // the source's circuit breaker refused the call
 	ReasonFailed     = "failed"       // the source answered an error
+	ReasonNeed       = "need_failed"  // a need failed, so the source was not called
 )
 
 // Reason classifies a source's error; "" for nil.
@@ -27,10 +28,13 @@ func Reason(err error) string {
 		ns *fanout.NotStartedError
 		pe *fanout.PanicError
 		be *policy.BreakerOpenError
+		se *fanout.SkippedError
 	)
 	switch {
 	case err == nil:
 		return ""
+	case errors.As(err, &se):
+		return ReasonNeed
 	case errors.As(err, &ns):
 		return ReasonNotStarted
 	case errors.As(err, &te):

@@ -16,16 +16,16 @@ import (
 func sample() *fanout.Report[json.RawMessage] {
 	return &fanout.Report[json.RawMessage]{
 		Results: []fanout.Result[json.RawMessage]{
-			{Name: "weather", Value: json.RawMessage(`{"temp": "22°C"}`), Attempts: 1, End: 301200 * time.Microsecond},
-			{Name: "image", Value: json.RawMessage(`{"url":"/img/popy.png"}`), Attempts: 1, Start: 100 * time.Microsecond, End: 802500 * time.Microsecond},
-			{Name: "chat", Err: &fanout.TimeoutError{Timeout: 500 * time.Millisecond}, Attempts: 1, End: 500 * time.Millisecond, Abandoned: true},
+			{Name: "weather", Index: 0, Value: json.RawMessage(`{"temp": "22°C"}`), Attempts: 1, End: 301200 * time.Microsecond},
+			{Name: "image", Index: 1, Value: json.RawMessage(`{"url":"/img/popy.png"}`), Attempts: 1, Start: 100 * time.Microsecond, End: 802500 * time.Microsecond},
+			{Name: "chat", Index: 2, Err: &fanout.TimeoutError{Timeout: 500 * time.Millisecond}, Attempts: 1, End: 500 * time.Millisecond, Abandoned: true},
 		},
 		Total: 802500 * time.Microsecond, Sum: 1603600 * time.Microsecond, Slowest: 1, CriticalPath: []int{1}, Lanes: 3,
 	}
 }
 
 func TestAppendRoundTripsThroughDocument(t *testing.T) {
-	b := Append(nil, "/city-report", ModeConcurrent, []bool{false, false, true}, sample())
+	b := Append(nil, &Route{Path: "/city-report", Optional: []bool{false, false, true}}, ModeConcurrent, sample())
 	if !json.Valid(b) {
 		t.Fatalf("invalid JSON: %s", b)
 	}
@@ -97,14 +97,38 @@ func BenchmarkAppend(b *testing.B) {
 	rep := sample()
 	buf := make([]byte, 0, 1024)
 	for b.Loop() {
-		buf = Append(buf[:0], "/city-report", ModeConcurrent, nil, rep)
+		buf = Append(buf[:0], &Route{Path: "/city-report"}, ModeConcurrent, rep)
+	}
+}
+
+func TestSkippedAndFallbackSourcesSayWhy(t *testing.T) {
+	rep := &fanout.Report[json.RawMessage]{Results: []fanout.Result[json.RawMessage]{
+		{Name: "search", Index: 0, Err: errors.New("upstream down"), End: 40 * time.Millisecond},
+		{Name: "chat", Index: 1, Err: &fanout.SkippedError{Need: "search", Err: errors.New("upstream down")}, Start: 40 * time.Millisecond, End: 40 * time.Millisecond},
+		{Name: "brief", Index: 2, Value: json.RawMessage(`"ok"`), Fallbacks: []string{"search"}, Start: 40 * time.Millisecond, End: 90 * time.Millisecond},
+	}, Slowest: -1}
+	rt := &Route{Path: "/r", Needs: [][]string{nil, {"search"}, {"search"}}}
+	d, err := Decode(Append(nil, rt, ModeConcurrent, rep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat, brief := d.Sources.Get("chat"), d.Sources.Get("brief")
+	if chat.Status != "skipped" || chat.Reason != ReasonNeed || chat.Need != "search" || chat.Error != "skipped: need search failed: upstream down" ||
+		fmt.Sprint(chat.Needs) != "[search]" || chat.StartMS != 40 || chat.LatencyMS != 0 {
+		t.Errorf("chat %+v", chat)
+	}
+	if brief.Status != "ok" || fmt.Sprint(brief.FallbackFor) != "[search]" || fmt.Sprint(brief.Needs) != "[search]" {
+		t.Errorf("brief %+v", brief)
+	}
+	if s := d.Sources.Get("search"); s.Needs != nil || s.FallbackFor != nil {
+		t.Errorf("search %+v", s)
 	}
 }
 
 func TestAppendSourceIsTheEventBody(t *testing.T) {
 	rep := sample()
 	var e SourceEntry
-	if err := json.Unmarshal(AppendSource(nil, &rep.Results[2], true), &e); err != nil {
+	if err := json.Unmarshal(AppendSource(nil, &Route{Optional: []bool{false, false, true}}, &rep.Results[2]), &e); err != nil {
 		t.Fatal(err)
 	}
 	if e.Name != "chat" || e.Reason != "timeout" || !e.Optional || e.EndMS != 500 {

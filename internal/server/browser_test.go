@@ -33,8 +33,10 @@ sources:
   weather: {kind: mock, latency: 20ms, data: {temp: 22}}
   image:   {kind: mock, latency: 90ms, data: {url: /img}}
   chat:    {kind: mock, latency: 50ms, data: {reply: hi}}
+  brief:   {kind: mock, latency: 40ms, data: {summary: ok}, needs: [weather]}
 routes:
   - {path: /city-report, sources: [weather, image, chat]}
+  - {path: /city-brief, sources: [weather, image, brief]}
 dashboard: {surge_max_users: 50, surge_max_duration: 5s}
 `)
 	srv := httptest.NewServer(s)
@@ -84,7 +86,7 @@ dashboard: {surge_max_users: 50, surge_max_duration: 5s}
 	do("load the page", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
 	do("give the key the server asks for", chromedp.WaitVisible(chromedp.CSS(`#key-form`)),
 		chromedp.SendKeys(chromedp.CSS(`#key`), key), chromedp.Click(chromedp.CSS(`#key-form button`)))
-	poll("the routes, read with the key", `document.querySelectorAll('#route option').length === 1 && document.querySelector('#key-form').hidden`)
+	poll("the routes, read with the key", `document.querySelectorAll('#route option').length === 2 && document.querySelector('#key-form').hidden`)
 
 	lanes := func(mode string) (total float64, lat []float64) {
 		do("run the lanes "+mode,
@@ -114,6 +116,16 @@ dashboard: {surge_max_users: 50, surge_max_duration: 5s}
 		t.Errorf("highway: total %.1f, lanes %v: the total should be the slowest lane, %.1f", con, conLat, slowest)
 	}
 
+	do("run the dependent lanes", chromedp.SetValue(chromedp.CSS(`#route`), "/city-brief"),
+		chromedp.Click(chromedp.CSS(`input[name=mode][value=concurrent]`)), chromedp.Click(chromedp.CSS(`#run-lanes`)))
+	poll("the brief lane to land", `document.querySelector('#lane-brief')?.dataset.end !== undefined`)
+	graph, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]float64](`({weatherEnd: +document.querySelector('#lane-weather').dataset.end,
+		briefStart: +document.querySelector('#lane-brief').dataset.start, imageStart: +document.querySelector('#lane-image').dataset.start})`))
+	if err != nil || graph["briefStart"] < graph["weatherEnd"] || graph["weatherEnd"] < 15 || graph["imageStart"] > 5 {
+		t.Errorf("dependent lanes drawn as %v (%v): brief must start after weather ends, image at once", graph, err)
+	}
+	do("back to the first route", chromedp.SetValue(chromedp.CSS(`#route`), "/city-report"))
+
 	do("run the race", chromedp.Click(chromedp.CSS(`#tab-race`)), chromedp.Click(chromedp.CSS(`#run-race`)),
 		chromedp.WaitVisible(chromedp.CSS(`#race-winner[data-winner]`)))
 	if sync, async, winner := text(`#sync-done`), text(`#async-done`), attr(`#race-winner`, "data-winner"); sync != "6" || async != "6" || winner != "Async Highway" {
@@ -129,7 +141,7 @@ dashboard: {surge_max_users: 50, surge_max_duration: 5s}
 	}
 
 	do("open the health table", chromedp.Click(chromedp.CSS(`#tab-health`)))
-	poll("a row per source", `document.querySelectorAll('#health-rows tr').length === 3`)
+	poll("a row per source", `document.querySelectorAll('#health-rows tr').length === 4`)
 	do("back to the lanes", chromedp.Click(chromedp.CSS(`#tab-lanes`)))
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {

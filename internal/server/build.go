@@ -50,7 +50,7 @@ func baseSource(name string, sc *config.Source, client *http.Client) (source.Sou
 	case config.KindMock:
 		return NewMock(sc), nil
 	case config.KindHTTP:
-		h := &source.HTTP{Method: sc.Method, URL: sc.URL, MaxBytes: sc.MaxBytes, ForwardBody: sc.ForwardBody, Client: client}
+		h := &source.HTTP{Method: sc.Method, URL: sc.URL, MaxBytes: sc.MaxBytes, ForwardBody: sc.ForwardBody, Body: sc.Body, Client: client}
 		if len(sc.Headers) > 0 {
 			h.Header = make(http.Header, len(sc.Headers))
 			for k, v := range sc.Headers {

@@ -69,6 +69,7 @@ type routeInfo struct {
 	Method   string                   `json:"method"`
 	Sources  []string                 `json:"sources"`
 	Optional []string                 `json:"optional,omitempty"`
+	Needs    map[string][]string      `json:"needs,omitempty"`
 	Params   map[string]*config.Param `json:"params,omitempty"`
 }
 
@@ -79,8 +80,14 @@ func (d *dashboard) routes() any {
 		ri := routeInfo{Path: p, Method: rt.method, Params: rt.params}
 		for i, t := range rt.tasks {
 			ri.Sources = append(ri.Sources, t.Name)
-			if rt.optional[i] {
+			if rt.shape.Optional[i] {
 				ri.Optional = append(ri.Optional, t.Name)
+			}
+			if len(t.Needs) > 0 {
+				if ri.Needs == nil {
+					ri.Needs = map[string][]string{}
+				}
+				ri.Needs[t.Name] = t.Needs
 			}
 		}
 		out = append(out, ri)

@@ -82,6 +82,8 @@ func outcome(err error) string {
 		return metrics.OutcomeCancelled
 	case report.ReasonBreaker:
 		return metrics.OutcomeBreakerOpen
+	case report.ReasonNeed:
+		return metrics.OutcomeSkipped
 	}
 	return metrics.OutcomeError
 }

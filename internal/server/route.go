@@ -25,7 +25,7 @@ type route struct {
 	path         string
 	method       string
 	tasks        []fanout.Task[json.RawMessage]
-	optional     []bool // by task
+	shape        report.Route // path, optional sources and needs, for the report
 	options      fanout.Options
 	heartbeat    time.Duration // between comments on a quiet stream
 	writeTimeout time.Duration // for the client to take one write
@@ -64,14 +64,22 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 		writeTimeout: cfg.Server.WriteTimeout.Std(),
 		params:       rc.Params,
 		maxBody:      rc.MaxBody,
+		shape:        report.Route{Path: rc.Path},
 	}
 	for _, name := range rc.Sources {
-		rt.tasks = append(rt.tasks, fanout.Task[json.RawMessage]{
+		sc := cfg.Sources[name]
+		t := fanout.Task[json.RawMessage]{
 			Name:    name,
 			Source:  sources[name].fetch,
-			Timeout: cfg.Sources[name].Timeout.Std(),
-		})
-		rt.optional = append(rt.optional, rc.IsOptional(name))
+			Timeout: sc.Timeout.Std(),
+			Needs:   sc.Needs,
+		}
+		if len(sc.Fallback) > 0 {
+			t.Fallbacks = sc.Fallback
+		}
+		rt.tasks = append(rt.tasks, t)
+		rt.shape.Optional = append(rt.shape.Optional, rc.IsOptional(name))
+		rt.shape.Needs = append(rt.shape.Needs, sc.Needs)
 	}
 	return rt
 }
@@ -104,10 +112,10 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) *fanout.Report[js
 	}
 	rep := fanout.Gather(req.context(r.Context()), rt.tasks, req.options)
 	bp := buffers.Get().(*[]byte)
-	b := report.Append((*bp)[:0], rt.path, req.mode, rt.optional, rep)
+	b := report.Append((*bp)[:0], &rt.shape, req.mode, rep)
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
-	w.WriteHeader(reportStatus(rep, rt.optional))
+	w.WriteHeader(reportStatus(rep, rt.shape.Optional))
 	w.Write(b)
 	*bp = b
 	buffers.Put(bp)

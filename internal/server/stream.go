@@ -37,14 +37,14 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request) *fa
 	bp := buffers.Get().(*[]byte)
 	b := (*bp)[:0]
 	for res := range run.Results() {
-		b = report.AppendSource(b[:0], &res, rt.optional[res.Index])
+		b = report.AppendSource(b[:0], &rt.shape, &res)
 		if sw.Event(int(ids.Add(1)), EventSource, b) != nil {
 			break // the client has gone; its context stops the sources
 		}
 	}
 	rep := run.Wait()
 	stopHeartbeat()
-	b = report.Append(b[:0], rt.path, req.mode, rt.optional, rep)
+	b = report.Append(b[:0], &rt.shape, req.mode, rep)
 	sw.Event(int(ids.Add(1)), EventReport, b)
 	*bp = b
 	buffers.Put(bp)

@@ -113,12 +113,28 @@ async function runLanes(e) {
     car.style.width = (100 * Math.max(end - start, 1) / scale) + "%";
     if (cls) car.className = "car " + cls;
   };
+  // A lane that needs others waits, empty, until the last of them lands.
+  const needs = route.needs || {};
+  const waitsUntil = (s) => {
+    let from = 0;
+    for (const n of needs[s] || []) {
+      if (!landed[n]) return null;
+      from = Math.max(from, landed[n].end_ms);
+    }
+    return from;
+  };
+  for (const [s, ns] of Object.entries(needs)) {
+    document.querySelector(`#lane-${s} .ms`).textContent = "waits for " + ns.join(", ");
+  }
   const tick = () => {
     const now = performance.now() - t0;
     scale = Math.max(scale, now * 1.1);
     for (const s of route.sources) {
       const l = landed[s];
-      if (l) place(s, l.start_ms, l.end_ms); else place(s, 0, now);
+      const from = waitsUntil(s);
+      if (l) place(s, l.start_ms, l.end_ms);
+      else if (from === null) place(s, 0, 0, "waiting");
+      else place(s, from, now, "running");
     }
     if (!board.dataset.done) requestAnimationFrame(tick);
   };
@@ -130,8 +146,8 @@ async function runLanes(e) {
       if (type === "source") {
         landed[d.name] = d;
         place(d.name, d.start_ms, d.end_ms, d.status);
-        document.querySelector(`#lane-${d.name} .ms`).textContent = ms(d.latency_ms);
-        document.querySelector(`#lane-${d.name}`).dataset.latency = d.latency_ms;
+        document.querySelector(`#lane-${d.name} .ms`).textContent = d.status === "skipped" ? "skipped: " + d.need + " failed" : ms(d.latency_ms);
+        Object.assign(document.querySelector(`#lane-${d.name}`).dataset, { latency: d.latency_ms, start: d.start_ms, end: d.end_ms });
       }
       if (type === "report") {
         board.dataset.done = "1";
