@@ -357,7 +357,7 @@ func writeJSONString(b *bytes.Buffer, s string) {
 }
 
 // suggest names the known field closest to a misspelt one, if one is close.
-func suggest(name string, fields map[string]int) string {
+func suggest[V any](name string, fields map[string]V) string {
 	best, bestDist := "", 3 // at most two edits away
 	for _, f := range sortedKeys(fields) {
 		if d := editDistance(name, f); d < bestDist {

@@ -23,7 +23,7 @@ func (d *decoder) validateNeeds(sources map[string]*Source) {
 		for i, n := range s.Needs {
 			switch {
 			case sources[n] == nil:
-				d.failAt(fmt.Sprintf("%s.needs[%d]", p, i), "no source named %q (sources: %s)", n, strings.Join(sortedKeys(sources), ", "))
+				d.failAt(fmt.Sprintf("%s.needs[%d]", p, i), "%s", noSource(n, sources))
 				continue
 			case contains(needs, n):
 				d.failAt(fmt.Sprintf("%s.needs[%d]", p, i), "%q is listed twice", n)
@@ -58,4 +58,9 @@ func (d *decoder) validateRouteNeeds(p string, r *Route, sources map[string]*Sou
 			}
 		}
 	}
+}
+
+// noSource says that name is no source, and which are.
+func noSource(name string, sources map[string]*Source) string {
+	return fmt.Sprintf("no source named %q (%ssources: %s)", name, suggest(name, sources), strings.Join(sortedKeys(sources), ", "))
 }

@@ -370,7 +370,7 @@ func (d *decoder) validateRoute(p string, r *Route, sources map[string]*Source) 
 		sp := fmt.Sprintf("%s.sources[%d]", p, i)
 		switch {
 		case sources[name] == nil:
-			d.failAt(sp, "no source named %q (sources: %s)", name, strings.Join(sortedKeys(sources), ", "))
+			d.failAt(sp, "%s", noSource(name, sources))
 		case seen[name]:
 			d.failAt(sp, "source %q listed twice", name)
 		}
