@@ -143,13 +143,25 @@ func stack(name string, sc *config.Source, base source.Source, tr *tracing) *ups
 	return u
 }
 
-// paramsKey tells calls apart by the request's parameters and body, so
-// that a cache or coalescing never hands Paris the answer for Citypopy.
+// paramsKey tells calls apart by what they are made of: the request's
+// parameters and body, and the answers of the source's needs, so that a
+// cache or coalescing never hands Paris the answer for Citypopy, nor a
+// brief written from yesterday's weather.
 func paramsKey(ctx context.Context) string {
 	key := source.ParamsFrom(ctx).Key()
 	if b := source.BodyFrom(ctx); len(b) > 0 {
 		sum := sha256.Sum256(b)
 		key += "body=" + hex.EncodeToString(sum[:])
+	}
+	if in := fanout.Inputs[json.RawMessage](ctx); len(in) > 0 {
+		h := sha256.New()
+		for _, name := range sortedNames(in) {
+			h.Write([]byte(name))
+			h.Write([]byte{0})
+			h.Write(in[name])
+			h.Write([]byte{0})
+		}
+		key += "needs=" + hex.EncodeToString(h.Sum(nil))
 	}
 	return key
 }

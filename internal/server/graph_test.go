@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -190,5 +191,34 @@ routes:
 	}
 	if started.Load() != 1 || finished.Load() != 1 {
 		t.Errorf("chat calls started %d, finished %d: want the in-flight one cancelled", started.Load(), finished.Load())
+	}
+}
+
+func TestCacheOfADependentIsKeyedByItsNeedsAnswers(t *testing.T) {
+	var weatherCalls atomic.Int32
+	weather := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		temp := min(weatherCalls.Add(1), 2) // 1, then 2, 2, ...
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"temp": %d}`, temp)
+	}))
+	defer weather.Close()
+	brief := &upstreamRecorder{}
+	up := httptest.NewServer(brief)
+	defer up.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+	s := newServer(t, `
+sources:
+  weather: {kind: http, url: `+weather.URL+`}
+  brief:   {kind: http, url: "`+up.URL+`/brief?t={{.weather.temp}}", needs: [weather], cache: {ttl: 1h}}
+routes:
+  - {path: /b, sources: [weather, brief]}
+`)
+	var cached []bool
+	for range 3 {
+		_, d, _ := get(t, s, "GET", "/b")
+		cached = append(cached, d.Sources.Get("brief").Cached)
+	}
+	if len(brief.calls) != 2 || brief.calls[0].URL.RawQuery != "t=1" || brief.calls[1].URL.RawQuery != "t=2" || !slices.Equal(cached, []bool{false, false, true}) {
+		t.Errorf("brief called %d times, cached %v: a new weather must miss the cache, the same weather hit it", len(brief.calls), cached)
 	}
 }
