@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -115,6 +116,20 @@ func TestServeTheEmbeddedDefaultWithCurl(t *testing.T) {
 	}
 	if code, m := curl(t, "-X", "POST", base+"/city-report"); code != 405 || m["error"] == nil {
 		t.Errorf("POST: %d %v", code, m)
+	}
+	// The dependent lanes: the brief waits for weather and search, and its
+	// prompt is built from their answers (the fake LLM says it back).
+	code, m = curl(t, base+"/city-brief?city=Paris")
+	src := m["sources"].(map[string]any)
+	lane := func(name, field string) float64 { return src[name].(map[string]any)[field].(float64) }
+	brief := src["brief"].(map[string]any)
+	reply, _ := brief["data"].(map[string]any)["reply"].(string)
+	if code != 200 || lane("brief", "start_ms") < lane("weather", "end_ms") || lane("brief", "start_ms") < lane("search", "end_ms") ||
+		lane("image", "start_ms") > 50 || !strings.Contains(reply, "Summarize for Paris: weather 22°C, top hits 3") {
+		t.Errorf("/city-brief: %d %v", code, m)
+	}
+	if path := fmt.Sprint(m["critical_path"]); path != "[weather brief]" {
+		t.Errorf("/city-brief critical path %s", path)
 	}
 }
 

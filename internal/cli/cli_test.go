@@ -179,3 +179,34 @@ func TestKeyMadeByHighwayKeyAdmitsRaceAgainstAKeyedServer(t *testing.T) {
 		t.Errorf("race with %s set: exit %d, %s", KeyEnv, code, errs)
 	}
 }
+
+func TestRaceDrawsTheGraphsWait(t *testing.T) {
+	file := writeFile(t, `
+sources:
+  weather: {kind: mock, latency: 30ms, data: {temp: 22}}
+  search:  {kind: mock, latency: 10ms, data: {hits: 3}}
+  brief:   {kind: mock, latency: 40ms, data: {summary: ok}, needs: [weather, search]}
+  image:   {kind: mock, latency: 50ms, data: {url: /img}}
+routes:
+  - {path: /city-brief, sources: [weather, search, brief, image]}
+`)
+	code, out, errs := run(t, "race", "-config", file, "-width", "40")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var briefLine string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "brief ") && !strings.Contains(l, "needs") {
+			briefLine = l
+		}
+	}
+	highway := []rune(briefLine)[len([]rune(briefLine))/2:] // the concurrent column
+	if !strings.Contains(string(highway), "┄┄") || strings.Index(string(highway), "┄") > strings.Index(string(highway), "█") {
+		t.Errorf("the brief's wait is not drawn before its bar on the highway: %q", briefLine)
+	}
+	for _, want := range []string{"highway weather → brief", "brief needs weather, search: on the highway it waits (┄) for them"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("race output lacks %q:\n%s", want, out)
+		}
+	}
+}
