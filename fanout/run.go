@@ -193,6 +193,14 @@ func (r *Run[T]) Wait() *Report[T] {
 		r.timer.Stop()
 	}
 	r.reap()
+	// A task cut off by the deadline or its caller was resolved at once;
+	// what its policies recorded while stopping (a call shed while it
+	// waited for a slot) is only known now that its goroutine is done.
+	for i := range r.slots {
+		if s := &r.slots[i]; s.spawned && s.finished.Load() {
+			r.results[i].Marks = s.trace.Marks()
+		}
+	}
 	r.report = r.summarize(cause)
 	return r.report
 }

@@ -28,6 +28,7 @@ const (
 	Coalesced                    // the answer was shared from another caller's call
 	CacheHit                     // the answer came from the cache, with no call
 	BreakerOpen                  // the circuit breaker refused the call
+	Shed                         // a concurrency limit stayed full until the call gave up
 	counted                      // Attempts was set by a policy
 )
 

@@ -20,11 +20,14 @@ func NewLimit[T any](next fanout.Source[T], n int) *Limit[T] {
 	return &Limit[T]{next: next, slots: make(chan struct{}, max(n, 1))}
 }
 
-// Fetch waits for a free slot, then calls next.
+// Fetch waits for a free slot, then calls next. A call whose context
+// ends first is marked fanout.Shed on its Trace: it never reached the
+// upstream.
 func (l *Limit[T]) Fetch(ctx context.Context) (T, error) {
 	select {
 	case l.slots <- struct{}{}:
 	case <-ctx.Done():
+		fanout.TraceFrom(ctx).Mark(fanout.Shed)
 		var zero T
 		return zero, ctx.Err()
 	}

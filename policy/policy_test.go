@@ -311,8 +311,9 @@ func TestLimitBoundsCallsInFlight(t *testing.T) {
 			go l.Fetch(t.Context())
 		}
 		synctest.Wait()
-		if _, err := l.Fetch(ctx); !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("waiting for a slot ignored the context: %v", err)
+		var tr fanout.Trace
+		if _, err := l.Fetch(fanout.WithTrace(ctx, &tr)); !errors.Is(err, context.DeadlineExceeded) || !tr.Marks().Has(fanout.Shed) {
+			t.Errorf("waiting for a slot: %v, marks %b; want the context's error, marked shed", err, tr.Marks())
 		}
 	})
 }

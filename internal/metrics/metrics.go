@@ -25,6 +25,7 @@ const (
 	OutcomeCancelled   = "cancelled"
 	OutcomeBreakerOpen = "breaker_open"
 	OutcomeSkipped     = "skipped" // a need failed: not called
+	OutcomeShed        = "shed"    // the source's concurrency limit stayed full
 )
 
 // Metrics holds Highway's instruments. Make it with New.
@@ -115,7 +116,7 @@ type Source struct {
 // Source returns the instruments of the named source.
 func (m *Metrics) Source(name string) *Source {
 	s := &Source{name: name, m: m, outcomes: map[string]prometheus.Observer{}}
-	for _, o := range []string{OutcomeOK, OutcomeError, OutcomeTimeout, OutcomeCancelled, OutcomeBreakerOpen, OutcomeSkipped} {
+	for _, o := range []string{OutcomeOK, OutcomeError, OutcomeTimeout, OutcomeCancelled, OutcomeBreakerOpen, OutcomeSkipped, OutcomeShed} {
 		s.outcomes[o] = m.sourceDuration.WithLabelValues(name, o)
 	}
 	return s

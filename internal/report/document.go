@@ -45,6 +45,7 @@ type SourceEntry struct {
 	HedgeWon    bool            `json:"hedge_won,omitempty"`
 	Coalesced   bool            `json:"coalesced,omitempty"`
 	Cached      bool            `json:"cached,omitempty"`
+	Shed        bool            `json:"shed,omitempty"`
 	Data        json.RawMessage `json:"data,omitempty"`
 }
 

@@ -84,6 +84,7 @@ var marks = []struct {
 	{fanout.HedgeWon, `,"hedge_won":true`},
 	{fanout.Coalesced, `,"coalesced":true`},
 	{fanout.CacheHit, `,"cached":true`},
+	{fanout.Shed, `,"shed":true`},
 }
 
 func appendResult(b []byte, rt *Route, r *fanout.Result[json.RawMessage]) []byte {

@@ -72,7 +72,10 @@ func validHeaderToken(s string) bool {
 }
 
 // outcome is a source result's metrics outcome.
-func outcome(err error) string {
+func outcome(err error, marks fanout.Mark) string {
+	if err != nil && marks.Has(fanout.Shed) {
+		return metrics.OutcomeShed
+	}
 	switch report.Reason(err) {
 	case "":
 		return metrics.OutcomeOK
@@ -101,7 +104,7 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, client string
 	if rep != nil && s.logger == nil {
 		for i := range rep.Results {
 			res := &rep.Results[i]
-			rt.sources[i].Observe(outcome(res.Err), res.Latency(), res.Attempts, res.Marks)
+			rt.sources[i].Observe(outcome(res.Err, res.Marks), res.Latency(), res.Attempts, res.Marks)
 		}
 		return
 	}
@@ -118,7 +121,7 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, client string
 		srcs := make([]any, 0, len(rep.Results))
 		for i := range rep.Results {
 			res := &rep.Results[i]
-			out := outcome(res.Err)
+			out := outcome(res.Err, res.Marks)
 			rt.sources[i].Observe(out, res.Latency(), res.Attempts, res.Marks)
 			srcs = append(srcs, slog.String(res.Name, out+" "+strconv.FormatFloat(float64(res.Latency().Microseconds())/1000, 'f', 1, 64)+"ms"))
 		}

@@ -213,3 +213,33 @@ routes: [{path: /slow, sources: [slow]}]
 		}
 	})
 }
+
+func TestACallThatNeverGetsPastTheConcurrencyLimitIsShed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newServer(t, `
+sources:
+  busy: {kind: mock, latency: 100ms, data: 1, concurrency: 1}
+routes:
+  - {path: /long, sources: [busy], timeout: 1s}
+  - {path: /short, sources: [busy], timeout: 30ms}
+`)
+		held := make(chan int)
+		go func() {
+			code, _, _ := get(t, s, "GET", "/long")
+			held <- code
+		}()
+		synctest.Wait() // /long holds the only slot
+		code, d, _ := get(t, s, "GET", "/short")
+		if busy := d.Sources.Get("busy"); code != 504 || !busy.Shed || busy.Reason != "deadline" {
+			t.Errorf("/short: %d %+v; want 504 and the call marked shed", code, busy)
+		}
+		if code := <-held; code != 200 {
+			t.Errorf("/long: %d", code)
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", MetricsPath, nil))
+		if want := `highway_source_call_duration_seconds_count{outcome="shed",source="busy"} 1`; !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	})
+}

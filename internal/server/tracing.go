@@ -79,7 +79,7 @@ func (s *tracedSource) Fetch(ctx context.Context) (json.RawMessage, error) {
 	tr := fanout.TraceFrom(ctx)
 	marks := tr.Marks()
 	span.SetAttributes(
-		attribute.String("highway.outcome", outcome(err)),
+		attribute.String("highway.outcome", outcome(err, marks)),
 		attribute.Int("highway.attempts", tr.Attempts()),
 		attribute.Bool("highway.hedged", marks.Has(fanout.Hedged)),
 		attribute.Bool("highway.hedge_won", marks.Has(fanout.HedgeWon)),
