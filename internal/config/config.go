@@ -164,8 +164,8 @@ type Server struct {
 	// request. Default 120s.
 	IdleTimeout Duration `yaml:"idle_timeout"`
 	// WriteTimeout is how long a client may take to accept one write: each
-	// event of a stream, or a whole report once the route's timeout has
-	// passed. Default 10s.
+	// event of a stream, or a report too large for a socket's buffer
+	// (over 64 KiB). Default 10s.
 	WriteTimeout Duration `yaml:"write_timeout"`
 	// MaxHeaderBytes caps a request's headers. Default 64 KiB.
 	MaxHeaderBytes int `yaml:"max_header_bytes"`

@@ -101,7 +101,15 @@ routes: [{path: /r, sources: [weather]}]
 	}
 }
 
-func TestStreamToAClientThatStopsReadingIsCutOff(t *testing.T) {
+func TestClientsThatStopReadingAreCutOff(t *testing.T) {
+	for _, target := range []string{"/r?stream=1", "/r"} {
+		t.Run(target, func(t *testing.T) { stopReading(t, target) })
+	}
+}
+
+// stopReading asks for target, a 1 MiB answer, then reads nothing more,
+// and checks that the handler gives up within the write timeout.
+func stopReading(t *testing.T, target string) {
 	s := newServer(t, `
 server: {write_timeout: 200ms}
 sources:
@@ -122,10 +130,10 @@ routes: [{path: /r, sources: [big]}]
 	}
 	defer c.Close()
 	c.(*net.TCPConn).SetReadBuffer(4096)
-	io.WriteString(c, "GET /r?stream=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+	io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: x\r\n\r\n")
 	status, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil || !strings.Contains(status, "200") {
-		t.Fatalf("stream did not start: %q %v", status, err)
+		t.Fatalf("the answer did not start: %q %v", status, err)
 	}
 	// Now the client reads nothing more.
 	select {
