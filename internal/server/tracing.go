@@ -69,6 +69,7 @@ type tracedSource struct {
 	tracer     trace.Tracer
 }
 
+// Fetch runs the source's whole stack inside the span of its lane.
 func (s *tracedSource) Fetch(ctx context.Context) (json.RawMessage, error) {
 	ctx, span := s.tracer.Start(ctx, "source "+s.name, trace.WithAttributes(
 		attribute.String("highway.source", s.name),
@@ -100,6 +101,7 @@ type tracedAttempt struct {
 	kind   trace.SpanKind
 }
 
+// Fetch makes one upstream call inside a span of its own.
 func (a *tracedAttempt) Fetch(ctx context.Context) (json.RawMessage, error) {
 	n := fanout.TraceFrom(ctx).AddAttempt()
 	ctx, span := a.tracer.Start(ctx, "attempt "+a.name, trace.WithSpanKind(a.kind),
@@ -125,6 +127,7 @@ type injecting struct {
 	prop propagation.TextMapPropagator
 }
 
+// RoundTrip sends a copy of req carrying its context's trace.
 func (t *injecting) RoundTrip(req *http.Request) (*http.Response, error) {
 	out := req.Clone(req.Context())
 	t.prop.Inject(req.Context(), propagation.HeaderCarrier(out.Header))
