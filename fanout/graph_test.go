@@ -267,3 +267,24 @@ func TestPlannedSourcesInAGraph(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkGatherFlatVsGraph measures what running four instant sources as
+// a graph costs over running them flat: the scheduling alone.
+func BenchmarkGatherFlatVsGraph(b *testing.B) {
+	instant := fanout.Func[string](func(context.Context) (string, error) { return "v", nil })
+	flat := []fanout.Task[string]{{Name: "weather", Source: instant}, {Name: "search", Source: instant},
+		{Name: "brief", Source: instant}, {Name: "image", Source: instant}}
+	graph := slices.Clone(flat)
+	graph[2].Needs = []string{"weather", "search"}
+	for _, c := range []struct {
+		name  string
+		tasks []fanout.Task[string]
+	}{{"flat", flat}, {"graph", graph}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				fanout.Gather(context.Background(), c.tasks, fanout.Options{})
+			}
+		})
+	}
+}
