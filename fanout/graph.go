@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -62,7 +63,7 @@ func graphOf[T any](tasks []Task[T]) ([][]int, error) {
 			needs[i] = append(needs[i], j)
 		}
 		for n := range t.Fallbacks {
-			if !contains(t.Needs, n) {
+			if !slices.Contains(t.Needs, n) {
 				return nil, fmt.Errorf("task %q has a fallback for %q, which it does not need", t.Name, n)
 			}
 		}
@@ -117,15 +118,6 @@ func findCycle[T any](tasks []Task[T], needs [][]int) []string {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 type inputsKey struct{}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -195,7 +196,7 @@ type Param struct {
 }
 
 // IsOptional reports whether the route marks source optional.
-func (r *Route) IsOptional(source string) bool { return contains(r.Optional, source) }
+func (r *Route) IsOptional(source string) bool { return slices.Contains(r.Optional, source) }
 
 // Defaults applied where the configuration is silent.
 const (

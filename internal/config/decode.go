@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -212,7 +213,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		idx, ok := fields[k.Value]
 		switch {
 		case !ok:
-			d.fail(k, p, "unknown field %q (%sknown fields: %s)", k.Value, suggest(k.Value, fields), strings.Join(sortedKeys(fields), ", "))
+			d.fail(k, p, "unknown field %q (%sknown fields: %s)", k.Value, suggest(k.Value, fields), strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
 		case seen[k.Value]:
 			d.fail(k, p, "field given twice")
 		default:
@@ -220,15 +221,6 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			d.decode(val, v.Field(idx), p)
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
@@ -359,7 +351,7 @@ func writeJSONString(b *bytes.Buffer, s string) {
 // suggest names the known field closest to a misspelt one, if one is close.
 func suggest[V any](name string, fields map[string]V) string {
 	best, bestDist := "", 3 // at most two edits away
-	for _, f := range sortedKeys(fields) {
+	for _, f := range slices.Sorted(maps.Keys(fields)) {
 		if d := editDistance(name, f); d < bestDist {
 			best, bestDist = f, d
 		}

@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/citypopy/highway/fanout"
@@ -13,7 +15,7 @@ import (
 // itself, directly or round a cycle (spelled out).
 func (d *decoder) validateNeeds(sources map[string]*Source) {
 	var tasks []fanout.Task[struct{}]
-	for _, name := range sortedKeys(sources) {
+	for _, name := range slices.Sorted(maps.Keys(sources)) {
 		s := sources[name]
 		if s == nil {
 			continue
@@ -25,14 +27,14 @@ func (d *decoder) validateNeeds(sources map[string]*Source) {
 			case sources[n] == nil:
 				d.failAt(fmt.Sprintf("%s.needs[%d]", p, i), "%s", noSource(n, sources))
 				continue
-			case contains(needs, n):
+			case slices.Contains(needs, n):
 				d.failAt(fmt.Sprintf("%s.needs[%d]", p, i), "%q is listed twice", n)
 				continue
 			}
 			needs = append(needs, n)
 		}
-		for _, n := range sortedKeys(s.Fallback) {
-			if !contains(s.Needs, n) {
+		for _, n := range slices.Sorted(maps.Keys(s.Fallback)) {
+			if !slices.Contains(s.Needs, n) {
 				d.failAt(p+".fallback."+n, "%q is not one of this source's needs (%s)", n, strings.Join(s.Needs, ", "))
 			}
 		}
@@ -53,7 +55,7 @@ func (d *decoder) validateRouteNeeds(p string, r *Route, sources map[string]*Sou
 			continue
 		}
 		for _, n := range s.Needs {
-			if sources[n] != nil && !contains(r.Sources, n) {
+			if sources[n] != nil && !slices.Contains(r.Sources, n) {
 				d.failAt(p+".sources", "%s needs %s, which this route does not list; add it", name, n)
 			}
 		}
@@ -62,5 +64,5 @@ func (d *decoder) validateRouteNeeds(p string, r *Route, sources map[string]*Sou
 
 // noSource says that name is no source, and which are.
 func noSource(name string, sources map[string]*Source) string {
-	return fmt.Sprintf("no source named %q (%ssources: %s)", name, suggest(name, sources), strings.Join(sortedKeys(sources), ", "))
+	return fmt.Sprintf("no source named %q (%ssources: %s)", name, suggest(name, sources), strings.Join(slices.Sorted(maps.Keys(sources)), ", "))
 }

@@ -3,10 +3,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,7 +33,7 @@ func (d *decoder) validate(c *Config) {
 	if len(c.Sources) == 0 {
 		d.failAt("sources", "no sources: declare at least one")
 	}
-	for _, name := range sortedKeys(c.Sources) {
+	for _, name := range slices.Sorted(maps.Keys(c.Sources)) {
 		d.validateSource(name, c.Sources[name])
 	}
 	d.validateNeeds(c.Sources)
@@ -69,7 +71,7 @@ func (d *decoder) validate(c *Config) {
 		d.validateRouteNeeds(p, r, c.Sources)
 		d.validateParams(p, r, c.Sources)
 	}
-	for _, name := range sortedKeys(c.Sources) {
+	for _, name := range slices.Sorted(maps.Keys(c.Sources)) {
 		if s := c.Sources[name]; s != nil {
 			d.validateTemplates("sources."+name, s)
 		}
@@ -82,13 +84,13 @@ var reservedParams = []string{"mode", "lanes", "stream"}
 var paramName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,31}$`)
 
 func (d *decoder) validateParams(p string, r *Route, sources map[string]*Source) {
-	for _, name := range sortedKeys(r.Params) {
+	for _, name := range slices.Sorted(maps.Keys(r.Params)) {
 		pp := p + ".params." + name
 		prm := r.Params[name]
 		switch {
 		case !paramName.MatchString(name):
 			d.failAt(pp, "invalid parameter name %q: lower-case letters, digits and _", name)
-		case contains(reservedParams, name):
+		case slices.Contains(reservedParams, name):
 			d.failAt(pp, "%q is a parameter every route takes already", name)
 		}
 		if prm == nil {
@@ -97,7 +99,7 @@ func (d *decoder) validateParams(p string, r *Route, sources map[string]*Source)
 		if prm.Type == "" {
 			prm.Type = "string"
 		}
-		if !contains([]string{"string", "int", "float", "bool"}, prm.Type) {
+		if !slices.Contains([]string{"string", "int", "float", "bool"}, prm.Type) {
 			d.failAt(pp+".type", "unknown type %q (string, int, float or bool)", prm.Type)
 			continue
 		}
@@ -169,7 +171,7 @@ func templateFields(s *Source) map[string]string {
 
 func templateRefs(s *Source) []templateRef {
 	var refs []templateRef
-	for _, field := range sortedKeys(templateFields(s)) {
+	for _, field := range slices.Sorted(maps.Keys(templateFields(s))) {
 		t, err := source.ParseTemplate(field, templateFields(s)[field], source.EscapeNone)
 		if err != nil {
 			continue // reported by validateTemplates
@@ -190,7 +192,7 @@ func templateRefs(s *Source) []templateRef {
 // fixed.
 func (d *decoder) validateTemplates(p string, s *Source) {
 	fields := templateFields(s)
-	for _, field := range sortedKeys(fields) {
+	for _, field := range slices.Sorted(maps.Keys(fields)) {
 		t, err := source.ParseTemplate(field, fields[field], source.EscapeNone)
 		if err != nil {
 			d.failAt(p+"."+field, "invalid template: %v", err)
@@ -200,7 +202,7 @@ func (d *decoder) validateTemplates(p string, s *Source) {
 			switch {
 			case r[0] == "params" && len(r) != 2:
 				d.failAt(p+"."+field, "template refers to .%s; a parameter is {{.params.NAME}}", strings.Join(r, "."))
-			case r[0] != "params" && !contains(s.Needs, r[0]):
+			case r[0] != "params" && !slices.Contains(s.Needs, r[0]):
 				d.failAt(p+"."+field, "template refers to .%s, but %s is not among this source's needs; add it to needs",
 					strings.Join(r, "."), r[0])
 			}
@@ -278,7 +280,7 @@ func (d *decoder) validateSource(name string, s *Source) {
 		default:
 			d.failAt(p+".method", "unsupported method %q (GET, POST, PUT, PATCH or DELETE)", s.Method)
 		}
-		for _, k := range sortedKeys(s.Headers) {
+		for _, k := range slices.Sorted(maps.Keys(s.Headers)) {
 			if !validHeaderName(k) {
 				d.failAt(p+".headers."+k, "invalid header name %q", k)
 			} else if strings.ContainsAny(s.Headers[k], "\r\n\x00") {
@@ -307,7 +309,7 @@ func (d *decoder) validateSource(name string, s *Source) {
 // notUsed refuses fields that belong to another kind of source: they would
 // silently do nothing.
 func (d *decoder) notUsed(p, kind string, set map[string]bool) {
-	for _, f := range sortedKeys(set) {
+	for _, f := range slices.Sorted(maps.Keys(set)) {
 		if set[f] {
 			d.failAt(p+"."+f, "not used by kind %s", kind)
 		}
@@ -337,7 +339,7 @@ func (d *decoder) validateRoute(p string, r *Route, sources map[string]*Source) 
 		d.failAt(p+".path", "want a path starting with /, got %q", r.Path)
 	case strings.ContainsAny(r.Path, "?#* \t"):
 		d.failAt(p+".path", "path %q must not contain ?, #, * or spaces", r.Path)
-	case strings.HasPrefix(r.Path, ReservedPrefix) || contains(reserved, r.Path):
+	case strings.HasPrefix(r.Path, ReservedPrefix) || slices.Contains(reserved, r.Path):
 		d.failAt(p+".path", "path %s is reserved for Highway itself (%s and %s...)", r.Path, strings.Join(reserved, ", "), ReservedPrefix)
 	}
 	if r.Method != "GET" && r.Method != "POST" {
@@ -361,7 +363,7 @@ func (d *decoder) validateRoute(p string, r *Route, sources map[string]*Source) 
 		d.failAt(p+".sources", "no sources: a route fans out to at least one")
 	}
 	for i, name := range r.Optional {
-		if !contains(r.Sources, name) {
+		if !slices.Contains(r.Sources, name) {
 			d.failAt(fmt.Sprintf("%s.optional[%d]", p, i), "%q is not one of this route's sources (%s)", name, strings.Join(r.Sources, ", "))
 		}
 	}
@@ -376,15 +378,6 @@ func (d *decoder) validateRoute(p string, r *Route, sources map[string]*Source) 
 		}
 		seen[name] = true
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // validHeaderName reports whether k is an RFC 9110 token.

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -155,7 +157,7 @@ func paramsKey(ctx context.Context) string {
 	}
 	if in := fanout.Inputs[json.RawMessage](ctx); len(in) > 0 {
 		h := sha256.New()
-		for _, name := range sortedNames(in) {
+		for _, name := range slices.Sorted(maps.Keys(in)) {
 			h.Write([]byte(name))
 			h.Write([]byte{0})
 			h.Write(in[name])

@@ -3,8 +3,10 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -111,7 +113,7 @@ type sourceHealth struct {
 
 func (d *dashboard) sources() any {
 	var out []sourceHealth
-	for _, name := range sortedNames(d.s.upstreams) {
+	for _, name := range slices.Sorted(maps.Keys(d.s.upstreams)) {
 		u := d.s.upstreams[name]
 		h := sourceHealth{Name: name, Kind: u.kind, Calls: u.seen.calls.Load(), Failures: u.seen.failures.Load(), Breaker: "none"}
 		if h.Calls > 0 {

@@ -7,9 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -80,7 +81,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	s.metrics.Gauge("highway_requests_in_flight", "Requests admitted and being served.", func() float64 { return float64(s.admission.inflight()) })
 	s.metrics.Gauge("highway_admission_queue_length", "Requests waiting for a place.", func() float64 { return float64(s.admission.queued.Load()) })
 	s.metrics.Counter("highway_requests_shed_total", "Requests shed with 503 by admission control.", func() float64 { return float64(s.admission.shed.Load()) })
-	for _, name := range sortedNames(sources) {
+	for _, name := range slices.Sorted(maps.Keys(sources)) {
 		if b := sources[name].breaker; b != nil {
 			s.metrics.BreakerState(name, b.State)
 		}
@@ -91,7 +92,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	}
 	// Resolved once, after the routes exist: label lookups per request cost.
 	bySource := map[string]*metrics.Source{}
-	for _, name := range sortedNames(sources) {
+	for _, name := range slices.Sorted(maps.Keys(sources)) {
 		bySource[name] = s.metrics.Source(name)
 	}
 	for _, rt := range s.routes {
@@ -155,13 +156,4 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.admission.release()
 	rep = rt.serve(sw, r)
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
 }
