@@ -271,10 +271,11 @@ func (p *prompts) render(ctx context.Context, system, user string) (string, stri
 	if p.err != nil {
 		return "", "", p.err
 	}
-	s, err := p.system.Render(ctx)
+	rr := &renderer{ctx: ctx}
+	s, err := rr.render(p.system)
 	if err != nil {
 		return "", "", err
 	}
-	u, err := p.user.Render(ctx)
+	u, err := rr.render(p.user)
 	return s, u, err
 }

@@ -170,10 +170,11 @@ func (h *HTTP) request(ctx context.Context) (*http.Request, error) {
 	if h.urlErr != nil {
 		return nil, fmt.Errorf("build request: %w", h.urlErr)
 	}
+	rr := &renderer{ctx: ctx}
 	var body io.Reader
 	switch {
 	case h.body != nil:
-		b, err := h.body.Render(ctx)
+		b, err := rr.render(h.body)
 		if err != nil {
 			return nil, err
 		}
@@ -193,7 +194,7 @@ func (h *HTTP) request(ctx context.Context) (*http.Request, error) {
 	req.URL, req.Host = h.url, h.url.Host
 	switch {
 	case h.tmpl != nil:
-		if err := h.render(ctx, req); err != nil {
+		if err := h.render(rr, req); err != nil {
 			return nil, err
 		}
 	case len(h.Header) > 0 && body != nil:
@@ -268,14 +269,15 @@ func SplitBase(raw string) (base, rest string) {
 	return raw[:i+3+j], raw[i+3+j:]
 }
 
-// render fills req's URL and headers with the request's parameters.
-func (h *HTTP) render(ctx context.Context, req *http.Request) error {
+// render fills req's URL and headers with the request's parameters and
+// needs' answers.
+func (h *HTTP) render(rr *renderer, req *http.Request) error {
 	t := h.tmpl
-	path, err := t.path.Render(ctx)
+	path, err := rr.render(t.path)
 	if err != nil {
 		return err
 	}
-	query, err := t.query.Render(ctx)
+	query, err := rr.render(t.query)
 	if err != nil {
 		return err
 	}
@@ -287,7 +289,7 @@ func (h *HTTP) render(ctx context.Context, req *http.Request) error {
 	req.URL, req.Host = u, u.Host
 	req.Header = t.staticHeaders.Clone()
 	for k, ht := range t.header {
-		v, err := ht.Render(ctx)
+		v, err := rr.render(ht)
 		if err != nil {
 			return err
 		}

@@ -191,24 +191,49 @@ func (t *Template) Templated() bool { return t.t != nil }
 
 // Render renders the text with ctx's parameters and inputs.
 func (t *Template) Render(ctx context.Context) (string, error) {
+	return (&renderer{ctx: ctx}).render(t)
+}
+
+// renderer renders the templates of one call from a single decoding of
+// its parameters and its needs' answers, made when a template first needs
+// it: a source with a templated path, query, headers and body decodes a
+// need's answer once, not four times.
+type renderer struct {
+	ctx  context.Context
+	data map[string]any
+	err  error
+}
+
+func (r *renderer) render(t *Template) (string, error) {
 	if t.t == nil {
 		return t.text, nil
 	}
+	if r.data == nil && r.err == nil {
+		r.data, r.err = templateData(r.ctx)
+	}
+	if r.err != nil {
+		return "", fmt.Errorf("render %s: %w", t.t.Name(), r.err)
+	}
+	var b strings.Builder
+	if err := t.t.Execute(&limitWriter{b: &b}, r.data); err != nil {
+		return "", fmt.Errorf("render %s: %w", t.t.Name(), err)
+	}
+	return b.String(), nil
+}
+
+// templateData is what templates see: .params and each need's answer.
+func templateData(ctx context.Context) (map[string]any, error) {
 	data := map[string]any{"params": map[string]string(ParamsFrom(ctx))}
 	for name, raw := range fanout.Inputs[json.RawMessage](ctx) {
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber()
 		var v any
 		if err := dec.Decode(&v); err != nil {
-			return "", fmt.Errorf("render %s: the answer of %s is not JSON: %w", t.t.Name(), name, err)
+			return nil, fmt.Errorf("the answer of %s is not JSON: %w", name, err)
 		}
 		data[name] = v
 	}
-	var b strings.Builder
-	if err := t.t.Execute(&limitWriter{b: &b}, data); err != nil {
-		return "", fmt.Errorf("render %s: %w", t.t.Name(), err)
-	}
-	return b.String(), nil
+	return data, nil
 }
 
 // Refs lists the fields the template refers to, such as ["params" "city"].
