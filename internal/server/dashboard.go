@@ -42,11 +42,9 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) bool {
 		d.page.ServeHTTP(w, r)
 	case RoutesPath, SourcesPath, SurgePath:
 		// The page itself is public; what it reads and starts is not.
-		if d.s.clients != nil {
-			if _, err := d.s.clients.admit(r); err != nil {
-				writeError(w, err)
-				return true
-			}
+		if _, err := d.s.clients.admit(r); err != nil {
+			writeError(w, err)
+			return true
 		}
 		switch r.URL.Path {
 		case RoutesPath:

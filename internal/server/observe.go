@@ -132,19 +132,18 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, client string
 
 // operational answers the health and metrics endpoints; false for any
 // other path. With Options.Admin only /healthz is answered here: the rest
-// is on AdminHandler.
+// is on ServeAdmin.
 func (s *Server) operational(w http.ResponseWriter, r *http.Request) bool {
 	switch r.URL.Path {
-	case HealthzPath:
-		writeJSON(w, map[string]string{"status": "ok"})
 	case ReadyzPath, MetricsPath:
 		if s.admin {
 			return false
 		}
-		s.ServeAdmin(w, r)
+	case HealthzPath:
 	default:
 		return false
 	}
+	s.ServeAdmin(w, r)
 	return true
 }
 

@@ -33,7 +33,7 @@ type Options struct {
 	// upstream attempt, and trace context goes to HTTP upstreams; nil
 	// traces nothing, at no cost.
 	TracerProvider trace.TracerProvider
-	// Admin moves /metrics and /readyz off ServeHTTP onto AdminHandler,
+	// Admin moves /metrics and /readyz off ServeHTTP onto ServeAdmin,
 	// for an operator-only listener. /healthz stays on both.
 	Admin bool
 }
@@ -143,12 +143,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			msg: "no route " + r.URL.Path + "; routes: " + strings.Join(s.paths, ", ")})
 		return
 	}
-	if s.clients != nil {
-		var err error
-		if client, err = s.clients.admit(r); err != nil {
-			writeError(sw, err)
-			return
-		}
+	var err error
+	if client, err = s.clients.admit(r); err != nil {
+		writeError(sw, err)
+		return
 	}
 	if !s.admission.admit(r.Context()) {
 		s.admission.refuse(sw)

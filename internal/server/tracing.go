@@ -52,7 +52,7 @@ func (t *tracing) request(r *http.Request, route string) (*http.Request, trace.S
 	return r.WithContext(ctx), span
 }
 
-// end ends a request's span with its status.
+// endRequest ends a request's span with its status.
 func endRequest(span trace.Span, status int) {
 	span.SetAttributes(attribute.Int("http.response.status_code", status))
 	if status >= 500 {
