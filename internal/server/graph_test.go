@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/citypopy/highway/internal/report"
 	"github.com/citypopy/highway/internal/sse"
@@ -184,11 +183,7 @@ routes:
 	<-calling
 	resp.Body.Close() // the client leaves
 	front.Close()     // returns once every handler has: goleak checks the rest
-	select {
-	case <-cancelled:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the chat call in flight was not cancelled when the client left")
-	}
+	await(t, cancelled, 1, "the in-flight chat call to be cancelled when the client left")
 	if started.Load() != 1 || finished.Load() != 1 {
 		t.Errorf("chat calls started %d, finished %d: want the in-flight one cancelled", started.Load(), finished.Load())
 	}

@@ -171,8 +171,38 @@ func TestBadRequestsGetAJSONErrorAndTheRightStatus(t *testing.T) {
 }
 
 // upstreams is a real local service with the faults a gateway meets.
-func upstreams(t *testing.T) (*httptest.Server, chan string) {
-	cancelled := make(chan string, 16)
+// neverCalls reports the calls to an upstream that never answers: each
+// one on arrived when it reaches the upstream, and on cancelled when
+// the caller gives it up.
+type neverCalls struct{ arrived, cancelled chan string }
+
+// await waits, with a bound that only a stuck call reaches, for n
+// values on ch; what says what the test was waiting for.
+func await[T any](t *testing.T, ch chan T, n int, what string) {
+	t.Helper()
+	for range n {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("waited 10s for %s", what)
+		}
+	}
+}
+
+// drain empties ch and says how many values it held: a call that
+// arrived must then be cancelled, one that never left cannot be.
+func drain(ch chan string) int {
+	for n := 0; ; n++ {
+		select {
+		case <-ch:
+		default:
+			return n
+		}
+	}
+}
+
+func upstreams(t *testing.T) (*httptest.Server, neverCalls) {
+	never := neverCalls{make(chan string, 16), make(chan string, 16)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/weather", func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(20 * time.Millisecond)
@@ -187,19 +217,20 @@ func upstreams(t *testing.T) (*httptest.Server, chan string) {
 		io.WriteString(w, "<html>maintenance</html>")
 	})
 	mux.HandleFunc("/never", func(w http.ResponseWriter, r *http.Request) {
+		never.arrived <- r.URL.Path
 		<-r.Context().Done()
-		cancelled <- r.URL.Path
+		never.cancelled <- r.URL.Path
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		source.Transport.CloseIdleConnections()
 		srv.Close()
 	})
-	return srv, cancelled
+	return srv, never
 }
 
 func TestHTTPSourcesThroughARealUpstream(t *testing.T) {
-	up, cancelled := upstreams(t)
+	up, never := upstreams(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:
   weather: {kind: http, url: "%[1]s/weather"}
@@ -227,9 +258,7 @@ routes:
 			t.Errorf("%s: %q, want %q", name, e.Error, want)
 		}
 	}
-	if <-cancelled != "/never" {
-		t.Error("the never-answering upstream's call was not cancelled")
-	}
+	await(t, never.cancelled, drain(never.arrived), "the never-answering upstream's call to be cancelled")
 
 	if code, d = fetch(t, front.URL+"/fail"); code != 502 || d.Failed != 2 {
 		t.Errorf("fail: %d %+v", code, d)
@@ -237,7 +266,7 @@ routes:
 	if code, d = fetch(t, front.URL+"/stuck"); code != 504 || d.Sources.Get("never").Reason != "deadline" || d.Sources.Get("weather").Status != "ok" {
 		t.Errorf("stuck: %d %+v", code, d)
 	}
-	<-cancelled
+	await(t, never.cancelled, drain(never.arrived), "the stuck route's call to be cancelled")
 }
 
 func fetch(t *testing.T, url string) (int, *report.Document) {
@@ -256,7 +285,7 @@ func fetch(t *testing.T, url string) (int, *report.Document) {
 }
 
 func TestClientHangingUpCancelsEveryUpstreamCall(t *testing.T) {
-	up, cancelled := upstreams(t)
+	up, never := upstreams(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:
   a: {kind: http, url: "%[1]s/never", timeout: 1m}
@@ -265,19 +294,21 @@ routes: [{path: /wait, sources: [a, b], timeout: 1m}]
 `, up.URL))
 	front := httptest.NewServer(s)
 	defer front.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", front.URL+"/wait", nil)
-	if _, err := http.DefaultClient.Do(req); err == nil {
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, "GET", front.URL+"/wait", nil)
+		_, err := http.DefaultClient.Do(req)
+		done <- err
+	}()
+	// Hang up only once both calls are out, however slow the machine.
+	await(t, never.arrived, 2, "both upstream calls to arrive")
+	cancel()
+	if err := <-done; err == nil {
 		t.Fatal("request should have been cut off by the client")
 	}
-	for range 2 {
-		select {
-		case <-cancelled:
-		case <-time.After(10 * time.Second):
-			t.Fatal("an upstream call outlived the client")
-		}
-	}
+	await(t, never.cancelled, 2, "both upstream calls to be cancelled after the client left")
 	http.DefaultClient.CloseIdleConnections()
 }
 

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/citypopy/highway/internal/report"
 	"github.com/citypopy/highway/internal/sse"
@@ -80,26 +79,31 @@ func TestStreamBadRequestsAreStillJSON(t *testing.T) {
 	}
 }
 
+// slowGate controls an upstream's /slow: it answers once open is
+// closed; each call says so on arrived, and on gone if it was given up.
+type slowGate struct{ open, arrived, gone chan struct{} }
+
 // gate is an upstream whose /slow answers only once the test opens it.
-func gate(t *testing.T) (*httptest.Server, chan struct{}, chan struct{}) {
-	open, gone := make(chan struct{}), make(chan struct{}, 1)
+func gate(t *testing.T) (*httptest.Server, slowGate) {
+	g := slowGate{make(chan struct{}), make(chan struct{}, 4), make(chan struct{}, 4)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/fast", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `"fast"`) })
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		g.arrived <- struct{}{}
 		select {
-		case <-open:
+		case <-g.open:
 			io.WriteString(w, `"slow"`)
 		case <-r.Context().Done():
-			gone <- struct{}{}
+			g.gone <- struct{}{}
 		}
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { source.Transport.CloseIdleConnections(); srv.Close() })
-	return srv, open, gone
+	return srv, g
 }
 
 func TestStreamDeliversTheFirstSourceWhileTheSlowOneIsStillOut(t *testing.T) {
-	up, open, _ := gate(t)
+	up, g := gate(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:
   fast: {kind: http, url: "%[1]s/fast"}
@@ -118,7 +122,7 @@ routes: [{path: /r, sources: [slow, fast], timeout: 1m}]
 	if err != nil || !strings.Contains(string(first.Data), `"name":"fast"`) {
 		t.Fatalf("%+v %v", first, err)
 	}
-	close(open)
+	close(g.open)
 	second, _ := r.Next()
 	final, _ := r.Next()
 	if !strings.Contains(string(second.Data), `"name":"slow"`) || final.Type != "report" {
@@ -128,7 +132,7 @@ routes: [{path: /r, sources: [slow, fast], timeout: 1m}]
 }
 
 func TestClientLeavingMidStreamCancelsTheUpstreamCalls(t *testing.T) {
-	up, _, gone := gate(t)
+	up, g := gate(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:
   fast: {kind: http, url: "%[1]s/fast"}
@@ -147,12 +151,9 @@ routes: [{path: /r, sources: [slow, fast], timeout: 1m}]
 	if _, err := sse.NewReader(resp.Body).Next(); err != nil {
 		t.Fatal(err)
 	}
+	await(t, g.arrived, 1, "the slow call to arrive") // leave only once it is out
 	cancel()
 	resp.Body.Close()
-	select {
-	case <-gone:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the slow upstream call outlived the client")
-	}
+	await(t, g.gone, 1, "the slow upstream call to be cancelled when the client left")
 	http.DefaultClient.CloseIdleConnections()
 }
