@@ -37,8 +37,9 @@ type LLM struct {
 	FirstToken, Stall time.Duration
 	// MaxBytes limits the response; 0 means DefaultMaxBytes.
 	MaxBytes int64
-	// Client sends the requests; nil means Client in this package.
-	Client *http.Client
+	// Transport sends each request once; redirects are not followed. nil
+	// means Transport in this package.
+	Transport http.RoundTripper
 
 	prompts prompts
 }
@@ -61,7 +62,7 @@ func (l *LLM) prepare(ctx context.Context, path string, request func(system, use
 		return nil, err
 	}
 	return &chatCall{
-		client: l.Client, url: url, body: body, header: http.Header{},
+		transport: l.Transport, url: url, body: body, header: http.Header{},
 		stream: l.Stream, first: l.FirstToken, stall: l.Stall, maxBytes: l.MaxBytes,
 		readWhole: whole, readStream: stream,
 	}, nil
@@ -72,7 +73,7 @@ func (l *LLM) prepare(ctx context.Context, path string, request func(system, use
 // provider's own message, and the answer is read whole or as a stream
 // under the first-token and stall bounds.
 type chatCall struct {
-	client       *http.Client
+	transport    http.RoundTripper
 	url          string
 	header       http.Header
 	body         []byte
@@ -98,7 +99,7 @@ func (c *chatCall) do(ctx context.Context) (json.RawMessage, error) {
 		watch = newTokenWatch(c.first, c.stall, cancel)
 		defer watch.stop()
 	}
-	resp, err := client(c.client).Do(req)
+	resp, err := send(c.transport, req)
 	if err != nil {
 		if cause := ownCause(ctx); cause != nil {
 			return nil, cause
@@ -202,13 +203,6 @@ func providerMessage(r io.Reader) string {
 		return e.Error.Message
 	}
 	return snippet(bytes.NewReader(b))
-}
-
-func client(c *http.Client) *http.Client {
-	if c == nil {
-		return Client
-	}
-	return c
 }
 
 // tokenWatch cancels a streaming call that waits too long for its first

@@ -44,8 +44,11 @@ type HTTP struct {
 	// escaped as the inside of JSON strings, so {"q": "{{.params.q}}"}
 	// stays JSON whatever q holds. It must render to valid JSON.
 	Body string
-	// Client sends the requests; nil means Client in this package.
-	Client *http.Client
+	// Transport sends each request once, as it is: a redirect is not
+	// followed but answered as a StatusError, so an upstream cannot send
+	// Highway to a host its config does not name. nil means Transport in
+	// this package.
+	Transport http.RoundTripper
 
 	once   sync.Once
 	url    *url.URL // URL, parsed once
@@ -140,11 +143,7 @@ func (h *HTTP) Fetch(ctx context.Context) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := h.Client
-	if client == nil {
-		client = Client
-	}
-	resp, err := client.Do(req)
+	resp, err := send(h.Transport, req)
 	if err != nil {
 		return nil, h.transportError(err)
 	}
@@ -200,7 +199,7 @@ func (h *HTTP) request(ctx context.Context) (*http.Request, error) {
 	case len(h.Header) > 0 && body != nil:
 		req.Header = h.Header.Clone() // it gets a Content-Type below
 	case len(h.Header) > 0:
-		// Shared, never written: neither Client nor Transport modifies a
+		// Shared, never written: a RoundTripper must not modify a
 		// request's header, and a fresh copy per call costs a map each time.
 		req.Header = h.Header
 	}

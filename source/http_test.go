@@ -157,10 +157,10 @@ func FuzzTemplatedURLStaysOnItsHostAndSegment(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string) {
 		h := &source.HTTP{URL: srv.URL + "/w/{{.params.v}}/x?q={{.params.v}}", Header: http.Header{"X-V": {"{{.params.v}}"}}}
 		var got *http.Request
-		h.Client = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		h.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			got = r
 			return nil, errors.New("stop")
-		})}
+		})
 		h.Fetch(source.WithParams(context.Background(), source.Params{"v": v}))
 		if got == nil {
 			return // rendering refused it (too large)

@@ -26,12 +26,18 @@ var Transport = &http.Transport{
 	ExpectContinueTimeout: time.Second,
 }
 
-// Client is the client HTTP sources use when they have none of their own:
-// it uses Transport and does not follow redirects, so that an upstream
-// cannot send Highway to a host its config does not name.
-var Client = &http.Client{
-	Transport: Transport,
-	CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	},
+// send makes one call through rt, or Transport when rt is nil, as the
+// sources' one way out. It calls the RoundTripper itself rather than an
+// http.Client, for two reasons. An upstream's redirect is its answer, not
+// an instruction: following it could send Highway to a host the config
+// does not name. And http.Client's frames (about 1.1 KiB) pushed each
+// fetch goroutine's stack past its starting size deep inside the
+// transport, so every upstream call copied its stack once: 7% of the
+// gateway's CPU in a profile under load, and 8-17% of its CPU per
+// request in side-by-side runs against the same binary using a Client.
+func send(rt http.RoundTripper, req *http.Request) (*http.Response, error) {
+	if rt == nil {
+		rt = Transport
+	}
+	return rt.RoundTrip(req)
 }

@@ -32,13 +32,13 @@ type upstream struct {
 // buildSources makes one upstream per configured source, shared by every
 // route that names it.
 func buildSources(cfg *config.Config, tr *tracing) (map[string]*upstream, error) {
-	var client *http.Client // nil: the source package's own
+	var transport http.RoundTripper // nil: the source package's own
 	if tr != nil {
-		client = tr.client
+		transport = tr.transport
 	}
 	out := make(map[string]*upstream, len(cfg.Sources))
 	for name, sc := range cfg.Sources {
-		base, err := baseSource(name, sc, client)
+		base, err := baseSource(name, sc, transport)
 		if err != nil {
 			return nil, err
 		}
@@ -47,12 +47,12 @@ func buildSources(cfg *config.Config, tr *tracing) (map[string]*upstream, error)
 	return out, nil
 }
 
-func baseSource(name string, sc *config.Source, client *http.Client) (source.Source, error) {
+func baseSource(name string, sc *config.Source, transport http.RoundTripper) (source.Source, error) {
 	switch sc.Kind {
 	case config.KindMock:
 		return NewMock(sc), nil
 	case config.KindHTTP:
-		h := &source.HTTP{Method: sc.Method, URL: sc.URL, MaxBytes: sc.MaxBytes, ForwardBody: sc.ForwardBody, Body: sc.Body, Client: client}
+		h := &source.HTTP{Method: sc.Method, URL: sc.URL, MaxBytes: sc.MaxBytes, ForwardBody: sc.ForwardBody, Body: sc.Body, Transport: transport}
 		if len(sc.Headers) > 0 {
 			h.Header = make(http.Header, len(sc.Headers))
 			for k, v := range sc.Headers {
@@ -61,17 +61,17 @@ func baseSource(name string, sc *config.Source, client *http.Client) (source.Sou
 		}
 		return h, nil
 	case config.KindOpenAI:
-		return &source.OpenAI{LLM: llm(name, sc, client)}, nil
+		return &source.OpenAI{LLM: llm(name, sc, transport)}, nil
 	case config.KindAnthropic:
-		return &source.Anthropic{LLM: llm(name, sc, client)}, nil
+		return &source.Anthropic{LLM: llm(name, sc, transport)}, nil
 	}
 	return nil, fmt.Errorf("build source %s: unknown kind %q", name, sc.Kind)
 }
 
-func llm(name string, sc *config.Source, client *http.Client) source.LLM {
+func llm(name string, sc *config.Source, transport http.RoundTripper) source.LLM {
 	return source.LLM{
-		Client: client,
-		Name:   name, BaseURL: sc.BaseURL, Model: sc.Model, APIKey: sc.APIKey,
+		Transport: transport,
+		Name:      name, BaseURL: sc.BaseURL, Model: sc.Model, APIKey: sc.APIKey,
 		System: sc.System, User: sc.User, MaxTokens: sc.MaxTokens, Stream: sc.Stream,
 		FirstToken: sc.FirstToken.Std(), Stall: sc.Stall.Std(), MaxBytes: sc.MaxBytes,
 	}

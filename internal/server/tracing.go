@@ -20,9 +20,9 @@ import (
 // upstream attempt, whose context goes to HTTP upstreams as traceparent.
 // A nil *tracing traces nothing and costs nothing.
 type tracing struct {
-	tracer trace.Tracer
-	prop   propagation.TextMapPropagator
-	client *http.Client // source.Client, injecting the attempt's context
+	tracer    trace.Tracer
+	prop      propagation.TextMapPropagator
+	transport http.RoundTripper // source.Transport, injecting the attempt's context
 }
 
 func newTracing(tp trace.TracerProvider) *tracing {
@@ -31,12 +31,9 @@ func newTracing(tp trace.TracerProvider) *tracing {
 	}
 	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	return &tracing{
-		tracer: tp.Tracer("github.com/citypopy/highway"),
-		prop:   prop,
-		client: &http.Client{
-			Transport:     &injecting{next: source.Transport, prop: prop},
-			CheckRedirect: source.Client.CheckRedirect,
-		},
+		tracer:    tp.Tracer("github.com/citypopy/highway"),
+		prop:      prop,
+		transport: &injecting{next: source.Transport, prop: prop},
 	}
 }
 
