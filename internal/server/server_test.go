@@ -39,12 +39,12 @@ routes:
   - {path: /post, method: POST, sources: [weather]}
 `
 
-func newServer(t *testing.T, yaml string) *Server {
+func newServer(t testing.TB, yaml string) *Server {
 	t.Helper()
 	return newServerWith(t, yaml, Options{})
 }
 
-func newServerWith(t *testing.T, yaml string, o Options) *Server {
+func newServerWith(t testing.TB, yaml string, o Options) *Server {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {

@@ -1,0 +1,41 @@
+package server
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/citypopy/highway/source"
+)
+
+// BenchmarkRouteOverHTTPUpstreams serves the benchmark's HTTP route (three
+// sources fetched from a real local upstream, default policies) in
+// process, so allocations per request and CPU per request can be compared
+// between changes with benchstat. The load test in bench/ is the
+// side-by-side measure; this one isolates Highway's own work.
+func BenchmarkRouteOverHTTPUpstreams(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"city":"Citypopy","temp":"22°C"}`)
+	}))
+	defer up.Close()
+	defer source.Transport.CloseIdleConnections()
+	s := newServer(b, `
+sources:
+  weather: {kind: http, url: "`+up.URL+`/weather"}
+  image:   {kind: http, url: "`+up.URL+`/image"}
+  chat:    {kind: http, url: "`+up.URL+`/chat"}
+routes:
+  - {path: /city-report, sources: [weather, image, chat], timeout: 5s}
+`)
+	req := httptest.NewRequest("GET", "/city-report", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatalf("%d %s", w.Code, w.Body)
+		}
+	}
+}
