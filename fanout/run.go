@@ -689,8 +689,10 @@ func (r *Run[T]) summarize(cause error) *Report[T] {
 // cutBy reports whether err is the gather's context ending with cause, as
 // opposed to a task's own failure or timeout.
 func cutBy(err, cause error) bool {
-	var te *TimeoutError
-	if err == nil || errors.As(err, &te) {
+	if err == nil {
+		return false
+	}
+	if _, own := errors.AsType[*TimeoutError](err); own {
 		return false
 	}
 	return errors.Is(err, cause)

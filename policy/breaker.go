@@ -84,6 +84,6 @@ func (b *Breaker[T]) State() string { return b.cb.State().String() }
 // ownTimeout reports whether ctx ended because the source's own timeout
 // passed: the upstream was too slow, which the breaker should count.
 func ownTimeout(ctx context.Context) bool {
-	var te *fanout.TimeoutError
-	return errors.As(fanout.Cause(ctx), &te)
+	_, ok := errors.AsType[*fanout.TimeoutError](fanout.Cause(ctx))
+	return ok
 }

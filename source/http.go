@@ -314,9 +314,9 @@ func (h *HTTP) read(resp *http.Response) ([]byte, error) {
 	if limit <= 0 {
 		limit = DefaultMaxBytes
 	}
-	tooLarge := fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+	tooLarge := func() error { return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit) }
 	if resp.ContentLength > limit {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	if resp.ContentLength >= 0 {
 		body := make([]byte, resp.ContentLength)
@@ -331,7 +331,7 @@ func (h *HTTP) read(resp *http.Response) ([]byte, error) {
 		return nil, &TransportError{Op: "read upstream body", Err: err}
 	}
 	if n > limit {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	return buf.Bytes(), nil
 }

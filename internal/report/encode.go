@@ -104,11 +104,11 @@ func AppendSource(b []byte, rt *Route, r *fanout.Result[json.RawMessage]) []byte
 
 // appendFields writes a result's fields and closes its object.
 func appendFields(b []byte, rt *Route, r *fanout.Result[json.RawMessage]) []byte {
-	var skipped *fanout.SkippedError
+	skipped, isSkipped := errors.AsType[*fanout.SkippedError](r.Err)
 	switch {
 	case r.Err == nil:
 		b = append(b, `"status":"ok"`...)
-	case errors.As(r.Err, &skipped):
+	case isSkipped:
 		b = append(b, `"status":"skipped","reason":"`+ReasonNeed+`","need":`...)
 		b = appendString(b, skipped.Need)
 		b = append(b, `,"error":`...)
