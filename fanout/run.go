@@ -260,7 +260,7 @@ func (r *Run[T]) over() bool {
 func (r *Run[T]) taskContextFor(i int, start time.Time, in map[string]T) *taskContext {
 	s := &r.slots[i]
 	if r.values == nil {
-		r.values = context.WithoutCancel(r.parent)
+		r.values = detached(r.parent)
 		r.unwatch = context.AfterFunc(r.parent, func() { r.cancelTasks(context.Cause(r.parent)) })
 		if r.deadlineErr != nil {
 			r.deadlineTmr = time.AfterFunc(time.Until(r.deadline), func() { r.cancelTasks(r.deadlineErr) })
