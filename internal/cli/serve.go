@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/metrics"
 	"github.com/citypopy/highway/internal/server"
 )
 
@@ -71,7 +72,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "highway: tracing: flush the last spans: %v\n", err)
 		}
 	}()
-	opts := server.Options{Logger: logger, Admin: *adminAddr != ""}
+	// One Metrics for every server a reload makes: counters go on.
+	opts := server.Options{Logger: logger, Admin: *adminAddr != "", Metrics: metrics.New()}
 	if tp != nil {
 		opts.TracerProvider = tp
 		fmt.Fprintf(stderr, "highway: tracing on, exporting OTLP over HTTP\n")

@@ -5,9 +5,12 @@
 package metrics
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,7 +31,10 @@ const (
 	OutcomeShed        = "shed"    // the source's concurrency limit stayed full
 )
 
-// Metrics holds Highway's instruments. Make it with New.
+// Metrics holds Highway's instruments. Make it with New. One Metrics
+// outlives the servers a reload replaces: counters and histograms go on
+// from where they were, and what only the server in service knows (in
+// flight, queued, breaker states) is read through the Live it last set.
 type Metrics struct {
 	registry       *prometheus.Registry
 	requests       *prometheus.CounterVec
@@ -38,6 +44,31 @@ type Metrics struct {
 	retries        *prometheus.CounterVec
 	coalesced      *prometheus.CounterVec
 	cacheHits      *prometheus.CounterVec
+	shed           prometheus.Counter
+	refused        *prometheus.CounterVec
+	live           atomic.Pointer[Live]
+}
+
+// Live is what only the server in service can say, read when scraped.
+// Its zero value reports zeros and no breakers.
+type Live struct {
+	InFlight, Queued func() float64
+	// Breakers reads each source's breaker state by source name:
+	// "closed", "half-open" or "open".
+	Breakers map[string]func() string
+}
+
+// SetLive makes l the server in service's view, replacing the last one.
+func (m *Metrics) SetLive(l *Live) { m.live.Store(l) }
+
+// read calls f of the Live in service, or answers 0.
+func (m *Metrics) read(f func(*Live) func() float64) func() float64 {
+	return func() float64 {
+		if l := m.live.Load(); l != nil && f(l) != nil {
+			return f(l)()
+		}
+		return 0
+	}
 }
 
 // Buckets for request and call durations, in seconds: AI calls run from
@@ -63,8 +94,17 @@ func New() *Metrics {
 			Help: "Answers shared from an identical call in flight, by source."}, []string{"source"}),
 		cacheHits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "highway_source_cache_hits_total",
 			Help: "Answers served from the cache, by source."}, []string{"source"}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{Name: "highway_requests_shed_total",
+			Help: "Requests shed with 503 by admission control."}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "highway_client_refused_total",
+			Help: "Requests refused by client and reason: unauthorized (no valid key) or rate_limited."}, []string{"client", "reason"}),
 	}
 	m.registry.MustRegister(m.requests, m.duration, m.sourceDuration, m.hedges, m.retries, m.coalesced, m.cacheHits,
+		m.shed, m.refused, breakerStates{m},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "highway_requests_in_flight", Help: "Requests admitted and being served."},
+			m.read(func(l *Live) func() float64 { return l.InFlight })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "highway_admission_queue_length", Help: "Requests waiting for a place."},
+			m.read(func(l *Live) func() float64 { return l.Queued })),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -156,33 +196,34 @@ func (m *Metrics) ObserveSource(name, outcome string, d time.Duration, attempts 
 	}
 }
 
-// Gauge registers a gauge read from fn when scraped: in-flight requests,
-// queue length.
-func (m *Metrics) Gauge(name, help string, fn func() float64) {
-	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn))
+// Shed is the count of requests shed by admission control.
+func (m *Metrics) Shed() prometheus.Counter { return m.shed }
+
+// Refused is the count of a client's requests refused for reason
+// (rate_limited), or of requests with no valid key when client is "(none)"
+// (unauthorized).
+func (m *Metrics) Refused(client, reason string) prometheus.Counter {
+	return m.refused.WithLabelValues(client, reason)
 }
 
-// Counter registers a counter read from fn when scraped: sheds.
-func (m *Metrics) Counter(name, help string, fn func() float64) {
-	m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, fn))
-}
+// breakerStates reports the Live breakers: 0 closed, 1 half-open, 2 open.
+type breakerStates struct{ m *Metrics }
 
-// BreakerState registers the state of a source's breaker: 0 closed,
-// 1 half-open, 2 open.
-func (m *Metrics) BreakerState(source string, state func() string) {
-	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "highway_breaker_state", Help: "Circuit breaker state by source: 0 closed, 1 half-open, 2 open.",
-		ConstLabels: prometheus.Labels{"source": source}},
-		func() float64 {
-			return map[string]float64{"closed": 0, "half-open": 1, "open": 2}[state()]
-		}))
-}
+var breakerDesc = prometheus.NewDesc("highway_breaker_state",
+	"Circuit breaker state by source: 0 closed, 1 half-open, 2 open.", []string{"source"}, nil)
 
-// ClientRefused registers the count of a client's requests refused for
-// reason (rate_limited), or of requests with no valid key when client is
-// "(none)" (unauthorized).
-func (m *Metrics) ClientRefused(client, reason string, fn func() float64) {
-	m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "highway_client_refused_total", Help: "Requests refused by client and reason: unauthorized (no valid key) or rate_limited.",
-		ConstLabels: prometheus.Labels{"client": client, "reason": reason}}, fn))
+var breakerValue = map[string]float64{"closed": 0, "half-open": 1, "open": 2}
+
+// Describe sends the one metric family it reports.
+func (b breakerStates) Describe(ch chan<- *prometheus.Desc) { ch <- breakerDesc }
+
+// Collect sends each breaker's state, in source order.
+func (b breakerStates) Collect(ch chan<- prometheus.Metric) {
+	l := b.m.live.Load()
+	if l == nil {
+		return
+	}
+	for _, name := range slices.Sorted(maps.Keys(l.Breakers)) {
+		ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, breakerValue[l.Breakers[name]()], name)
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/citypopy/highway/internal/config"
 )
 
@@ -24,10 +26,10 @@ type admission struct {
 	shedBody   []byte // encoded once: a shed must cost almost nothing
 
 	queued atomic.Int64
-	shed   atomic.Uint64
+	shed   prometheus.Counter
 }
 
-func newAdmission(c config.Admission) *admission {
+func newAdmission(c config.Admission, shed prometheus.Counter) *admission {
 	secs := max(1, int((c.RetryAfter.Std()+time.Second-1)/time.Second))
 	msg := "over capacity: " + strconv.Itoa(c.MaxInflight) + " requests in flight and " +
 		strconv.Itoa(c.Queue) + " queued; retry after " + strconv.Itoa(secs) + "s"
@@ -38,6 +40,7 @@ func newAdmission(c config.Admission) *admission {
 		wait:       c.QueueTimeout.Std(),
 		retryAfter: strconv.Itoa(secs),
 		shedBody:   append(body, '\n'),
+		shed:       shed,
 	}
 }
 
@@ -53,7 +56,7 @@ func (a *admission) admit(ctx context.Context) bool {
 		if a.wait > 0 {
 			a.queued.Add(-1)
 		}
-		a.shed.Add(1)
+		a.shed.Inc()
 		return false
 	}
 	defer a.queued.Add(-1)
@@ -65,7 +68,7 @@ func (a *admission) admit(ctx context.Context) bool {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	a.shed.Add(1)
+	a.shed.Inc()
 	return false
 }
 

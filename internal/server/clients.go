@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/citypopy/highway/internal/config"
@@ -19,14 +19,14 @@ import (
 // everyone in.
 type clients struct {
 	keys         []client
-	unauthorized atomic.Uint64
+	unauthorized prometheus.Counter
 }
 
 type client struct {
 	name    string
 	hash    [sha256.Size]byte
 	limit   *rate.Limiter // nil: no limit
-	limited atomic.Uint64
+	limited prometheus.Counter
 }
 
 func newClients(c config.Clients, m *metrics.Metrics) *clients {
@@ -40,9 +40,9 @@ func newClients(c config.Clients, m *metrics.Metrics) *clients {
 		if k.Rate > 0 {
 			cl.limit = rate.NewLimiter(rate.Limit(k.Rate), k.Burst)
 		}
-		m.ClientRefused(cl.name, "rate_limited", func() float64 { return float64(cl.limited.Load()) })
+		cl.limited = m.Refused(cl.name, "rate_limited")
 	}
-	m.ClientRefused("(none)", "unauthorized", func() float64 { return float64(cs.unauthorized.Load()) })
+	cs.unauthorized = m.Refused("(none)", "unauthorized")
 	return cs
 }
 
@@ -55,7 +55,7 @@ func (cs *clients) admit(r *http.Request) (name string, err error) {
 	}
 	key := presentedKey(r)
 	if key == "" {
-		cs.unauthorized.Add(1)
+		cs.unauthorized.Inc()
 		return "", &requestError{status: http.StatusUnauthorized,
 			msg: "an API key is needed: send Authorization: Bearer KEY or X-API-Key: KEY"}
 	}
@@ -69,14 +69,14 @@ func (cs *clients) admit(r *http.Request) (name string, err error) {
 		}
 	}
 	if found == nil {
-		cs.unauthorized.Add(1)
+		cs.unauthorized.Inc()
 		return "", &requestError{status: http.StatusUnauthorized, msg: "the API key is not valid"}
 	}
 	if found.limit != nil {
 		res := found.limit.Reserve()
 		if wait := res.Delay(); wait > 0 {
 			res.Cancel()
-			found.limited.Add(1)
+			found.limited.Inc()
 			secs := max(1, int((wait+time.Second-1)/time.Second))
 			return found.name, &requestError{status: http.StatusTooManyRequests, retryAfter: strconv.Itoa(secs),
 				msg: "rate limit of client " + found.name + " reached; retry after " + strconv.Itoa(secs) + "s"}

@@ -12,6 +12,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/citypopy/highway/internal/metrics"
 )
 
 func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
@@ -27,6 +29,23 @@ func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
 		t.Fatal(err)
 	}
 	return fams
+}
+
+// sample is a value a family must have for the labels given.
+type sample struct {
+	fam    string
+	labels map[string]string
+	want   float64
+}
+
+// expectSamples checks each sample against what was scraped.
+func expectSamples(t *testing.T, fams map[string]*dto.MetricFamily, samples []sample) {
+	t.Helper()
+	for _, c := range samples {
+		if got, ok := value(fams, c.fam, c.labels); !ok || got != c.want {
+			t.Errorf("%s%v = %v (found %v), want %v", c.fam, c.labels, got, ok, c.want)
+		}
+	}
 }
 
 // value finds the sample of fam whose labels include want.
@@ -97,11 +116,7 @@ routes:
 	}
 
 	fams := scrape(t, front.URL)
-	for _, c := range []struct {
-		fam    string
-		labels map[string]string
-		want   float64
-	}{
+	expectSamples(t, fams, []sample{
 		{"highway_requests_total", map[string]string{"route": "/r", "code": "200"}, 3},
 		{"highway_requests_total", map[string]string{"route": "/r", "code": "400"}, 1},
 		{"highway_requests_total", map[string]string{"route": "(unmatched)", "code": "404"}, 1},
@@ -114,15 +129,45 @@ routes:
 		{"highway_breaker_state", map[string]string{"source": "broken"}, 2},
 		{"highway_requests_in_flight", nil, 0},
 		{"highway_requests_shed_total", nil, 0},
-	} {
-		if got, ok := value(fams, c.fam, c.labels); !ok || got != c.want {
-			t.Errorf("%s%v = %v (found %v), want %v", c.fam, c.labels, got, ok, c.want)
-		}
-	}
+	})
 	body := logs.String()
 	if strings.Count(body, `"msg":"request"`) != 5 || !strings.Contains(body, `"id":"abc-123"`) || !strings.Contains(body, `"slow":"timeout 2`) ||
 		strings.Contains(body, "secret=leak") {
 		t.Errorf("logs:\n%s", body)
+	}
+}
+
+func TestMetricsGoOnAcrossAReload(t *testing.T) {
+	m := metrics.New()
+	old := newServerWith(t, `
+sources:
+  weather: {kind: mock, latency: 1ms, data: 1}
+  broken:  {kind: mock, latency: 1ms, failure_rate: 1, breaker: {failures: 1, cooldown: 1h}}
+routes: [{path: /r, sources: [weather, broken], optional: [broken]}]
+`, Options{Metrics: m})
+	for range 2 {
+		get(t, old, "GET", "/r")
+	}
+	// The reload: a new config, a new server, the same Metrics. Building
+	// it must not panic on instruments already registered.
+	reloaded := newServerWith(t, `
+sources:
+  weather: {kind: mock, latency: 1ms, data: 1}
+  other:   {kind: mock, latency: 1ms, data: 2, breaker: {failures: 5}}
+routes: [{path: /r, sources: [weather, other]}]
+`, Options{Metrics: m})
+	get(t, reloaded, "GET", "/r")
+	front := httptest.NewServer(reloaded)
+	defer front.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+	fams := scrape(t, front.URL)
+	expectSamples(t, fams, []sample{
+		{"highway_requests_total", map[string]string{"route": "/r", "code": "200"}, 3},
+		{"highway_source_call_duration_seconds", map[string]string{"source": "weather", "outcome": "ok"}, 3},
+		{"highway_breaker_state", map[string]string{"source": "other"}, 0},
+	})
+	if _, ok := value(fams, "highway_breaker_state", map[string]string{"source": "broken"}); ok {
+		t.Error("the replaced server's breaker is still reported")
 	}
 }
 

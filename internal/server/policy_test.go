@@ -11,6 +11,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/citypopy/highway/source"
 )
 
@@ -181,8 +183,10 @@ routes: [{path: /slow, sources: [slow]}]
 		if codes[200] != 2 || codes[503] != 8 || time.Since(start) != 200*time.Millisecond {
 			t.Errorf("codes %v after %v, want 2 served and 8 shed", codes, time.Since(start))
 		}
-		if s.admission.shed.Load() != 8 || s.admission.inflight() != 0 {
-			t.Errorf("shed %d inflight %d", s.admission.shed.Load(), s.admission.inflight())
+		var shed dto.Metric
+		s.metrics.Shed().Write(&shed)
+		if shed.GetCounter().GetValue() != 8 || s.admission.inflight() != 0 {
+			t.Errorf("shed %v inflight %d", shed.GetCounter().GetValue(), s.admission.inflight())
 		}
 	})
 }

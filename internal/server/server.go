@@ -36,6 +36,10 @@ type Options struct {
 	// Admin moves /metrics and /readyz off ServeHTTP onto ServeAdmin,
 	// for an operator-only listener. /healthz stays on both.
 	Admin bool
+	// Metrics records what the server does; nil means a Metrics of the
+	// server's own. Pass one Metrics to every server that replaces the
+	// last on a reload, so that its counters go on from where they were.
+	Metrics *metrics.Metrics
 }
 
 // Server is the HTTP handler for one configuration. It is safe for
@@ -66,26 +70,22 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	if len(cfg.Routes) == 0 {
 		return nil, fmt.Errorf("config %s has no routes to serve", cfg.File)
 	}
+	m := o.Metrics
+	if m == nil {
+		m = metrics.New()
+	}
 	s := &Server{
+		metrics:      m,
 		routes:       make(map[string]*route, len(cfg.Routes)),
 		upstreams:    sources,
-		admission:    newAdmission(cfg.Admission),
+		admission:    newAdmission(cfg.Admission, m.Shed()),
 		logger:       o.Logger,
 		tracing:      tr,
 		admin:        o.Admin,
 		writeTimeout: cfg.Server.WriteTimeout.Std(),
 	}
 	s.dash = &dashboard{s: s, limits: cfg.Dashboard, page: web.Handler()}
-	s.metrics = metrics.New()
-	s.clients = newClients(cfg.Clients, s.metrics)
-	s.metrics.Gauge("highway_requests_in_flight", "Requests admitted and being served.", func() float64 { return float64(s.admission.inflight()) })
-	s.metrics.Gauge("highway_admission_queue_length", "Requests waiting for a place.", func() float64 { return float64(s.admission.queued.Load()) })
-	s.metrics.Counter("highway_requests_shed_total", "Requests shed with 503 by admission control.", func() float64 { return float64(s.admission.shed.Load()) })
-	for _, name := range slices.Sorted(maps.Keys(sources)) {
-		if b := sources[name].breaker; b != nil {
-			s.metrics.BreakerState(name, b.State)
-		}
-	}
+	s.clients = newClients(cfg.Clients, m)
 	for _, rc := range cfg.Routes {
 		s.routes[rc.Path] = newRoute(rc, cfg, sources)
 		s.paths = append(s.paths, rc.Path)
@@ -101,7 +101,24 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 			rt.sources = append(rt.sources, bySource[t.Name])
 		}
 	}
+	s.metrics.SetLive(s.live())
 	return s, nil
+}
+
+// live is what s alone can tell its Metrics: its admission's occupancy
+// and its breakers' states.
+func (s *Server) live() *metrics.Live {
+	l := &metrics.Live{
+		InFlight: func() float64 { return float64(s.admission.inflight()) },
+		Queued:   func() float64 { return float64(s.admission.queued.Load()) },
+		Breakers: map[string]func() string{},
+	}
+	for name, up := range s.upstreams {
+		if up.breaker != nil {
+			l.Breakers[name] = up.breaker.State
+		}
+	}
+	return l
 }
 
 // Paths lists the route paths served, in config order.
