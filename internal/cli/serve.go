@@ -84,16 +84,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitFailure
 	}
 	defer stopMock() // after the routes have drained: they may still call it
+	sw := &swapper{}
 	build := func() (*server.Server, error) {
 		cfg, err := loadConfig(*file)
 		if err != nil {
 			return nil, err
 		}
-		return server.New(cfg, opts)
+		o := opts
+		o.Previous = sw.current.Load() // nil at start: nothing to keep
+		return server.New(cfg, o)
 	}
 	rctx, stopReload := context.WithCancel(ctx)
 	defer stopReload()
-	sw := &swapper{}
 	if *adminAddr != "" {
 		stopAdmin, err := serveAdmin(rctx, *adminAddr, sw, stderr)
 		if err != nil {

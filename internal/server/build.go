@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"reflect"
 	"slices"
 
 	"go.opentelemetry.io/otel/trace"
@@ -23,6 +24,8 @@ import (
 type upstream struct {
 	name      string
 	kind      string
+	config    config.Source // as built, to tell on a reload whether it changed
+	traced    bool
 	fetch     source.Source // the whole stack
 	latencies *policy.Latencies
 	breaker   *policy.Breaker[json.RawMessage]
@@ -30,14 +33,20 @@ type upstream struct {
 }
 
 // buildSources makes one upstream per configured source, shared by every
-// route that names it.
-func buildSources(cfg *config.Config, tr *tracing) (map[string]*upstream, error) {
+// route that names it. A source configured exactly as it was in prev (the
+// upstreams of the server a reload replaces, or nil) keeps its upstream:
+// an open breaker stays open, a warm cache stays warm.
+func buildSources(cfg *config.Config, tr *tracing, prev map[string]*upstream) (map[string]*upstream, error) {
 	var transport http.RoundTripper // nil: the source package's own
 	if tr != nil {
 		transport = tr.transport
 	}
 	out := make(map[string]*upstream, len(cfg.Sources))
 	for name, sc := range cfg.Sources {
+		if u := prev[name]; u != nil && u.traced == (tr != nil) && reflect.DeepEqual(u.config, *sc) {
+			out[name] = u
+			continue
+		}
 		base, err := baseSource(name, sc, transport)
 		if err != nil {
 			return nil, err
@@ -97,7 +106,7 @@ func NewMock(sc *config.Source) *source.Mock {
 // plain source costs nothing extra. With tr, a span is made around the
 // whole stack and around each attempt.
 func stack(name string, sc *config.Source, base source.Source, tr *tracing) *upstream {
-	u := &upstream{name: name, kind: sc.Kind, latencies: &policy.Latencies{}}
+	u := &upstream{name: name, kind: sc.Kind, config: *sc, traced: tr != nil, latencies: &policy.Latencies{}}
 	var s source.Source = base
 	switch {
 	case tr != nil:

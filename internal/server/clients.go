@@ -29,7 +29,10 @@ type client struct {
 	limited prometheus.Counter
 }
 
-func newClients(c config.Clients, m *metrics.Metrics) *clients {
+// newClients makes the key checks of c. A key whose name, hash, rate and
+// burst are as they were in prev (the clients of the server a reload
+// replaces, or nil) keeps its limiter and what it has used of it.
+func newClients(c config.Clients, m *metrics.Metrics, prev *clients) *clients {
 	if !c.On() {
 		return nil
 	}
@@ -38,12 +41,25 @@ func newClients(c config.Clients, m *metrics.Metrics) *clients {
 		cl := &cs.keys[i]
 		cl.name, cl.hash = k.Name, k.Hash
 		if k.Rate > 0 {
-			cl.limit = rate.NewLimiter(rate.Limit(k.Rate), k.Burst)
+			cl.limit = prev.limiter(k.Name, k.Hash, rate.Limit(k.Rate), k.Burst)
 		}
 		cl.limited = m.Refused(cl.name, "rate_limited")
 	}
 	cs.unauthorized = m.Refused("(none)", "unauthorized")
 	return cs
+}
+
+// limiter is the limiter of the key named name with hash, if cs has it
+// with rate r and burst b; else a new one.
+func (cs *clients) limiter(name string, hash [sha256.Size]byte, r rate.Limit, b int) *rate.Limiter {
+	if cs != nil {
+		for _, cl := range cs.keys {
+			if cl.name == name && cl.hash == hash && cl.limit != nil && cl.limit.Limit() == r && cl.limit.Burst() == b {
+				return cl.limit
+			}
+		}
+	}
+	return rate.NewLimiter(r, b)
 }
 
 // admit finds the caller by the key it presents (Authorization: Bearer

@@ -40,6 +40,13 @@ type Options struct {
 	// server's own. Pass one Metrics to every server that replaces the
 	// last on a reload, so that its counters go on from where they were.
 	Metrics *metrics.Metrics
+	// Previous is the server this one replaces on a reload, or nil. Each
+	// source configured exactly as before keeps its state (breaker, cache,
+	// calls being coalesced, observed latencies, health), and each client
+	// key with the same name, key, rate and burst keeps its rate limiter,
+	// so a reload neither closes an open breaker nor hands out fresh
+	// bursts. Previous may go on serving its requests meanwhile.
+	Previous *Server
 }
 
 // Server is the HTTP handler for one configuration. It is safe for
@@ -63,7 +70,11 @@ type Server struct {
 // config.Load, Parse and Default return it).
 func New(cfg *config.Config, o Options) (*Server, error) {
 	tr := newTracing(o.TracerProvider)
-	sources, err := buildSources(cfg, tr)
+	prev := o.Previous
+	if prev == nil {
+		prev = &Server{} // nothing to keep
+	}
+	sources, err := buildSources(cfg, tr, prev.upstreams)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +96,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		writeTimeout: cfg.Server.WriteTimeout.Std(),
 	}
 	s.dash = &dashboard{s: s, limits: cfg.Dashboard, page: web.Handler()}
-	s.clients = newClients(cfg.Clients, m)
+	s.clients = newClients(cfg.Clients, m, prev.clients)
 	for _, rc := range cfg.Routes {
 		s.routes[rc.Path] = newRoute(rc, cfg, sources)
 		s.paths = append(s.paths, rc.Path)
