@@ -125,12 +125,31 @@ func TestServeTheEmbeddedDefaultWithCurl(t *testing.T) {
 	brief := src["brief"].(map[string]any)
 	reply, _ := brief["data"].(map[string]any)["reply"].(string)
 	if code != 200 || lane("brief", "start_ms") < lane("weather", "end_ms") || lane("brief", "start_ms") < lane("search", "end_ms") ||
-		lane("image", "start_ms") > 50 || !strings.Contains(reply, "Summarize for Paris: weather 22°C, top hits 3") {
+		lane("image", "start_ms") >= lane("weather", "end_ms") || !strings.Contains(reply, "Summarize for Paris: weather 22°C, top hits 3") {
 		t.Errorf("/city-brief: %d %v", code, m)
 	}
 	if path := fmt.Sprint(m["critical_path"]); path != "[weather brief]" {
 		t.Errorf("/city-brief critical path %s", path)
 	}
+}
+
+// waitInFlight waits until the server at base reports n requests in
+// flight in its metrics: a fixed sleep would race a slow machine.
+func waitInFlight(t *testing.T, base string, n int) {
+	t.Helper()
+	want := fmt.Sprintf("highway_requests_in_flight %d\n", n)
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), want) {
+			return
+		}
+	}
+	t.Fatalf("the server never had %d requests in flight", n)
 }
 
 func TestCtrlCLetsTheRequestInFlightFinish(t *testing.T) {
@@ -144,7 +163,7 @@ func TestCtrlCLetsTheRequestInFlightFinish(t *testing.T) {
 		code, m := curl(t, base+"/city-report?mode=sequential")
 		got <- answer{code, m}
 	}()
-	time.Sleep(300 * time.Millisecond) // the request is now on the single lane
+	waitInFlight(t, base, 1) // the request is now on the single lane
 	cmd.Process.Signal(syscall.SIGINT)
 	a := <-got
 	if a.code != 200 || a.m["complete"] != true {
@@ -237,7 +256,7 @@ func TestReloadOnSIGHUPAndWatch(t *testing.T) {
 	}
 	inFlight := make(chan int, 1)
 	go func() { code, _ := curl(t, base+"/a"); inFlight <- code }()
-	time.Sleep(100 * time.Millisecond)
+	waitInFlight(t, base, 1)
 
 	write(a + "  - {path: /b, sources: [slow]}\n")
 	cmd.Process.Signal(syscall.SIGHUP)
