@@ -138,13 +138,6 @@ func (r *Route) Observe(code int, d time.Duration) {
 	r.duration.Observe(d.Seconds())
 }
 
-// ObserveRequest records one answered request of a route without
-// resolved instruments.
-func (m *Metrics) ObserveRequest(route string, code int, d time.Duration) {
-	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
-	m.duration.WithLabelValues(route).Observe(d.Seconds())
-}
-
 // Source is a source's call-duration instruments, by outcome, resolved
 // once.
 type Source struct {
@@ -168,15 +161,12 @@ func (s *Source) Observe(outcome string, d time.Duration, attempts int, marks fa
 	if attempts == 1 && marks == 0 {
 		return // the common case: nothing more to count
 	}
-	s.m.ObserveSource(s.name, "", d, attempts, marks)
+	s.m.policyEvents(s.name, attempts, marks)
 }
 
-// ObserveSource records what the policies did in one source call, and its
-// duration unless outcome is "".
-func (m *Metrics) ObserveSource(name, outcome string, d time.Duration, attempts int, marks fanout.Mark) {
-	if outcome != "" {
-		m.sourceDuration.WithLabelValues(name, outcome).Observe(d.Seconds())
-	}
+// policyEvents counts what the policies did in one source call: hedges,
+// retries, coalescing and cache hits.
+func (m *Metrics) policyEvents(name string, attempts int, marks fanout.Mark) {
 	extra := attempts - 1
 	if marks.Has(fanout.Hedged) {
 		m.hedges.WithLabelValues(name, "sent").Inc()

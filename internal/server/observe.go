@@ -94,21 +94,24 @@ func outcome(err error, marks fanout.Mark) string {
 // observe records one request in the metrics and the log: the one place
 // that does.
 func (s *Server) observe(ctx context.Context, r *http.Request, id, client string, rt *route, status int, took time.Duration, rep *fanout.Report[json.RawMessage]) {
-	route := unmatched
+	route, rm := unmatched, s.unmatched
 	if rt != nil {
-		route = rt.path
-		rt.metrics.Observe(status, took)
-	} else {
-		s.metrics.ObserveRequest(route, status, took)
+		route, rm = rt.path, rt.metrics
 	}
-	if rep != nil && s.logger == nil {
+	rm.Observe(status, took)
+	logging := s.logger != nil
+	var srcs []any // the log's per-source latencies
+	if rep != nil {
 		for i := range rep.Results {
 			res := &rep.Results[i]
-			rt.sources[i].Observe(outcome(res.Err, res.Marks), res.Latency(), res.Attempts, res.Marks)
+			out := outcome(res.Err, res.Marks)
+			rt.sources[i].Observe(out, res.Latency(), res.Attempts, res.Marks)
+			if logging {
+				srcs = append(srcs, slog.String(res.Name, out+" "+strconv.FormatFloat(float64(res.Latency().Microseconds())/1000, 'f', 1, 64)+"ms"))
+			}
 		}
-		return
 	}
-	if s.logger == nil {
+	if !logging {
 		return
 	}
 	attrs := make([]slog.Attr, 0, 8)
@@ -118,13 +121,6 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, client string
 		attrs = append(attrs, slog.String("client", client))
 	}
 	if rep != nil {
-		srcs := make([]any, 0, len(rep.Results))
-		for i := range rep.Results {
-			res := &rep.Results[i]
-			out := outcome(res.Err, res.Marks)
-			rt.sources[i].Observe(out, res.Latency(), res.Attempts, res.Marks)
-			srcs = append(srcs, slog.String(res.Name, out+" "+strconv.FormatFloat(float64(res.Latency().Microseconds())/1000, 'f', 1, 64)+"ms"))
-		}
 		attrs = append(attrs, slog.Group("sources", srcs...))
 	}
 	s.logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)

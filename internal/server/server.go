@@ -54,6 +54,7 @@ type Options struct {
 type Server struct {
 	dash         *dashboard
 	metrics      *metrics.Metrics
+	unmatched    *metrics.Route // requests for no route
 	logger       *slog.Logger
 	tracing      *tracing
 	admin        bool
@@ -102,6 +103,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		s.paths = append(s.paths, rc.Path)
 	}
 	// Resolved once, after the routes exist: label lookups per request cost.
+	s.unmatched = m.Route(unmatched)
 	bySource := map[string]*metrics.Source{}
 	for _, name := range slices.Sorted(maps.Keys(sources)) {
 		bySource[name] = s.metrics.Source(name)
