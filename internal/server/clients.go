@@ -37,11 +37,15 @@ func newClients(c config.Clients, m *metrics.Metrics, prev *clients) *clients {
 		return nil
 	}
 	cs := &clients{keys: make([]client, len(c.Keys))}
+	kept := prev.limiters()
 	for i, k := range c.Keys {
 		cl := &cs.keys[i]
 		cl.name, cl.hash = k.Name, k.Hash
 		if k.Rate > 0 {
-			cl.limit = prev.limiter(k.Name, k.Hash, rate.Limit(k.Rate), k.Burst)
+			cl.limit = kept[cl.limiterKey(rate.Limit(k.Rate), k.Burst)]
+			if cl.limit == nil {
+				cl.limit = rate.NewLimiter(rate.Limit(k.Rate), k.Burst)
+			}
 		}
 		cl.limited = m.Refused(cl.name, "rate_limited")
 	}
@@ -49,17 +53,31 @@ func newClients(c config.Clients, m *metrics.Metrics, prev *clients) *clients {
 	return cs
 }
 
-// limiter is the limiter of the key named name with hash, if cs has it
-// with rate r and burst b; else a new one.
-func (cs *clients) limiter(name string, hash [sha256.Size]byte, r rate.Limit, b int) *rate.Limiter {
-	if cs != nil {
-		for _, cl := range cs.keys {
-			if cl.name == name && cl.hash == hash && cl.limit != nil && cl.limit.Limit() == r && cl.limit.Burst() == b {
-				return cl.limit
-			}
+// limiterKey is what must be unchanged for a key to keep its limiter.
+type limiterKey struct {
+	name  string
+	hash  [sha256.Size]byte
+	rate  rate.Limit
+	burst int
+}
+
+func (cl *client) limiterKey(r rate.Limit, b int) limiterKey {
+	return limiterKey{cl.name, cl.hash, r, b}
+}
+
+// limiters indexes cs's limiters, so that a keys file of thousands of
+// keys is matched on reload in one pass; nil cs has none.
+func (cs *clients) limiters() map[limiterKey]*rate.Limiter {
+	if cs == nil {
+		return nil
+	}
+	m := make(map[limiterKey]*rate.Limiter, len(cs.keys))
+	for i := range cs.keys {
+		if cl := &cs.keys[i]; cl.limit != nil {
+			m[cl.limiterKey(cl.limit.Limit(), cl.limit.Burst())] = cl.limit
 		}
 	}
-	return rate.NewLimiter(r, b)
+	return m
 }
 
 // admit finds the caller by the key it presents (Authorization: Bearer
