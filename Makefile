@@ -33,7 +33,8 @@ fuzz:
 	$(FUZZ) -fuzz=FuzzFaultQuery -fuzztime=100000x ./internal/mock
 	$(FUZZ) -fuzz=FuzzWriterReaderRoundTrip -fuzztime=150000x ./internal/sse
 	$(FUZZ) -fuzz=FuzzTemplatedURLStaysOnItsHostAndSegment -fuzztime=100000x ./source
-	$(FUZZ) -fuzz=FuzzNeedValuesStayInTheirPlace -fuzztime=60000x ./source
+	$(FUZZ) -fuzz=FuzzNeedValuesStayInTheirPlace -fuzztime=60000x ./internal/template
+	$(FUZZ) -fuzz=FuzzCallKey -fuzztime=8000x ./source
 	$(FUZZ) -fuzz=FuzzRouteQuery -fuzztime=60000x ./internal/server
 
 serve:

@@ -10,7 +10,7 @@ import (
 
 // slow pretends to be a slow AI service that honours cancellation.
 func slow(d time.Duration, v string) fanout.Func[string] {
-	return func(ctx context.Context) (string, error) {
+	return func(ctx context.Context, needs map[string]string) (string, error) {
 		select {
 		case <-time.After(d):
 			return v, nil
@@ -77,9 +77,8 @@ func ExampleOptions_singleLane() {
 // A small graph: chat needs the search hits and the weather, so it starts
 // the moment the later of the two lands, while image runs beside them all.
 func ExampleTask_needs() {
-	chat := fanout.Func[string](func(ctx context.Context) (string, error) {
-		in := fanout.Inputs[string](ctx)
-		return slow(40*time.Millisecond, "summary of "+in["search"]+" in "+in["weather"])(ctx)
+	chat := fanout.Func[string](func(ctx context.Context, needs map[string]string) (string, error) {
+		return slow(40*time.Millisecond, "summary of "+needs["search"]+" in "+needs["weather"])(ctx, nil)
 	})
 	tasks := []fanout.Task[string]{
 		{Name: "weather", Source: slow(30*time.Millisecond, "22°C")},

@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // sleeper answers v after d, or the context's error if that comes first.
 func sleeper(d time.Duration, v string) fanout.Func[string] {
-	return func(ctx context.Context) (string, error) {
+	return func(ctx context.Context, needs map[string]string) (string, error) {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
@@ -54,8 +54,8 @@ func TestGatherTakesTheSlowestNotTheSum(t *testing.T) {
 			t.Errorf("complete %v lanes %d", rep.Complete(), rep.Lanes)
 		}
 		for _, r := range rep.Results {
-			if r.Start != 0 || r.Attempts != 1 || r.Value == "" {
-				t.Errorf("%s: start %v attempts %d value %q", r.Name, r.Start, r.Attempts, r.Value)
+			if r.Start != 0 || r.Value == "" {
+				t.Errorf("%s: start %v value %q", r.Name, r.Start, r.Value)
 			}
 		}
 	})
@@ -80,12 +80,12 @@ func TestLanesBoundHowManyRunAtOnce(t *testing.T) {
 			tasks := city()
 			for i := range tasks {
 				inner := tasks[i].Source
-				tasks[i].Source = fanout.Func[string](func(ctx context.Context) (string, error) {
+				tasks[i].Source = fanout.Func[string](func(ctx context.Context, needs map[string]string) (string, error) {
 					n := now.Add(1)
 					for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 					}
 					defer now.Add(-1)
-					return inner.Fetch(ctx)
+					return inner.Fetch(ctx, needs)
 				})
 			}
 			rep := fanout.Gather(t.Context(), tasks, fanout.Options{Lanes: c.lanes})
@@ -124,8 +124,8 @@ func TestFailingAndPanickingSourcesDoNotSinkTheOthers(t *testing.T) {
 		boom := errors.New("upstream on fire")
 		tasks := []fanout.Task[string]{
 			{Name: "ok", Source: sleeper(100*time.Millisecond, "fine")},
-			{Name: "fails", Source: fanout.Func[string](func(context.Context) (string, error) { return "", boom })},
-			{Name: "panics", Source: fanout.Func[string](func(context.Context) (string, error) { panic("truck overturned") })},
+			{Name: "fails", Source: fanout.Func[string](func(context.Context, map[string]string) (string, error) { return "", boom })},
+			{Name: "panics", Source: fanout.Func[string](func(context.Context, map[string]string) (string, error) { panic("truck overturned") })},
 			{Name: "nil", Source: nil},
 		}
 		rep := fanout.Gather(t.Context(), tasks, fanout.Options{})
@@ -173,7 +173,7 @@ func TestTaskTimeoutCutsOffOnlyThatSource(t *testing.T) {
 // stubborn is the seed's time.sleep() pitfall: a source that never looks
 // at its context.
 func stubborn(d time.Duration) fanout.Func[string] {
-	return func(context.Context) (string, error) {
+	return func(context.Context, map[string]string) (string, error) {
 		time.Sleep(d)
 		return "late", nil
 	}
@@ -237,8 +237,8 @@ func TestDeadlineInSingleLaneLeavesLaterSourcesNotStarted(t *testing.T) {
 			t.Errorf("weather: %v", rep.Results[0].Err)
 		case !errors.As(rep.Results[1].Err, &de) || errors.As(rep.Results[1].Err, &ns):
 			t.Errorf("image: %v", rep.Results[1].Err)
-		case !errors.As(rep.Results[2].Err, &ns) || rep.Results[2].Attempts != 0:
-			t.Errorf("chat: %v attempts %d", rep.Results[2].Err, rep.Results[2].Attempts)
+		case !errors.As(rep.Results[2].Err, &ns):
+			t.Errorf("chat: %v", rep.Results[2].Err)
 		case rep.Results[3].Start != 700*time.Millisecond || rep.Results[3].Latency() != 0:
 			t.Errorf("search: start %v latency %v", rep.Results[3].Start, rep.Results[3].Latency())
 		case !rep.DeadlineExceeded || rep.Total != 700*time.Millisecond:
@@ -318,7 +318,7 @@ func TestAlreadyCancelledContextStartsNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	var calls atomic.Int32
-	tasks := []fanout.Task[string]{{Name: "x", Source: fanout.Func[string](func(context.Context) (string, error) {
+	tasks := []fanout.Task[string]{{Name: "x", Source: fanout.Func[string](func(context.Context, map[string]string) (string, error) {
 		calls.Add(1)
 		return "", nil
 	})}}
@@ -327,40 +327,6 @@ func TestAlreadyCancelledContextStartsNothing(t *testing.T) {
 	if calls.Load() != 0 || !errors.As(rep.Results[0].Err, &ns) || !rep.Canceled {
 		t.Errorf("calls %d err %v canceled %v", calls.Load(), rep.Results[0].Err, rep.Canceled)
 	}
-}
-
-func TestPoliciesRecordOnTheTaskTrace(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		tasks := []fanout.Task[string]{
-			{Name: "plain", Source: sleeper(10*time.Millisecond, "x")},
-			{Name: "retried", Source: fanout.Func[string](func(ctx context.Context) (string, error) {
-				tr := fanout.TraceFrom(ctx)
-				tr.AddAttempt()
-				tr.AddAttempt()
-				tr.Mark(fanout.Hedged | fanout.HedgeWon)
-				return "y", nil
-			})},
-			{Name: "cached", Source: fanout.Func[string](func(ctx context.Context) (string, error) {
-				fanout.TraceFrom(ctx).Mark(fanout.CacheHit)
-				return "z", nil
-			})},
-		}
-		rep := fanout.Gather(t.Context(), tasks, fanout.Options{})
-		if r := rep.Results[0]; r.Attempts != 1 || r.Marks != 0 {
-			t.Errorf("plain: %d %b", r.Attempts, r.Marks)
-		}
-		if r := rep.Results[1]; r.Attempts != 2 || !r.Marks.Has(fanout.Hedged|fanout.HedgeWon) || r.Marks.Has(fanout.CacheHit) {
-			t.Errorf("retried: %d %b", r.Attempts, r.Marks)
-		}
-		if r := rep.Results[2]; r.Attempts != 0 || r.Marks != fanout.CacheHit {
-			t.Errorf("cached: %d %b", r.Attempts, r.Marks)
-		}
-		var nilTrace *fanout.Trace
-		nilTrace.AddAttempt() // policies outside a gather must not crash
-		if nilTrace.Attempts() != 1 || fanout.TraceFrom(context.Background()) != nil {
-			t.Error("nil trace")
-		}
-	})
 }
 
 // planned is a Planned source: its answer is known up front.
@@ -372,15 +338,15 @@ type planned struct {
 	calls  atomic.Int32
 }
 
-func (p *planned) Plan() (string, error, time.Duration) {
+func (p *planned) Plan() (string, time.Duration, error) {
 	p.calls.Add(1)
 	if p.panics {
 		panic("planned badly")
 	}
-	return p.v, p.err, p.after
+	return p.v, p.after, p.err
 }
 
-func (p *planned) Fetch(ctx context.Context) (string, error) {
+func (p *planned) Fetch(context.Context, map[string]string) (string, error) {
 	panic("a gather must not call Fetch on a Planned source")
 }
 
@@ -407,8 +373,8 @@ func TestPlannedSourcesLandOnTheGathersOwnTimer(t *testing.T) {
 		}
 		want := map[string]time.Duration{"weather": 300, "image": 800, "chat": 500, "now": 0, "fails": 100, "slow": 200, "panics": 0}
 		for _, r := range rep.Results {
-			if r.End != want[r.Name]*time.Millisecond || r.Attempts != 1 || r.Abandoned {
-				t.Errorf("%s: end %v attempts %d abandoned %v", r.Name, r.End, r.Attempts, r.Abandoned)
+			if r.End != want[r.Name]*time.Millisecond || r.Abandoned {
+				t.Errorf("%s: end %v abandoned %v", r.Name, r.End, r.Abandoned)
 			}
 		}
 		var te *fanout.TimeoutError

@@ -1,7 +1,6 @@
 package fanout
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -120,18 +119,90 @@ func findCycle[T any](tasks []Task[T], needs [][]int) []string {
 	return nil
 }
 
-type inputsKey struct{}
+// fillGraph starts or skips every pending task whose needs have all
+// finished, until no more can: a skip or an instant answer may free the
+// next.
+func (g *gather[T]) fillGraph() {
+	for moved := true; moved && !g.over(); {
+		moved = false
+		for i := range g.tasks {
+			if g.slots[i].state != pending || !g.resolvedNeeds(i) {
+				continue
+			}
+			if need, err := g.failedNeed(i); err != nil {
+				g.skip(i, need, err)
+				moved = true
+				continue
+			}
+			if g.inflight < g.lanes {
+				after := g.lastNeed(i)
+				if g.lanes < len(g.tasks) && g.last >= 0 && (after < 0 || g.results[g.last].End > g.results[after].End) {
+					after = g.last // the lane it waited for freed later than its needs
+				}
+				g.slots[i].needs = g.inputs(i)
+				g.launch(i, after)
+				moved = true
+			}
+		}
+	}
+}
 
-// Inputs returns the values of the needs of the task whose context ctx is,
-// by name: each need's value, or its fallback where it failed. It is nil
-// for a task without needs, and outside a gather.
-func Inputs[T any](ctx context.Context) map[string]T {
-	in, _ := ctx.Value(inputsKey{}).(map[string]T)
+func (g *gather[T]) resolvedNeeds(i int) bool {
+	for _, j := range g.needs[i] {
+		if g.slots[j].state != resolved {
+			return false
+		}
+	}
+	return true
+}
+
+// failedNeed is the first failed need of i without a fallback.
+func (g *gather[T]) failedNeed(i int) (int, error) {
+	for _, j := range g.needs[i] {
+		if err := g.results[j].Err; err != nil {
+			if _, ok := g.tasks[i].Fallbacks[g.tasks[j].Name]; !ok {
+				return j, &SkippedError{Need: g.tasks[j].Name, Err: err}
+			}
+		}
+	}
+	return -1, nil
+}
+
+// lastNeed is the need of i that ended last, or -1.
+func (g *gather[T]) lastNeed(i int) int {
+	last := -1
+	for _, j := range g.needs[i] {
+		if last < 0 || g.results[j].End > g.results[last].End {
+			last = j
+		}
+	}
+	return last
+}
+
+// inputs are the values of i's needs, fallbacks where they failed, as its
+// Fetch is given them; the needs that fell back are noted on i's result.
+func (g *gather[T]) inputs(i int) map[string]T {
+	if len(g.needs[i]) == 0 {
+		return nil
+	}
+	in := make(map[string]T, len(g.needs[i]))
+	for _, j := range g.needs[i] {
+		name := g.tasks[j].Name
+		if g.results[j].Err != nil {
+			in[name] = g.tasks[i].Fallbacks[name]
+			g.results[i].Fallbacks = append(g.results[i].Fallbacks, name)
+			continue
+		}
+		in[name] = g.results[j].Value
+	}
 	return in
 }
 
-// WithInputs returns ctx carrying in as Inputs, for calling a source that
-// reads them outside a gather.
-func WithInputs[T any](ctx context.Context, in map[string]T) context.Context {
-	return context.WithValue(ctx, inputsKey{}, in)
+// skip resolves pending task i, uncalled, with err: at the moment its need
+// failed, which is what its lane waited on.
+func (g *gather[T]) skip(i, need int, err error) {
+	res := &g.results[i]
+	res.Err, res.Start, res.End = err, g.results[need].End, g.results[need].End
+	g.slots[i].after = need
+	g.resolve(i)
 }

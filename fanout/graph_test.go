@@ -18,14 +18,13 @@ const ms = time.Millisecond
 // echo answers, after d, its name and the inputs it was given, so a test
 // can see what each task read of its needs.
 func echo(name string, d time.Duration) fanout.Func[string] {
-	return func(ctx context.Context) (string, error) {
-		in := fanout.Inputs[string](ctx)
-		keys := make([]string, 0, len(in))
-		for k := range in {
-			keys = append(keys, k+"="+in[k])
+	return func(ctx context.Context, needs map[string]string) (string, error) {
+		keys := make([]string, 0, len(needs))
+		for k, v := range needs {
+			keys = append(keys, k+"="+v)
 		}
 		slices.Sort(keys)
-		v, err := sleeper(d, name)(ctx)
+		v, err := sleeper(d, name)(ctx, nil)
 		if len(keys) > 0 {
 			v += "(" + strings.Join(keys, ",") + ")"
 		}
@@ -34,8 +33,8 @@ func echo(name string, d time.Duration) fanout.Func[string] {
 }
 
 func failing(d time.Duration) fanout.Func[string] {
-	return func(ctx context.Context) (string, error) {
-		if _, err := sleeper(d, "")(ctx); err != nil {
+	return func(ctx context.Context, needs map[string]string) (string, error) {
+		if _, err := sleeper(d, "")(ctx, nil); err != nil {
 			return "", err
 		}
 		return "", errors.New("upstream down")
@@ -164,7 +163,7 @@ func TestFailedNeedSkipsItsDependentsUnlessTheyHaveAFallback(t *testing.T) {
 		tasks := []fanout.Task[string]{
 			{Name: "search", Source: failing(40 * ms)},
 			{Name: "weather", Source: echo("weather", 10*ms)},
-			{Name: "chat", Needs: []string{"search", "weather"}, Source: fanout.Func[string](func(context.Context) (string, error) {
+			{Name: "chat", Needs: []string{"search", "weather"}, Source: fanout.Func[string](func(context.Context, map[string]string) (string, error) {
 				called = true
 				return "", nil
 			})},
@@ -178,8 +177,8 @@ func TestFailedNeedSkipsItsDependentsUnlessTheyHaveAFallback(t *testing.T) {
 			t.Error("chat was called though search failed")
 		}
 		var skip *fanout.SkippedError
-		if !errors.As(r["chat"].Err, &skip) || skip.Need != "search" || r["chat"].Start != 40*ms || r["chat"].Latency() != 0 || r["chat"].Attempts != 0 {
-			t.Errorf("chat: %v at %v for %v, %d attempts; want skipped for search at 40ms, instantly", r["chat"].Err, r["chat"].Start, r["chat"].Latency(), r["chat"].Attempts)
+		if !errors.As(r["chat"].Err, &skip) || skip.Need != "search" || r["chat"].Start != 40*ms || r["chat"].Latency() != 0 {
+			t.Errorf("chat: %v at %v for %v; want skipped for search at 40ms, instantly", r["chat"].Err, r["chat"].Start, r["chat"].Latency())
 		}
 		if !errors.As(r["image"].Err, &skip) || skip.Need != "chat" || r["image"].Err.Error() != "skipped: need chat was skipped" {
 			t.Errorf("image: %v, want skipped because chat was", r["image"].Err)
@@ -219,8 +218,8 @@ func TestGraphsThatCannotRunAreRefused(t *testing.T) {
 			}
 			rep := fanout.Gather(context.Background(), c.tasks, fanout.Options{})
 			for _, r := range rep.Results {
-				if r.Err == nil || r.Err.Error() != c.want || r.Attempts != 0 {
-					t.Errorf("%s: %v (%d attempts), want refused with %q", r.Name, r.Err, r.Attempts, c.want)
+				if r.Err == nil || r.Err.Error() != c.want || r.Start != 0 || r.End != 0 {
+					t.Errorf("%s: %v at %v-%v, want refused with %q before starting", r.Name, r.Err, r.Start, r.End, c.want)
 				}
 			}
 		})
@@ -271,7 +270,7 @@ func TestPlannedSourcesInAGraph(t *testing.T) {
 // BenchmarkGatherFlatVsGraph measures what running four instant sources as
 // a graph costs over running them flat: the scheduling alone.
 func BenchmarkGatherFlatVsGraph(b *testing.B) {
-	instant := fanout.Func[string](func(context.Context) (string, error) { return "v", nil })
+	instant := fanout.Func[string](func(context.Context, map[string]string) (string, error) { return "v", nil })
 	flat := []fanout.Task[string]{{Name: "weather", Source: instant}, {Name: "search", Source: instant},
 		{Name: "brief", Source: instant}, {Name: "image", Source: instant}}
 	graph := slices.Clone(flat)

@@ -14,12 +14,6 @@ type Result[T any] struct {
 	// *TimeoutError, *DeadlineError, *NotStartedError, *PanicError, or the
 	// context's cause when the caller cancelled.
 	Err error
-	// Attempts is how many upstream calls the task made: as its policies
-	// recorded them on its Trace, else 1 for a task that started; 0 for one
-	// that never did or was answered from a cache.
-	Attempts int
-	// Marks says what the source's policies did (hedged, coalesced, ...).
-	Marks Mark
 	// Fallbacks names the needs that failed and whose Task.Fallbacks value
 	// the task ran with instead.
 	Fallbacks []string
@@ -33,9 +27,6 @@ type Result[T any] struct {
 
 // Latency is how long the task ran: End - Start.
 func (r *Result[T]) Latency() time.Duration { return r.End - r.Start }
-
-// OK reports whether the task succeeded.
-func (r *Result[T]) OK() bool { return r.Err == nil }
 
 // Report is the outcome of a whole gather.
 type Report[T any] struct {

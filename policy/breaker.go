@@ -19,8 +19,8 @@ import (
 // source's own failures and timeouts do.
 //
 // Make one with NewBreaker; it is safe for concurrent use.
-type Breaker[T any] struct {
-	next     fanout.Source[T]
+type Breaker[C, T any] struct {
+	next     Source[C, T]
 	cb       *gobreaker.TwoStepCircuitBreaker[T]
 	cooldown time.Duration
 }
@@ -38,9 +38,9 @@ func (e *BreakerOpenError) Error() string {
 
 // NewBreaker wraps next in a breaker named name (for messages) that opens
 // after failures consecutive failures (at least 1) for cooldown.
-func NewBreaker[T any](name string, next fanout.Source[T], failures int, cooldown time.Duration) *Breaker[T] {
+func NewBreaker[C, T any](name string, next Source[C, T], failures int, cooldown time.Duration) *Breaker[C, T] {
 	failures = max(failures, 1)
-	return &Breaker[T]{
+	return &Breaker[C, T]{
 		next:     next,
 		cooldown: cooldown,
 		cb: gobreaker.NewTwoStepCircuitBreaker[T](gobreaker.Settings{
@@ -57,10 +57,10 @@ func NewBreaker[T any](name string, next fanout.Source[T], failures int, cooldow
 type notCounted struct{ error }
 
 // Fetch calls next unless the breaker is open.
-func (b *Breaker[T]) Fetch(ctx context.Context) (v T, err error) {
+func (b *Breaker[C, T]) Fetch(ctx context.Context, call C) (v T, err error) {
 	done, err := b.cb.Allow()
 	if err != nil {
-		fanout.TraceFrom(ctx).Mark(fanout.BreakerOpen)
+		TraceFrom(ctx).Mark(BreakerOpen)
 		return v, &BreakerOpenError{Name: b.cb.Name(), Cooldown: b.cooldown}
 	}
 	defer func() {
@@ -69,7 +69,7 @@ func (b *Breaker[T]) Fetch(ctx context.Context) (v T, err error) {
 			panic(p)
 		}
 	}()
-	v, err = b.next.Fetch(ctx)
+	v, err = b.next.Fetch(ctx, call)
 	if err != nil && ctx.Err() != nil && !ownTimeout(ctx) {
 		done(notCounted{err})
 	} else {
@@ -79,11 +79,12 @@ func (b *Breaker[T]) Fetch(ctx context.Context) (v T, err error) {
 }
 
 // State is closed, half-open or open.
-func (b *Breaker[T]) State() string { return b.cb.State().String() }
+func (b *Breaker[C, T]) State() string { return b.cb.State().String() }
 
 // ownTimeout reports whether ctx ended because the source's own timeout
-// passed: the upstream was too slow, which the breaker should count.
+// passed (its context.Cause is a *fanout.TimeoutError): the upstream was
+// too slow, which the breaker should count.
 func ownTimeout(ctx context.Context) bool {
-	_, ok := errors.AsType[*fanout.TimeoutError](fanout.Cause(ctx))
+	_, ok := errors.AsType[*fanout.TimeoutError](context.Cause(ctx))
 	return ok
 }

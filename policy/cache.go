@@ -4,19 +4,18 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/citypopy/highway/fanout"
 )
 
 // Cache answers from memory for TTL after a successful call; failures are
 // not cached. The zero value, with Next and TTL set, caches every call
 // under one key. It must not be copied after first use.
-type Cache[T any] struct {
-	Next fanout.Source[T]
+type Cache[C, T any] struct {
+	Next Source[C, T]
 	// TTL is how long an answer is served from memory.
 	TTL time.Duration
-	// Key says which calls share an answer; nil means all do.
-	Key func(ctx context.Context) string
+	// Key says which calls share an answer, from their argument; nil means
+	// all do.
+	Key func(C) string
 	// MaxEntries bounds memory; 0 means 10000. When full, an arbitrary
 	// entry is dropped.
 	MaxEntries int
@@ -31,24 +30,24 @@ type cached[T any] struct {
 }
 
 // Fetch answers from the cache, or calls Next and remembers a success.
-func (c *Cache[T]) Fetch(ctx context.Context) (T, error) {
-	key := keyOf(ctx, c.Key)
+func (c *Cache[C, T]) Fetch(ctx context.Context, call C) (T, error) {
+	key := keyOf(call, c.Key)
 	now := time.Now()
 	c.mu.Lock()
 	e, ok := c.entries[key]
 	c.mu.Unlock()
 	if ok && now.Before(e.expires) {
-		fanout.TraceFrom(ctx).Mark(fanout.CacheHit)
+		TraceFrom(ctx).Mark(CacheHit)
 		return e.v, nil
 	}
-	v, err := c.Next.Fetch(ctx)
+	v, err := c.Next.Fetch(ctx, call)
 	if err == nil {
 		c.store(key, v)
 	}
 	return v, err
 }
 
-func (c *Cache[T]) store(key string, v T) {
+func (c *Cache[C, T]) store(key string, v T) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {

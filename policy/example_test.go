@@ -20,14 +20,14 @@ func (reset) Retryable() bool { return true }
 // jittered backoff that never outlasts the caller's deadline.
 func ExampleRetry() {
 	calls := 0
-	flaky := fanout.Func[string](func(ctx context.Context) (string, error) {
+	flaky := policy.Func[string, string](func(ctx context.Context, city string) (string, error) {
 		if calls++; calls < 3 {
 			return "", reset{}
 		}
 		return "sunny", nil
 	})
-	weather := &policy.Retry[string]{Next: flaky, Attempts: 3, Backoff: time.Millisecond}
-	v, err := weather.Fetch(context.Background())
+	weather := &policy.Retry[string, string]{Next: flaky, Attempts: 3, Backoff: time.Millisecond}
+	v, err := weather.Fetch(context.Background(), "Citypopy")
 	fmt.Println(v, err, "after", calls, "calls")
 	// Output: sunny <nil> after 3 calls
 }
@@ -36,13 +36,13 @@ func ExampleRetry() {
 // instead, until its cooldown has passed.
 func ExampleBreaker() {
 	calls := 0
-	down := fanout.Func[string](func(ctx context.Context) (string, error) {
+	down := policy.Func[string, string](func(ctx context.Context, city string) (string, error) {
 		calls++
 		return "", errors.New("upstream answered 503")
 	})
-	weather := policy.NewBreaker[string]("weather", down, 2, time.Minute)
+	weather := policy.NewBreaker[string, string]("weather", down, 2, time.Minute)
 	for range 3 {
-		_, err := weather.Fetch(context.Background())
+		_, err := weather.Fetch(context.Background(), "Citypopy")
 		fmt.Println(err)
 	}
 	fmt.Println(calls, "calls reached the upstream")
@@ -51,4 +51,31 @@ func ExampleBreaker() {
 	// upstream answered 503
 	// circuit breaker open: weather kept failing; failing fast for up to 1m0s before probing again
 	// 2 calls reached the upstream
+}
+
+// A source that panics under a hedge or a coalesced call, whose policies
+// run it on goroutines of their own, fails its call with a
+// *fanout.PanicError; the gather, the other sources and the process carry
+// on.
+func Example_panickingSource() {
+	type needs = map[string]string
+	broken := policy.Func[needs, string](func(ctx context.Context, _ needs) (string, error) {
+		time.Sleep(5 * time.Millisecond) // long enough for the hedge to go out
+		var m map[string]int
+		m["district"]++ // a nil map: the kind of bug that takes gateways down
+		return "never", nil
+	})
+	rep := fanout.Gather(context.Background(), []fanout.Task[string]{
+		{Name: "hedged", Source: &policy.Hedge[needs, string]{Next: broken, Delay: time.Millisecond}},
+		{Name: "coalesced", Source: &policy.Coalesce[needs, string]{Next: broken}},
+		{Name: "weather", Source: policy.Func[needs, string](func(context.Context, needs) (string, error) { return "22°C", nil })},
+	}, fanout.Options{})
+	for _, r := range rep.Results {
+		_, panicked := errors.AsType[*fanout.PanicError](r.Err)
+		fmt.Println(r.Name, r.Value, "panicked:", panicked)
+	}
+	// Output:
+	// hedged  panicked: true
+	// coalesced  panicked: true
+	// weather 22°C panicked: false
 }

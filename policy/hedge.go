@@ -14,8 +14,8 @@ import (
 // are hedged; Budget caps how many extra calls that costs.
 //
 // Only wrap idempotent sources. With Next set, the zero value never hedges.
-type Hedge[T any] struct {
-	Next fanout.Source[T]
+type Hedge[C, T any] struct {
+	Next Source[C, T]
 	// Delay is how long the first attempt may run before the hedge is sent,
 	// when Percentile is 0. 0 (with Percentile 0) means never hedge.
 	Delay time.Duration
@@ -36,39 +36,41 @@ type attempt[T any] struct {
 	err   error
 }
 
-// Fetch calls Next, and once more if the first call is slow.
-func (h *Hedge[T]) Fetch(ctx context.Context) (T, error) {
+// Fetch calls Next, and once more if the first call is slow. Both
+// attempts run on goroutines started with fanout.Go, so a panicking
+// attempt is a failed one.
+func (h *Hedge[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 	h.Budget.Earn()
 	delay, ok := h.delay()
 	if !ok {
-		return h.attempt(ctx)
+		return h.attempt(ctx, call)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	out := make(chan attempt[T], 2)
 	run := func(hedge bool) {
-		v, err := h.attempt(ctx)
-		out <- attempt[T]{hedge, v, err}
+		fanout.Go(func() (T, error) { return h.attempt(ctx, call) },
+			func(v T, err error) { out <- attempt[T]{hedge, v, err} })
 	}
-	go run(false)
+	run(false)
 	pending := 1
 	timer := time.NewTimer(delay)
 	defer timer.Stop()
-	tr := fanout.TraceFrom(ctx)
+	tr := TraceFrom(ctx)
 	var firstErr error
 	for {
 		select {
 		case <-timer.C:
 			if ctx.Err() == nil && h.Budget.Take() {
-				tr.Mark(fanout.Hedged)
+				tr.Mark(Hedged)
 				pending++
-				go run(true)
+				run(true)
 			}
 		case a := <-out:
 			pending--
 			if a.err == nil || pending == 0 {
 				if a.err == nil && a.hedge {
-					tr.Mark(fanout.HedgeWon)
+					tr.Mark(HedgeWon)
 				}
 				if a.err != nil && firstErr != nil {
 					a.err = firstErr // the first failure says more than the cancelled one
@@ -89,7 +91,7 @@ func (h *Hedge[T]) Fetch(ctx context.Context) (T, error) {
 // a margin they would spend the hedge budget before a truly slow call came.
 const PercentileMargin = 0.10
 
-func (h *Hedge[T]) delay() (time.Duration, bool) {
+func (h *Hedge[C, T]) delay() (time.Duration, bool) {
 	if h.Percentile > 0 {
 		if h.Observed == nil {
 			return 0, false
@@ -101,9 +103,9 @@ func (h *Hedge[T]) delay() (time.Duration, bool) {
 }
 
 // attempt makes one call, recording its latency when it succeeds.
-func (h *Hedge[T]) attempt(ctx context.Context) (T, error) {
+func (h *Hedge[C, T]) attempt(ctx context.Context, call C) (T, error) {
 	start := time.Now()
-	v, err := h.Next.Fetch(ctx)
+	v, err := h.Next.Fetch(ctx, call)
 	if err == nil && h.Observed != nil {
 		h.Observed.Observe(time.Since(start))
 	}

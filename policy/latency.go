@@ -54,10 +54,3 @@ func (l *Latencies) Percentile(p float64) (time.Duration, bool) {
 	i := int(float64(len(l.sorted))*p/100+0.5) - 1
 	return l.sorted[min(max(i, 0), len(l.sorted)-1)], true
 }
-
-// Count is how many latencies are held.
-func (l *Latencies) Count() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.n
-}

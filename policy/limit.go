@@ -1,39 +1,35 @@
 package policy
 
-import (
-	"context"
-
-	"github.com/citypopy/highway/fanout"
-)
+import "context"
 
 // Limit lets at most a fixed number of calls into its upstream at once (a
 // bulkhead), so one slow source cannot take every connection and
 // goroutine; the others wait their turn for as long as their context
 // lets them. Make one with NewLimit; it is safe for concurrent use.
-type Limit[T any] struct {
-	next  fanout.Source[T]
+type Limit[C, T any] struct {
+	next  Source[C, T]
 	slots chan struct{}
 }
 
 // NewLimit wraps next so that at most n calls (at least 1) run at once.
-func NewLimit[T any](next fanout.Source[T], n int) *Limit[T] {
-	return &Limit[T]{next: next, slots: make(chan struct{}, max(n, 1))}
+func NewLimit[C, T any](next Source[C, T], n int) *Limit[C, T] {
+	return &Limit[C, T]{next: next, slots: make(chan struct{}, max(n, 1))}
 }
 
 // Fetch waits for a free slot, then calls next. A call whose context
-// ends first is marked fanout.Shed on its Trace: it never reached the
-// upstream.
-func (l *Limit[T]) Fetch(ctx context.Context) (T, error) {
+// ends first is marked Shed on its Trace: it never reached the upstream.
+// A slot is given back however next returns, a panic included.
+func (l *Limit[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 	select {
 	case l.slots <- struct{}{}:
 	case <-ctx.Done():
-		fanout.TraceFrom(ctx).Mark(fanout.Shed)
+		TraceFrom(ctx).Mark(Shed)
 		var zero T
 		return zero, ctx.Err()
 	}
 	defer func() { <-l.slots }()
-	return l.next.Fetch(ctx)
+	return l.next.Fetch(ctx, call)
 }
 
 // InUse is how many calls are running now.
-func (l *Limit[T]) InUse() int { return len(l.slots) }
+func (l *Limit[C, T]) InUse() int { return len(l.slots) }

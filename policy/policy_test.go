@@ -26,7 +26,7 @@ type flaky struct {
 	cancelled atomic.Int32
 }
 
-func (f *flaky) Fetch(ctx context.Context) (string, error) {
+func (f *flaky) Fetch(ctx context.Context, _ string) (string, error) {
 	n := int(f.calls.Add(1)) - 1
 	d := f.delays[min(n, len(f.delays)-1)]
 	if !sleep(ctx, d) {
@@ -48,16 +48,16 @@ func (t transient) RetryAfter() time.Duration { return t.after }
 var permanent = errors.New("upstream answered 404")
 
 // traced runs src as a task would be run, with a trace to read.
-func traced(ctx context.Context, src fanout.Source[string]) (string, error, *fanout.Trace) {
-	tr := &fanout.Trace{}
-	v, err := src.Fetch(fanout.WithTrace(ctx, tr))
+func traced(ctx context.Context, src Source[string, string]) (string, error, *Trace) {
+	tr := &Trace{}
+	v, err := src.Fetch(WithTrace(ctx, tr), "q")
 	return v, err, tr
 }
 
 func TestRetryBacksOffUntilASuccess(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &flaky{delays: []time.Duration{10 * time.Millisecond}, fails: 2, err: transient{}}
-		r := &Retry[string]{Next: &Count[string]{Next: up}, Attempts: 3, Backoff: 100 * time.Millisecond}
+		r := &Retry[string, string]{Next: &Count[string, string]{Next: up}, Attempts: 3, Backoff: 100 * time.Millisecond}
 		start := time.Now()
 		v, err, tr := traced(t.Context(), r)
 		took := time.Since(start)
@@ -85,7 +85,7 @@ func TestRetryGivesUp(t *testing.T) {
 	for _, c := range cases {
 		synctest.Test(t, func(t *testing.T) {
 			up := &flaky{delays: []time.Duration{time.Millisecond}, fails: 10, err: c.err}
-			_, err := (&Retry[string]{Next: up, Attempts: c.attempts}).Fetch(t.Context())
+			_, err := (&Retry[string, string]{Next: up, Attempts: c.attempts}).Fetch(t.Context(), "q")
 			if !errors.Is(err, c.err) || up.calls.Load() != c.calls {
 				t.Errorf("%s: err %v after %d calls, want %d", c.name, err, up.calls.Load(), c.calls)
 			}
@@ -97,7 +97,7 @@ func TestRetryHonoursRetryAfter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &flaky{delays: []time.Duration{0}, fails: 1, err: transient{after: 2 * time.Second}}
 		start := time.Now()
-		v, err := (&Retry[string]{Next: up, Attempts: 2, Backoff: time.Millisecond}).Fetch(t.Context())
+		v, err := (&Retry[string, string]{Next: up, Attempts: 2, Backoff: time.Millisecond}).Fetch(t.Context(), "q")
 		if v != "ok" || err != nil || time.Since(start) != 2*time.Second {
 			t.Errorf("%q %v after %v, want the 2s the upstream asked for", v, err, time.Since(start))
 		}
@@ -110,7 +110,7 @@ func TestRetryDoesNotWaitPastTheDeadline(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
 		start := time.Now()
-		_, err := (&Retry[string]{Next: up, Attempts: 5}).Fetch(ctx)
+		_, err := (&Retry[string, string]{Next: up, Attempts: 5}).Fetch(ctx, "q")
 		if !errors.As(err, new(transient)) || time.Since(start) != 0 || up.calls.Load() != 1 {
 			t.Errorf("err %v after %v and %d calls: should fail at once", err, time.Since(start), up.calls.Load())
 		}
@@ -123,7 +123,7 @@ func TestCancelDuringRetryBackoffReturnsAtOnce(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(30*time.Millisecond, cancel)
 		start := time.Now()
-		_, err := (&Retry[string]{Next: up, Attempts: 5}).Fetch(ctx)
+		_, err := (&Retry[string, string]{Next: up, Attempts: 5}).Fetch(ctx, "q")
 		if err == nil || time.Since(start) != 30*time.Millisecond || up.calls.Load() != 1 {
 			t.Errorf("err %v after %v and %d calls", err, time.Since(start), up.calls.Load())
 		}
@@ -133,13 +133,13 @@ func TestCancelDuringRetryBackoffReturnsAtOnce(t *testing.T) {
 func TestHedgeCancelsSlowerAttempt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &flaky{delays: []time.Duration{time.Second, 50 * time.Millisecond}}
-		h := &Hedge[string]{Next: &Count[string]{Next: up}, Delay: 100 * time.Millisecond}
+		h := &Hedge[string, string]{Next: &Count[string, string]{Next: up}, Delay: 100 * time.Millisecond}
 		start := time.Now()
 		v, err, tr := traced(t.Context(), h)
 		if v != "ok" || err != nil || time.Since(start) != 150*time.Millisecond {
 			t.Fatalf("%q %v after %v, want the hedge's answer at 150ms", v, err, time.Since(start))
 		}
-		if !tr.Marks().Has(fanout.Hedged|fanout.HedgeWon) || tr.Attempts() != 2 || up.cancelled.Load() != 1 {
+		if !tr.Marks().Has(Hedged|HedgeWon) || tr.Attempts() != 2 || up.cancelled.Load() != 1 {
 			t.Errorf("marks %b attempts %d cancelled %d", tr.Marks(), tr.Attempts(), up.cancelled.Load())
 		}
 	})
@@ -148,7 +148,7 @@ func TestHedgeCancelsSlowerAttempt(t *testing.T) {
 func TestHedgeIsNotSentWhenTheFirstAttemptIsQuick(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &flaky{delays: []time.Duration{20 * time.Millisecond}}
-		v, _, tr := traced(t.Context(), &Hedge[string]{Next: up, Delay: 100 * time.Millisecond})
+		v, _, tr := traced(t.Context(), &Hedge[string, string]{Next: up, Delay: 100 * time.Millisecond})
 		if v != "ok" || up.calls.Load() != 1 || tr.Marks() != 0 {
 			t.Errorf("calls %d marks %b", up.calls.Load(), tr.Marks())
 		}
@@ -158,8 +158,8 @@ func TestHedgeIsNotSentWhenTheFirstAttemptIsQuick(t *testing.T) {
 func TestHedgeWaitsForTheOtherAttemptWhenOneFails(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &flaky{delays: []time.Duration{200 * time.Millisecond, 300 * time.Millisecond}, fails: 1, err: transient{}}
-		v, err, tr := traced(t.Context(), &Hedge[string]{Next: up, Delay: 100 * time.Millisecond})
-		if v != "ok" || err != nil || !tr.Marks().Has(fanout.HedgeWon) {
+		v, err, tr := traced(t.Context(), &Hedge[string, string]{Next: up, Delay: 100 * time.Millisecond})
+		if v != "ok" || err != nil || !tr.Marks().Has(HedgeWon) {
 			t.Errorf("%q %v %b", v, err, tr.Marks())
 		}
 	})
@@ -171,7 +171,7 @@ func TestCancelDuringHedgeStopsBothAttempts(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(150*time.Millisecond, cancel)
 		start := time.Now()
-		_, err := (&Hedge[string]{Next: up, Delay: 100 * time.Millisecond}).Fetch(ctx)
+		_, err := (&Hedge[string, string]{Next: up, Delay: 100 * time.Millisecond}).Fetch(ctx, "q")
 		if !errors.Is(err, context.Canceled) || time.Since(start) != 150*time.Millisecond || up.cancelled.Load() != 2 {
 			t.Errorf("err %v after %v, %d of 2 attempts cancelled", err, time.Since(start), up.cancelled.Load())
 		}
@@ -181,9 +181,9 @@ func TestCancelDuringHedgeStopsBothAttempts(t *testing.T) {
 func TestHedgeBudgetCapsExtraCalls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &flaky{delays: []time.Duration{200 * time.Millisecond}}
-		h := &Hedge[string]{Next: up, Delay: 10 * time.Millisecond, Budget: &Budget{Ratio: 0.05, Burst: 2}}
+		h := &Hedge[string, string]{Next: up, Delay: 10 * time.Millisecond, Budget: &Budget{Ratio: 0.05, Burst: 2}}
 		for range 1000 {
-			h.Fetch(t.Context())
+			h.Fetch(t.Context(), "q")
 		}
 		// 5% of 1000 calls, plus the 2 the budget starts with.
 		if extra := up.calls.Load() - 1000; extra < 47 || extra > 52 {
@@ -195,8 +195,8 @@ func TestHedgeBudgetCapsExtraCalls(t *testing.T) {
 func TestTheFirstSlowCallIsHedged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &flaky{delays: []time.Duration{time.Second, 50 * time.Millisecond}}
-		_, _, tr := traced(t.Context(), &Hedge[string]{Next: up, Delay: 100 * time.Millisecond, Budget: &Budget{Ratio: 0.05}})
-		if !tr.Marks().Has(fanout.HedgeWon) {
+		_, _, tr := traced(t.Context(), &Hedge[string, string]{Next: up, Delay: 100 * time.Millisecond, Budget: &Budget{Ratio: 0.05}})
+		if !tr.Marks().Has(HedgeWon) {
 			t.Error("a fresh budget must allow a hedge")
 		}
 	})
@@ -205,9 +205,9 @@ func TestTheFirstSlowCallIsHedged(t *testing.T) {
 func TestHedgeAtAPercentileWaitsForEnoughSamples(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &flaky{delays: []time.Duration{50 * time.Millisecond}}
-		h := &Hedge[string]{Next: up, Percentile: 95, Observed: &Latencies{}}
+		h := &Hedge[string, string]{Next: up, Percentile: 95, Observed: &Latencies{}}
 		for range MinSamples {
-			h.Fetch(t.Context())
+			h.Fetch(t.Context(), "q")
 		}
 		if up.calls.Load() != MinSamples {
 			t.Fatalf("hedged before having %d samples", MinSamples)
@@ -216,7 +216,7 @@ func TestHedgeAtAPercentileWaitsForEnoughSamples(t *testing.T) {
 		up.calls.Store(0)
 		start := time.Now()
 		v, _, tr := traced(t.Context(), h)
-		if v != "ok" || time.Since(start) != 105*time.Millisecond || !tr.Marks().Has(fanout.HedgeWon) {
+		if v != "ok" || time.Since(start) != 105*time.Millisecond || !tr.Marks().Has(HedgeWon) {
 			t.Errorf("%q after %v marks %b, want the hedge sent at p95 (50ms) plus 10%% winning at 105ms", v, time.Since(start), tr.Marks())
 		}
 	})
@@ -240,23 +240,23 @@ func TestLatenciesPercentiles(t *testing.T) {
 func TestBreakerOpensFailsFastThenProbes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &flaky{delays: []time.Duration{time.Millisecond}, fails: 5, err: transient{}}
-		b := NewBreaker[string]("chat", up, 5, 10*time.Second)
+		b := NewBreaker[string, string]("chat", up, 5, 10*time.Second)
 		for range 5 {
-			b.Fetch(t.Context())
+			b.Fetch(t.Context(), "q")
 		}
 		if b.State() != "open" {
 			t.Fatalf("state %s after 5 failures", b.State())
 		}
 		_, err, tr := traced(t.Context(), b)
 		var open *BreakerOpenError
-		if !errors.As(err, &open) || up.calls.Load() != 5 || !tr.Marks().Has(fanout.BreakerOpen) {
+		if !errors.As(err, &open) || up.calls.Load() != 5 || !tr.Marks().Has(BreakerOpen) {
 			t.Fatalf("open breaker: %v after %d calls", err, up.calls.Load())
 		}
 		time.Sleep(10*time.Second + time.Millisecond)
 		if b.State() != "half-open" {
 			t.Fatalf("state %s after the cooldown", b.State())
 		}
-		if v, err := b.Fetch(t.Context()); v != "ok" || err != nil || b.State() != "closed" {
+		if v, err := b.Fetch(t.Context(), "q"); v != "ok" || err != nil || b.State() != "closed" {
 			t.Errorf("probe: %q %v, state %s", v, err, b.State())
 		}
 	})
@@ -265,10 +265,10 @@ func TestBreakerOpensFailsFastThenProbes(t *testing.T) {
 func TestBreakerDoesNotCountCancellations(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &flaky{delays: []time.Duration{time.Hour}}
-		b := NewBreaker[string]("chat", up, 2, time.Second)
+		b := NewBreaker[string, string]("chat", up, 2, time.Second)
 		for range 5 {
 			ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
-			b.Fetch(ctx)
+			b.Fetch(ctx, "q")
 			cancel()
 		}
 		if b.State() != "closed" {
@@ -276,7 +276,7 @@ func TestBreakerDoesNotCountCancellations(t *testing.T) {
 		}
 		for range 2 { // the source's own timeout does count
 			ctx, cancel := context.WithTimeoutCause(t.Context(), time.Millisecond, &fanout.TimeoutError{Timeout: time.Millisecond})
-			b.Fetch(ctx)
+			b.Fetch(ctx, "q")
 			cancel()
 		}
 		if b.State() != "open" {
@@ -288,7 +288,7 @@ func TestBreakerDoesNotCountCancellations(t *testing.T) {
 func TestLimitBoundsCallsInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var now, peak atomic.Int32
-		up := fanout.Func[string](func(ctx context.Context) (string, error) {
+		up := Func[string, string](func(ctx context.Context, _ string) (string, error) {
 			n := now.Add(1)
 			defer now.Add(-1)
 			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
@@ -296,10 +296,10 @@ func TestLimitBoundsCallsInFlight(t *testing.T) {
 			sleep(ctx, 100*time.Millisecond)
 			return "ok", nil
 		})
-		l := NewLimit[string](up, 3)
+		l := NewLimit[string, string](up, 3)
 		var wg sync.WaitGroup
 		for range 10 {
-			wg.Go(func() { l.Fetch(t.Context()) })
+			wg.Go(func() { l.Fetch(t.Context(), "q") })
 		}
 		wg.Wait()
 		if peak.Load() != 3 || time.Since(time.Unix(946684800, 0)) != 400*time.Millisecond {
@@ -308,11 +308,11 @@ func TestLimitBoundsCallsInFlight(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
 		defer cancel()
 		for range 3 {
-			go l.Fetch(t.Context())
+			go l.Fetch(t.Context(), "q")
 		}
 		synctest.Wait()
-		var tr fanout.Trace
-		if _, err := l.Fetch(fanout.WithTrace(ctx, &tr)); !errors.Is(err, context.DeadlineExceeded) || !tr.Marks().Has(fanout.Shed) {
+		var tr Trace
+		if _, err := l.Fetch(WithTrace(ctx, &tr), "q"); !errors.Is(err, context.DeadlineExceeded) || !tr.Marks().Has(Shed) {
 			t.Errorf("waiting for a slot: %v, marks %b; want the context's error, marked shed", err, tr.Marks())
 		}
 	})
@@ -321,7 +321,7 @@ func TestLimitBoundsCallsInFlight(t *testing.T) {
 func TestCoalesceSharesOneUpstreamCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &flaky{delays: []time.Duration{100 * time.Millisecond}}
-		c := &Coalesce[string]{Next: up}
+		c := &Coalesce[string, string]{Next: up}
 		var wg sync.WaitGroup
 		var shared atomic.Int32
 		for range 1000 {
@@ -330,7 +330,7 @@ func TestCoalesceSharesOneUpstreamCall(t *testing.T) {
 				if v != "ok" || err != nil {
 					t.Errorf("%q %v", v, err)
 				}
-				if tr.Marks().Has(fanout.Coalesced) {
+				if tr.Marks().Has(Coalesced) {
 					shared.Add(1)
 				}
 			})
@@ -345,12 +345,12 @@ func TestCoalesceSharesOneUpstreamCall(t *testing.T) {
 func TestCoalesceSurvivesTheFirstCallerCancelling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &flaky{delays: []time.Duration{100 * time.Millisecond}}
-		c := &Coalesce[string]{Next: up}
+		c := &Coalesce[string, string]{Next: up}
 		first, cancel := context.WithCancel(t.Context())
-		go c.Fetch(first)
+		go c.Fetch(first, "q")
 		synctest.Wait()
 		time.AfterFunc(50*time.Millisecond, cancel)
-		v, err := c.Fetch(t.Context())
+		v, err := c.Fetch(t.Context(), "q")
 		if v != "ok" || err != nil || up.cancelled.Load() != 0 || up.calls.Load() != 1 {
 			t.Errorf("%q %v: %d calls, %d cancelled", v, err, up.calls.Load(), up.cancelled.Load())
 		}
@@ -360,12 +360,12 @@ func TestCoalesceSurvivesTheFirstCallerCancelling(t *testing.T) {
 func TestCoalesceCancelsTheSharedCallWhenEveryCallerHasGone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &flaky{delays: []time.Duration{time.Hour}}
-		c := &Coalesce[string]{Next: up}
+		c := &Coalesce[string, string]{Next: up}
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
 		defer cancel()
 		var wg sync.WaitGroup
 		for range 3 {
-			wg.Go(func() { c.Fetch(ctx) })
+			wg.Go(func() { c.Fetch(ctx, "q") })
 		}
 		wg.Wait()
 		synctest.Wait()
@@ -378,17 +378,17 @@ func TestCoalesceCancelsTheSharedCallWhenEveryCallerHasGone(t *testing.T) {
 func TestCacheAnswersWithinItsTTL(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &flaky{delays: []time.Duration{10 * time.Millisecond}, fails: 1, err: transient{}}
-		c := &Cache[string]{Next: up, TTL: 30 * time.Second}
-		if _, err := c.Fetch(t.Context()); err == nil {
+		c := &Cache[string, string]{Next: up, TTL: 30 * time.Second}
+		if _, err := c.Fetch(t.Context(), "q"); err == nil {
 			t.Fatal("want the first failure")
 		}
-		c.Fetch(t.Context()) // a success, cached
+		c.Fetch(t.Context(), "q") // a success, cached
 		_, _, tr := traced(t.Context(), c)
-		if up.calls.Load() != 2 || !tr.Marks().Has(fanout.CacheHit) || tr.Attempts() != 0 {
+		if up.calls.Load() != 2 || !tr.Marks().Has(CacheHit) || tr.Attempts() != 0 {
 			t.Errorf("calls %d marks %b attempts %d: failures must not be cached, successes must", up.calls.Load(), tr.Marks(), tr.Attempts())
 		}
 		time.Sleep(31 * time.Second)
-		c.Fetch(t.Context())
+		c.Fetch(t.Context(), "q")
 		if up.calls.Load() != 3 {
 			t.Errorf("calls %d: the entry outlived its TTL", up.calls.Load())
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"math/rand/v2"
 	"time"
-
-	"github.com/citypopy/highway/fanout"
 )
 
 // Retry calls Next again after a retryable failure, waiting an exponential
@@ -16,8 +14,8 @@ import (
 //
 // Only wrap idempotent sources: a failed call may still have had its
 // effect. The zero value, with Next set, makes a single attempt.
-type Retry[T any] struct {
-	Next fanout.Source[T]
+type Retry[C, T any] struct {
+	Next Source[C, T]
 	// Attempts is the most calls made, the first included; 0 or 1 means
 	// no retry.
 	Attempts int
@@ -39,9 +37,9 @@ const (
 
 // Fetch calls Next until it succeeds, fails for good, or attempts or time
 // run out.
-func (r *Retry[T]) Fetch(ctx context.Context) (T, error) {
+func (r *Retry[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 	for attempt := 1; ; attempt++ {
-		v, err := r.Next.Fetch(ctx)
+		v, err := r.Next.Fetch(ctx, call)
 		if err == nil || attempt >= r.Attempts || ctx.Err() != nil || !r.retryable(err) {
 			return v, err
 		}
@@ -55,7 +53,7 @@ func (r *Retry[T]) Fetch(ctx context.Context) (T, error) {
 	}
 }
 
-func (r *Retry[T]) retryable(err error) bool {
+func (r *Retry[C, T]) retryable(err error) bool {
 	if r.Retryable != nil {
 		return r.Retryable(err)
 	}
@@ -63,7 +61,7 @@ func (r *Retry[T]) retryable(err error) bool {
 }
 
 // backoff is the full-jitter wait before retry number n (1 for the first).
-func (r *Retry[T]) backoff(n int) time.Duration {
+func (r *Retry[C, T]) backoff(n int) time.Duration {
 	base, ceiling := r.Backoff, r.MaxBackoff
 	if base <= 0 {
 		base = DefaultBackoff

@@ -30,8 +30,8 @@ type anthropicRequest struct {
 }
 
 // Fetch asks for one message.
-func (a *Anthropic) Fetch(ctx context.Context) (json.RawMessage, error) {
-	c, err := a.prepare(ctx, "/v1/messages", a.request, readMessage, a.readStream)
+func (a *Anthropic) Fetch(ctx context.Context, call *Call) (json.RawMessage, error) {
+	c, err := a.prepare(call, "/v1/messages", a.request, readMessage, a.readStream)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func readMessage(body []byte) (*chatReply, error) {
 // readStream assembles a streamed message from its events, handing each
 // text_delta on as it arrives, until message_stop.
 func (a *Anthropic) readStream(ctx context.Context, r io.Reader, watch *tokenWatch) (*chatReply, error) {
-	send := deltas(ctx)
+	sink := deltas(ctx)
 	var reply chatReply
 	var text strings.Builder
 	in, out := 0, 0
@@ -134,7 +134,9 @@ func (a *Anthropic) readStream(ctx context.Context, r io.Reader, watch *tokenWat
 			if e.Delta.Type == "text_delta" {
 				watch.tick()
 				text.WriteString(e.Delta.Text)
-				send(a.Name, e.Delta.Text)
+				if sink != nil {
+					sink(a.Name, e.Delta.Text)
+				}
 			}
 		case "message_delta":
 			if e.Delta.StopReason != "" {

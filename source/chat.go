@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/citypopy/highway/internal/template"
 )
 
 // LLM is how a chat lane is configured, whatever its provider's wire
@@ -23,13 +25,13 @@ type LLM struct {
 	Model   string
 	// APIKey is sent as the provider wants it and never appears in an error.
 	APIKey string
-	// System and User are the prompts sent; {{.params.NAME}} in them is a
-	// request parameter.
+	// System and User are the prompts sent: templates of the call's
+	// parameters ({{.params.city}}) and needs' answers ({{.weather.temp}}).
 	System, User string
 	// MaxTokens caps the reply; 0 leaves it to the provider's default.
 	MaxTokens int
 	// Stream asks for the reply token by token, each handed to the
-	// context's DeltaFunc as it arrives.
+	// context's DeltaFunc (WithDeltas) as it arrives.
 	Stream bool
 	// FirstToken bounds the wait for a stream's first token; Stall the wait
 	// between any two tokens after it. 0 means no bound beyond the source's
@@ -38,7 +40,7 @@ type LLM struct {
 	// MaxBytes limits the response; 0 means DefaultMaxBytes.
 	MaxBytes int64
 	// Transport sends each request once; redirects are not followed. nil
-	// means Transport in this package.
+	// means a pool shared by every source without one (see NewTransport).
 	Transport http.RoundTripper
 
 	prompts prompts
@@ -47,9 +49,9 @@ type LLM struct {
 // prepare renders l's prompts into the provider's request body (built by
 // request) and returns the call to path under BaseURL, with the provider's
 // parsers; the provider adds its headers.
-func (l *LLM) prepare(ctx context.Context, path string, request func(system, user string) any,
+func (l *LLM) prepare(call *Call, path string, request func(system, user string) any,
 	whole func([]byte) (*chatReply, error), stream func(context.Context, io.Reader, *tokenWatch) (*chatReply, error)) (*chatCall, error) {
-	system, user, err := l.prompts.render(ctx, l.System, l.User)
+	system, user, err := l.prompts.render(call, l.System, l.User)
 	if err != nil {
 		return nil, err
 	}
@@ -248,28 +250,28 @@ func (w *tokenWatch) stop() {
 }
 
 // prompts are an LLM source's system and user prompts, compiled once as
-// templates: {{.params.city}} in a prompt is the request's parameter, as
-// it came (it is JSON-encoded into the request body like all text).
+// templates: {{.params.city}} in a prompt is the call's parameter, as it
+// came (it is JSON-encoded into the request body like all text).
 type prompts struct {
 	once         sync.Once
-	system, user *Template
+	system, user *template.Template
 	err          error
 }
 
-func (p *prompts) render(ctx context.Context, system, user string) (string, string, error) {
+func (p *prompts) render(call *Call, system, user string) (string, string, error) {
 	p.once.Do(func() {
-		if p.system, p.err = ParseTemplate("system prompt", system, EscapeNone); p.err == nil {
-			p.user, p.err = ParseTemplate("user prompt", user, EscapeNone)
+		if p.system, p.err = template.Parse("system prompt", system, template.None); p.err == nil {
+			p.user, p.err = template.Parse("user prompt", user, template.None)
 		}
 	})
 	if p.err != nil {
 		return "", "", p.err
 	}
-	rr := &renderer{ctx: ctx}
-	s, err := rr.render(p.system)
+	vals := template.NewValues(call.params(), call.needs())
+	s, err := p.system.Render(vals)
 	if err != nil {
 		return "", "", err
 	}
-	u, err := rr.render(p.user)
+	u, err := p.user.Render(vals)
 	return s, u, err
 }

@@ -1,15 +1,22 @@
 // Package source holds Highway's kinds of source: Mock, a built-in slow
-// district, and HTTP, a JSON upstream. Each is a fanout.Source whose value
-// is the raw JSON the source answered, passed along without being decoded
-// and encoded again.
+// district; HTTP, a JSON upstream; OpenAI and Anthropic, chat lanes. Each
+// answers the raw JSON its upstream gave (or, for a chat lane, a small
+// JSON reply), passed along without being decoded and encoded again.
+//
+// A source is called with a *Call, which holds everything that decides
+// what is asked of the upstream: the request's parameters and body and
+// the answers of the source's needs. The context carries only
+// cancellation, deadlines and observability: a trace, and the sink of a
+// streaming answer's tokens (WithDeltas).
 package source
 
 import (
+	"context"
 	"encoding/json"
-
-	"github.com/citypopy/highway/fanout"
 )
 
-// Source is what every kind of source here implements: a fanout.Source of
-// raw JSON.
-type Source = fanout.Source[json.RawMessage]
+// Source is what every kind of source here implements. It is a
+// policy.Source[*Call, json.RawMessage], so policies stack around it.
+type Source interface {
+	Fetch(ctx context.Context, call *Call) (json.RawMessage, error)
+}

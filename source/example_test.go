@@ -17,11 +17,12 @@ func ExampleHTTP() {
 		fmt.Fprintf(w, `{"city": %q, "temp": "22°C"}`, r.URL.Query().Get("city"))
 	}))
 	defer up.Close()
-	defer source.Transport.CloseIdleConnections()
+	pool := source.NewTransport() // shared by every source of a gateway
+	defer pool.CloseIdleConnections()
 
-	weather := &source.HTTP{URL: up.URL + "/weather?city={{.params.city}}"}
-	ctx := source.WithParams(context.Background(), source.Params{"city": "Rio de Janeiro & Niterói"})
-	v, err := weather.Fetch(ctx)
+	weather := &source.HTTP{URL: up.URL + "/weather?city={{.params.city}}", Transport: pool}
+	call := &source.Call{Params: map[string]string{"city": "Rio de Janeiro & Niterói"}}
+	v, err := weather.Fetch(context.Background(), call)
 	fmt.Println(string(v), err)
 	// Output: {"city": "Rio de Janeiro & Niterói", "temp": "22°C"} <nil>
 }
@@ -32,9 +33,10 @@ func ExampleHTTP() {
 func ExampleHTTP_redirectIsAnAnswer() {
 	up := httptest.NewServer(http.RedirectHandler("http://elsewhere.invalid/", http.StatusFound))
 	defer up.Close()
-	defer source.Transport.CloseIdleConnections()
+	pool := source.NewTransport()
+	defer pool.CloseIdleConnections()
 
-	_, err := (&source.HTTP{URL: up.URL + "/weather"}).Fetch(context.Background())
+	_, err := (&source.HTTP{URL: up.URL + "/weather", Transport: pool}).Fetch(context.Background(), nil)
 	var status *source.StatusError
 	fmt.Println(errors.As(err, &status), status.Code, status.Retryable())
 	// Output: true 302 false

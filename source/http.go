@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/citypopy/highway/internal/template"
 )
 
 // DefaultMaxBytes is the response-size limit of an HTTP source whose
@@ -23,7 +25,10 @@ const DefaultMaxBytes = 1 << 20
 
 // HTTP is a JSON upstream. Each Fetch sends one request and answers the
 // response body as it came, once it is known to be valid JSON no larger
-// than MaxBytes from a 2xx response.
+// than MaxBytes from a 2xx response. Its URL's path and query, its header
+// values and its Body may be templates of the call's parameters and needs'
+// answers ({{.params.city}}, {{.weather.temp}}), each value escaped for
+// its place; the scheme and host are fixed.
 //
 // URL and Method must be set before first use and not changed after; the
 // zero values of the other fields are usable.
@@ -37,8 +42,7 @@ type HTTP struct {
 	Header http.Header
 	// MaxBytes limits the response body; 0 means DefaultMaxBytes.
 	MaxBytes int64
-	// ForwardBody sends the request body the context carries (WithBody)
-	// as this call's JSON body.
+	// ForwardBody sends the call's Body as the request's JSON body.
 	ForwardBody bool
 	// Body, if set, is the call's JSON body: a Template whose values are
 	// escaped as the inside of JSON strings, so {"q": "{{.params.q}}"}
@@ -46,23 +50,23 @@ type HTTP struct {
 	Body string
 	// Transport sends each request once, as it is: a redirect is not
 	// followed but answered as a StatusError, so an upstream cannot send
-	// Highway to a host its config does not name. nil means Transport in
-	// this package.
+	// Highway to a host its config does not name. nil means a pool shared
+	// by every source without one (see NewTransport).
 	Transport http.RoundTripper
 
 	once   sync.Once
 	url    *url.URL // URL, parsed once
 	urlErr error
-	tmpl   *httpTemplates // when URL or a header refers to the request's parameters
-	body   *Template      // Body, parsed
+	tmpl   *httpTemplates     // when URL or a header refers to the call's values
+	body   *template.Template // Body, parsed
 }
 
 // httpTemplates are the parts of an HTTP source rendered per call. The
 // scheme and host are not among them: a request never chooses the host.
 type httpTemplates struct {
 	base          string // scheme://host, fixed
-	path, query   *Template
-	header        map[string]*Template
+	path, query   *template.Template
+	header        map[string]*template.Template
 	staticHeaders http.Header
 }
 
@@ -137,9 +141,10 @@ var ErrTooLarge = errors.New("upstream response too large")
 // not valid JSON.
 var ErrNotJSON = errors.New("upstream answered non-JSON")
 
-// Fetch sends the request under ctx and answers the upstream's JSON body.
-func (h *HTTP) Fetch(ctx context.Context) (json.RawMessage, error) {
-	req, err := h.request(ctx)
+// Fetch sends the call's request under ctx and answers the upstream's JSON
+// body.
+func (h *HTTP) Fetch(ctx context.Context, call *Call) (json.RawMessage, error) {
+	req, err := h.request(ctx, call)
 	if err != nil {
 		return nil, err
 	}
@@ -164,16 +169,16 @@ func (h *HTTP) Fetch(ctx context.Context) (json.RawMessage, error) {
 
 // request builds the call without parsing URL again: the address is fixed,
 // and parsing it per call was measurable under load.
-func (h *HTTP) request(ctx context.Context) (*http.Request, error) {
+func (h *HTTP) request(ctx context.Context, call *Call) (*http.Request, error) {
 	h.once.Do(h.compile)
 	if h.urlErr != nil {
 		return nil, fmt.Errorf("build request: %w", h.urlErr)
 	}
-	rr := &renderer{ctx: ctx}
+	vals := template.NewValues(call.params(), call.needs())
 	var body io.Reader
 	switch {
 	case h.body != nil:
-		b, err := rr.render(h.body)
+		b, err := h.body.Render(vals)
 		if err != nil {
 			return nil, err
 		}
@@ -182,7 +187,7 @@ func (h *HTTP) request(ctx context.Context) (*http.Request, error) {
 		}
 		body = strings.NewReader(b)
 	case h.ForwardBody:
-		if b := BodyFrom(ctx); len(b) > 0 {
+		if b := call.body(); len(b) > 0 {
 			body = bytes.NewReader(b)
 		}
 	}
@@ -193,7 +198,7 @@ func (h *HTTP) request(ctx context.Context) (*http.Request, error) {
 	req.URL, req.Host = h.url, h.url.Host
 	switch {
 	case h.tmpl != nil:
-		if err := h.render(rr, req); err != nil {
+		if err := h.render(vals, req); err != nil {
 			return nil, err
 		}
 	case len(h.Header) > 0 && body != nil:
@@ -212,7 +217,7 @@ func (h *HTTP) request(ctx context.Context) (*http.Request, error) {
 // compile parses URL once, and its templates if it has any.
 func (h *HTTP) compile() {
 	if h.Body != "" {
-		if h.body, h.urlErr = ParseTemplate("body", h.Body, EscapeJSON); h.urlErr != nil {
+		if h.body, h.urlErr = template.Parse("body", h.Body, template.JSON); h.urlErr != nil {
 			return
 		}
 	}
@@ -228,23 +233,23 @@ func (h *HTTP) compile() {
 		}
 		return
 	}
-	t := &httpTemplates{header: map[string]*Template{}, staticHeaders: http.Header{}}
-	base, rest := SplitBase(raw)
+	t := &httpTemplates{header: map[string]*template.Template{}, staticHeaders: http.Header{}}
+	base, rest := template.SplitBase(raw)
 	if strings.Contains(base, "{{") {
 		h.urlErr = fmt.Errorf("URL %q: the scheme and host must be fixed, not templated", redact(raw))
 		return
 	}
 	t.base = base
 	path, query, _ := strings.Cut(rest, "?")
-	if t.path, h.urlErr = ParseTemplate("url path", path, EscapePath); h.urlErr != nil {
+	if t.path, h.urlErr = template.Parse("url path", path, template.Path); h.urlErr != nil {
 		return
 	}
-	if t.query, h.urlErr = ParseTemplate("url query", query, EscapeQuery); h.urlErr != nil {
+	if t.query, h.urlErr = template.Parse("url query", query, template.Query); h.urlErr != nil {
 		return
 	}
 	for k, v := range h.Header {
 		if len(v) == 1 && strings.Contains(v[0], "{{") {
-			if t.header[k], h.urlErr = ParseTemplate("header "+k, v[0], EscapeHeader); h.urlErr != nil {
+			if t.header[k], h.urlErr = template.Parse("header "+k, v[0], template.Header); h.urlErr != nil {
 				return
 			}
 		} else {
@@ -255,28 +260,14 @@ func (h *HTTP) compile() {
 	h.tmpl = t
 }
 
-// SplitBase splits an address into its fixed scheme://host and the rest.
-func SplitBase(raw string) (base, rest string) {
-	i := strings.Index(raw, "://")
-	if i < 0 {
-		return "", raw
-	}
-	j := strings.IndexAny(raw[i+3:], "/?")
-	if j < 0 {
-		return raw, ""
-	}
-	return raw[:i+3+j], raw[i+3+j:]
-}
-
-// render fills req's URL and headers with the request's parameters and
-// needs' answers.
-func (h *HTTP) render(rr *renderer, req *http.Request) error {
+// render fills req's URL and headers with the call's values.
+func (h *HTTP) render(vals *template.Values, req *http.Request) error {
 	t := h.tmpl
-	path, err := rr.render(t.path)
+	path, err := t.path.Render(vals)
 	if err != nil {
 		return err
 	}
-	query, err := rr.render(t.query)
+	query, err := t.query.Render(vals)
 	if err != nil {
 		return err
 	}
@@ -288,7 +279,7 @@ func (h *HTTP) render(rr *renderer, req *http.Request) error {
 	req.URL, req.Host = u, u.Host
 	req.Header = t.staticHeaders.Clone()
 	for k, ht := range t.header {
-		v, err := rr.render(ht)
+		v, err := ht.Render(vals)
 		if err != nil {
 			return err
 		}

@@ -34,7 +34,7 @@ func TestHTTPPassesValidJSONThroughByteForByte(t *testing.T) {
 			w.Write([]byte(body))
 		})
 		h := &source.HTTP{URL: srv.URL + "/weather", Header: http.Header{"X-Key": {"k"}}}
-		v, err := h.Fetch(t.Context())
+		v, err := h.Fetch(t.Context(), nil)
 		if err != nil || string(v) != body {
 			t.Errorf("chunked %v: got %q, %v", chunked, v, err)
 		}
@@ -71,7 +71,7 @@ func TestHTTPErrorsSayWhatWentWrong(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			srv := upstream(t, c.handler)
-			_, err := (&source.HTTP{URL: srv.URL, MaxBytes: c.max}).Fetch(t.Context())
+			_, err := (&source.HTTP{URL: srv.URL, MaxBytes: c.max}).Fetch(t.Context(), nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, c.want)
 			}
@@ -90,7 +90,7 @@ func TestHTTPNeverAnsweringUpstreamIsCutOffByTheContext(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
-	_, err := (&source.HTTP{URL: srv.URL}).Fetch(ctx)
+	_, err := (&source.HTTP{URL: srv.URL}).Fetch(ctx, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v", err)
 	}
@@ -99,14 +99,14 @@ func TestHTTPNeverAnsweringUpstreamIsCutOffByTheContext(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the upstream never saw the call cancelled")
 	}
-	source.Transport.CloseIdleConnections()
+	source.Pool.CloseIdleConnections()
 }
 
 func TestHTTPTransportErrorsHideTheQueryString(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	addr := srv.URL
 	srv.Close()
-	_, err := (&source.HTTP{URL: addr + "/chat?api_key=s3cret"}).Fetch(t.Context())
+	_, err := (&source.HTTP{URL: addr + "/chat?api_key=s3cret"}).Fetch(t.Context(), nil)
 	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "GET "+addr+"/chat:") {
 		t.Errorf("err = %v", err)
 	}
@@ -132,7 +132,7 @@ func TestHTTPErrorsSayWhetherToRetry(t *testing.T) {
 			}
 			w.WriteHeader(c.status)
 		})
-		_, err := (&source.HTTP{URL: srv.URL}).Fetch(t.Context())
+		_, err := (&source.HTTP{URL: srv.URL}).Fetch(t.Context(), nil)
 		var se *source.StatusError
 		if !errors.As(err, &se) || se.Retryable() != c.retryable || se.RetryAfter() != c.after {
 			t.Errorf("%d: %v retryable %v after %v", c.status, err, se.Retryable(), se.RetryAfter())
@@ -140,7 +140,7 @@ func TestHTTPErrorsSayWhetherToRetry(t *testing.T) {
 	}
 	srv := httptest.NewServer(http.NotFoundHandler())
 	srv.Close()
-	_, err := (&source.HTTP{URL: srv.URL}).Fetch(t.Context())
+	_, err := (&source.HTTP{URL: srv.URL}).Fetch(t.Context(), nil)
 	var te *source.TransportError
 	if !errors.As(err, &te) || !te.Retryable() {
 		t.Errorf("refused connection: %v", err)
@@ -161,7 +161,7 @@ func FuzzTemplatedURLStaysOnItsHostAndSegment(f *testing.F) {
 			got = r
 			return nil, errors.New("stop")
 		})
-		h.Fetch(source.WithParams(context.Background(), source.Params{"v": v}))
+		h.Fetch(context.Background(), &source.Call{Params: map[string]string{"v": v}})
 		if got == nil {
 			return // rendering refused it (too large)
 		}

@@ -47,8 +47,9 @@ func (e *MockFailure) Retryable() bool { return true }
 var null = json.RawMessage("null")
 
 // Fetch waits out the mock's latency, unless ctx ends first, and answers.
-func (m *Mock) Fetch(ctx context.Context) (json.RawMessage, error) {
-	v, err, d := m.Plan()
+// A mock's answer depends on nothing of the call.
+func (m *Mock) Fetch(ctx context.Context, _ *Call) (json.RawMessage, error) {
+	v, d, err := m.Plan()
 	if d > 0 {
 		t := time.NewTimer(d)
 		select {
@@ -61,18 +62,18 @@ func (m *Mock) Fetch(ctx context.Context) (json.RawMessage, error) {
 	return v, err
 }
 
-// Plan decides this call's answer and latency up front, which makes Mock a
-// fanout.Planned source: a gather waits for it on its own timer, with no
-// goroutine per mock.
-func (m *Mock) Plan() (json.RawMessage, error, time.Duration) {
+// Plan decides a call's answer and latency up front, the way a
+// fanout.Planned source does, so that a gather can wait for it on its own
+// timer with no goroutine per mock.
+func (m *Mock) Plan() (json.RawMessage, time.Duration, error) {
 	d := m.delay()
 	if m.FailureRate > 0 && rand.Float64() < m.FailureRate {
-		return nil, &MockFailure{Rate: m.FailureRate}, d
+		return nil, d, &MockFailure{Rate: m.FailureRate}
 	}
 	if m.Data == nil {
-		return null, nil, d
+		return null, d, nil
 	}
-	return m.Data, nil, d
+	return m.Data, d, nil
 }
 
 func (m *Mock) delay() time.Duration {

@@ -38,8 +38,8 @@ type chatMessage struct {
 }
 
 // Fetch asks for one chat completion.
-func (o *OpenAI) Fetch(ctx context.Context) (json.RawMessage, error) {
-	c, err := o.prepare(ctx, "/chat/completions", o.request, readCompletion, o.readStream)
+func (o *OpenAI) Fetch(ctx context.Context, call *Call) (json.RawMessage, error) {
+	c, err := o.prepare(call, "/chat/completions", o.request, readCompletion, o.readStream)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func readCompletion(body []byte) (*chatReply, error) {
 // readStream assembles a streamed reply from its data: lines, handing each
 // token on as it arrives, until data: [DONE].
 func (o *OpenAI) readStream(ctx context.Context, r io.Reader, watch *tokenWatch) (*chatReply, error) {
-	send := deltas(ctx)
+	sink := deltas(ctx)
 	var reply chatReply
 	var text strings.Builder
 	sc := bufio.NewScanner(r)
@@ -122,7 +122,9 @@ func (o *OpenAI) readStream(ctx context.Context, r io.Reader, watch *tokenWatch)
 		for _, ch := range c.Choices {
 			if ch.Delta != nil && ch.Delta.Content != "" {
 				text.WriteString(ch.Delta.Content)
-				send(o.Name, ch.Delta.Content)
+				if sink != nil {
+					sink(o.Name, ch.Delta.Content)
+				}
 			}
 			if ch.FinishReason != nil {
 				reply.FinishReason = *ch.FinishReason

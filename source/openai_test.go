@@ -46,7 +46,7 @@ func TestOpenAIAnswersAssembledReplyAndUsage(t *testing.T) {
 		io.WriteString(w, `{"id":"c1","object":"chat.completion","model":"gpt-test-0","choices":[{"index":0,"message":{"role":"assistant","content":"Sunny in Citypopy."},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}`)
 	})
 	o := &source.OpenAI{LLM: source.LLM{BaseURL: base, Model: "gpt-test", APIKey: key, System: "Be brief.", User: "Weather?", MaxTokens: 64}}
-	v, err := o.Fetch(t.Context())
+	v, err := o.Fetch(t.Context(), nil)
 	if err != nil || string(v) != `{"reply":"Sunny in Citypopy.","model":"gpt-test-0","finish_reason":"stop","usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}` {
 		t.Errorf("%s %v", v, err)
 	}
@@ -75,7 +75,7 @@ func TestOpenAIStreamsTokensAsDeltas(t *testing.T) {
 		mu.Unlock()
 	})
 	o := &source.OpenAI{LLM: source.LLM{Name: "chat", BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: true, FirstToken: time.Second, Stall: time.Second}}
-	v, err := o.Fetch(ctx)
+	v, err := o.Fetch(ctx, nil)
 	if err != nil || string(v) != `{"reply":"Hello from AI City!","model":"m","finish_reason":"stop","usage":{"total_tokens":7}}` {
 		t.Fatalf("%s %v", v, err)
 	}
@@ -114,7 +114,7 @@ func TestOpenAIErrorsAreClearAndNeverShowTheKey(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			base := fakeOpenAI(t, func(w http.ResponseWriter, _ map[string]any) { c.serve(w) })
-			_, err := (&source.OpenAI{LLM: source.LLM{BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: c.stream}}).Fetch(t.Context())
+			_, err := (&source.OpenAI{LLM: source.LLM{BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: c.stream}}).Fetch(t.Context(), nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), key) {
 				t.Fatalf("err = %v, want %q and no key", err, c.want)
 			}
@@ -141,7 +141,7 @@ func TestOpenAIStreamTimeouts(t *testing.T) {
 				time.Sleep(2 * time.Second) // then nothing
 			})
 			start := time.Now()
-			_, err := (&source.OpenAI{LLM: source.LLM{BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: true, FirstToken: 50 * time.Millisecond, Stall: 50 * time.Millisecond}}).Fetch(t.Context())
+			_, err := (&source.OpenAI{LLM: source.LLM{BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: true, FirstToken: 50 * time.Millisecond, Stall: 50 * time.Millisecond}}).Fetch(t.Context(), nil)
 			var se *source.StreamError
 			if !errors.As(err, &se) || err.Error() != "upstream stream: "+c.want || time.Since(start) > 1500*time.Millisecond {
 				t.Errorf("err = %v after %v", err, time.Since(start))

@@ -6,27 +6,32 @@ import (
 	"time"
 )
 
-// Transport is the connection pool shared by every HTTP source that does not
-// bring its own client. It keeps enough idle keep-alive connections per host
-// for thousands of requests in flight, so a surge does not pay a TCP
-// handshake per call, and it bounds only the phases no source timeout covers
-// well (dial, TLS); the rest is the source's own timeout, through its
-// context. It ignores the HTTP_PROXY environment: upstreams are reached
-// directly, as configured, and looking the proxy up cost time on every call.
-var Transport = &http.Transport{
-	DialContext: (&net.Dialer{
-		Timeout:   5 * time.Second,
-		KeepAlive: 30 * time.Second,
-	}).DialContext,
-	ForceAttemptHTTP2:     true,
-	MaxIdleConns:          0, // no global cap: the per-host one below is the bound
-	MaxIdleConnsPerHost:   4096,
-	IdleConnTimeout:       90 * time.Second,
-	TLSHandshakeTimeout:   5 * time.Second,
-	ExpectContinueTimeout: time.Second,
+// NewTransport returns a connection pool tuned for sources: it keeps
+// enough idle keep-alive connections per host for thousands of requests in
+// flight, so a surge does not pay a TCP handshake per call, and it bounds
+// only the phases no source timeout covers well (dial, TLS); the rest is
+// the source's own timeout, through its context. It ignores the HTTP_PROXY
+// environment: upstreams are reached directly, as configured, and looking
+// the proxy up cost time on every call. Share one among many sources.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		DialContext: (&net.Dialer{
+			Timeout:   5 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          0, // no global cap: the per-host one below is the bound
+		MaxIdleConnsPerHost:   4096,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
 }
 
-// send makes one call through rt, or Transport when rt is nil, as the
+// pool is what sources without a Transport of their own share.
+var pool = NewTransport()
+
+// send makes one call through rt, or the shared pool when rt is nil, as the
 // sources' one way out. It calls the RoundTripper itself rather than an
 // http.Client, for two reasons. An upstream's redirect is its answer, not
 // an instruction: following it could send Highway to a host the config
@@ -37,7 +42,7 @@ var Transport = &http.Transport{
 // request in side-by-side runs against the same binary using a Client.
 func send(rt http.RoundTripper, req *http.Request) (*http.Response, error) {
 	if rt == nil {
-		rt = Transport
+		rt = pool
 	}
 	return rt.RoundTrip(req)
 }

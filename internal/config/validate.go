@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/citypopy/highway/source"
+	"github.com/citypopy/highway/internal/template"
 )
 
 var sourceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -172,7 +172,7 @@ func templateFields(s *Source) map[string]string {
 func templateRefs(s *Source) []templateRef {
 	var refs []templateRef
 	for _, field := range slices.Sorted(maps.Keys(templateFields(s))) {
-		t, err := source.ParseTemplate(field, templateFields(s)[field], source.EscapeNone)
+		t, err := template.Parse(field, templateFields(s)[field], template.None)
 		if err != nil {
 			continue // reported by validateTemplates
 		}
@@ -193,7 +193,7 @@ func templateRefs(s *Source) []templateRef {
 func (d *decoder) validateTemplates(p string, s *Source) {
 	fields := templateFields(s)
 	for _, field := range slices.Sorted(maps.Keys(fields)) {
-		t, err := source.ParseTemplate(field, fields[field], source.EscapeNone)
+		t, err := template.Parse(field, fields[field], template.None)
 		if err != nil {
 			d.failAt(p+"."+field, "invalid template: %v", err)
 			continue
@@ -208,7 +208,7 @@ func (d *decoder) validateTemplates(p string, s *Source) {
 			}
 		}
 	}
-	if base, _ := source.SplitBase(s.URL); strings.Contains(base, "{{") {
+	if base, _ := template.SplitBase(s.URL); strings.Contains(base, "{{") {
 		d.failAt(p+".url", "the scheme and host must be fixed: a request never chooses the upstream host")
 	}
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/citypopy/highway/fanout"
+	"github.com/citypopy/highway/policy"
 )
 
 // Outcomes of a source call, as the outcome label names them.
@@ -156,7 +156,7 @@ func (m *Metrics) Source(name string) *Source {
 }
 
 // Observe records one call of the source in a route's gather.
-func (s *Source) Observe(outcome string, d time.Duration, attempts int, marks fanout.Mark) {
+func (s *Source) Observe(outcome string, d time.Duration, attempts int, marks policy.Mark) {
 	s.outcomes[outcome].Observe(d.Seconds())
 	if attempts == 1 && marks == 0 {
 		return // the common case: nothing more to count
@@ -166,22 +166,22 @@ func (s *Source) Observe(outcome string, d time.Duration, attempts int, marks fa
 
 // policyEvents counts what the policies did in one source call: hedges,
 // retries, coalescing and cache hits.
-func (m *Metrics) policyEvents(name string, attempts int, marks fanout.Mark) {
+func (m *Metrics) policyEvents(name string, attempts int, marks policy.Mark) {
 	extra := attempts - 1
-	if marks.Has(fanout.Hedged) {
+	if marks.Has(policy.Hedged) {
 		m.hedges.WithLabelValues(name, "sent").Inc()
 		extra--
 	}
-	if marks.Has(fanout.HedgeWon) {
+	if marks.Has(policy.HedgeWon) {
 		m.hedges.WithLabelValues(name, "won").Inc()
 	}
 	if extra > 0 {
 		m.retries.WithLabelValues(name).Add(float64(extra))
 	}
-	if marks.Has(fanout.Coalesced) {
+	if marks.Has(policy.Coalesced) {
 		m.coalesced.WithLabelValues(name).Inc()
 	}
-	if marks.Has(fanout.CacheHit) {
+	if marks.Has(policy.CacheHit) {
 		m.cacheHits.WithLabelValues(name).Inc()
 	}
 }

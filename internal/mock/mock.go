@@ -153,7 +153,7 @@ func (e *endpoint) serve(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 		return
 	}
-	data, err := e.mock.Fetch(r.Context())
+	data, err := e.mock.Fetch(r.Context(), nil)
 	if errors.Is(err, context.Canceled) || r.Context().Err() != nil {
 		return // the client has gone
 	}

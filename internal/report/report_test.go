@@ -11,21 +11,22 @@ import (
 	"unicode/utf8"
 
 	"github.com/citypopy/highway/fanout"
+	"github.com/citypopy/highway/policy"
 )
 
 func sample() *fanout.Report[json.RawMessage] {
 	return &fanout.Report[json.RawMessage]{
 		Results: []fanout.Result[json.RawMessage]{
-			{Name: "weather", Index: 0, Value: json.RawMessage(`{"temp": "22°C"}`), Attempts: 1, End: 301200 * time.Microsecond},
-			{Name: "image", Index: 1, Value: json.RawMessage(`{"url":"/img/popy.png"}`), Attempts: 1, Start: 100 * time.Microsecond, End: 802500 * time.Microsecond},
-			{Name: "chat", Index: 2, Err: &fanout.TimeoutError{Timeout: 500 * time.Millisecond}, Attempts: 1, End: 500 * time.Millisecond, Abandoned: true},
+			{Name: "weather", Index: 0, Value: json.RawMessage(`{"temp": "22°C"}`), End: 301200 * time.Microsecond},
+			{Name: "image", Index: 1, Value: json.RawMessage(`{"url":"/img/popy.png"}`), Start: 100 * time.Microsecond, End: 802500 * time.Microsecond},
+			{Name: "chat", Index: 2, Err: &fanout.TimeoutError{Timeout: 500 * time.Millisecond}, End: 500 * time.Millisecond, Abandoned: true},
 		},
 		Total: 802500 * time.Microsecond, Sum: 1603600 * time.Microsecond, Slowest: 1, CriticalPath: []int{1}, Lanes: 3,
 	}
 }
 
 func TestAppendRoundTripsThroughDocument(t *testing.T) {
-	b := Append(nil, &Route{Path: "/city-report", Optional: []bool{false, false, true}}, ModeConcurrent, sample())
+	b := Append(nil, &Route{Path: "/city-report", Optional: []bool{false, false, true}}, ModeConcurrent, sample(), nil)
 	if !json.Valid(b) {
 		t.Fatalf("invalid JSON: %s", b)
 	}
@@ -97,7 +98,21 @@ func BenchmarkAppend(b *testing.B) {
 	rep := sample()
 	buf := make([]byte, 0, 1024)
 	for b.Loop() {
-		buf = Append(buf[:0], &Route{Path: "/city-report"}, ModeConcurrent, rep)
+		buf = Append(buf[:0], &Route{Path: "/city-report"}, ModeConcurrent, rep, nil)
+	}
+}
+
+// BenchmarkMarshal is what Append is measured against: the same document
+// marshalled with encoding/json.
+func BenchmarkMarshal(b *testing.B) {
+	d, err := Decode(Append(nil, &Route{Path: "/city-report"}, ModeConcurrent, sample(), nil))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := json.Marshal(d); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -108,7 +123,7 @@ func TestSkippedAndFallbackSourcesSayWhy(t *testing.T) {
 		{Name: "brief", Index: 2, Value: json.RawMessage(`"ok"`), Fallbacks: []string{"search"}, Start: 40 * time.Millisecond, End: 90 * time.Millisecond},
 	}, Slowest: -1}
 	rt := &Route{Path: "/r", Needs: [][]string{nil, {"search"}, {"search"}}}
-	d, err := Decode(Append(nil, rt, ModeConcurrent, rep))
+	d, err := Decode(Append(nil, rt, ModeConcurrent, rep, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,10 +143,34 @@ func TestSkippedAndFallbackSourcesSayWhy(t *testing.T) {
 func TestAppendSourceIsTheEventBody(t *testing.T) {
 	rep := sample()
 	var e SourceEntry
-	if err := json.Unmarshal(AppendSource(nil, &Route{Optional: []bool{false, false, true}}, &rep.Results[2]), &e); err != nil {
+	if err := json.Unmarshal(AppendSource(nil, &Route{Optional: []bool{false, false, true}}, &rep.Results[2], nil), &e); err != nil {
 		t.Fatal(err)
 	}
 	if e.Name != "chat" || e.Reason != "timeout" || !e.Optional || e.EndMS != 500 {
 		t.Errorf("%+v", e)
+	}
+}
+
+// What the policies recorded on a source's trace is in its entry: the
+// attempts and the marks; a source never called made no attempt.
+func TestPoliciesRecordedOnTracesAreReported(t *testing.T) {
+	rep := sample()
+	rep.Results = append(rep.Results, fanout.Result[json.RawMessage]{Name: "search", Index: 3,
+		Err: &fanout.NotStartedError{Cause: context.Canceled}})
+	traces := make([]policy.Trace, 4)
+	traces[0].AddAttempt()
+	traces[0].AddAttempt()
+	traces[0].Mark(policy.Hedged | policy.HedgeWon)
+	traces[1].Mark(policy.CacheHit)
+	d, err := Decode(Append(nil, &Route{Path: "/r"}, ModeConcurrent, rep, traces))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, img, chat, search := d.Sources.Get("weather"), d.Sources.Get("image"), d.Sources.Get("chat"), d.Sources.Get("search")
+	if w.Attempts != 2 || !w.Hedged || !w.HedgeWon || w.Cached {
+		t.Errorf("weather %+v", w)
+	}
+	if img.Attempts != 0 || !img.Cached || chat.Attempts != 1 || search.Attempts != 0 {
+		t.Errorf("image %d cached %v, chat %d, search %d attempts", img.Attempts, img.Cached, chat.Attempts, search.Attempts)
 	}
 }

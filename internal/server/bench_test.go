@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-
-	"github.com/citypopy/highway/source"
 )
 
 // BenchmarkRouteOverHTTPUpstreams serves the benchmark's HTTP route (three
@@ -20,7 +18,7 @@ func BenchmarkRouteOverHTTPUpstreams(b *testing.B) {
 		io.WriteString(w, `{"city":"Citypopy","temp":"22°C"}`)
 	}))
 	defer up.Close()
-	defer source.Transport.CloseIdleConnections()
+	defer pool.CloseIdleConnections()
 	s := newServer(b, `
 sources:
   weather: {kind: http, url: "`+up.URL+`/weather"}

@@ -2,18 +2,14 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"reflect"
-	"slices"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/policy"
 	"github.com/citypopy/highway/source"
@@ -27,9 +23,10 @@ type upstream struct {
 	config    config.Source // as built, to tell on a reload whether it changed
 	traced    bool
 	fetch     source.Source // the whole stack
+	planned   *plannedMock  // set when the stack is a bare mock
 	latencies *policy.Latencies
-	breaker   *policy.Breaker[json.RawMessage]
-	seen      *observed // what routes saw of it, for the health page
+	breaker   *policy.Breaker[*source.Call, json.RawMessage]
+	health    *health // what routes saw of it, for the health page
 }
 
 // buildSources makes one upstream per configured source, shared by every
@@ -37,7 +34,7 @@ type upstream struct {
 // upstreams of the server a reload replaces, or nil) keeps its upstream:
 // an open breaker stays open, a warm cache stays warm.
 func buildSources(cfg *config.Config, tr *tracing, prev map[string]*upstream) (map[string]*upstream, error) {
-	var transport http.RoundTripper // nil: the source package's own
+	var transport http.RoundTripper = pool
 	if tr != nil {
 		transport = tr.transport
 	}
@@ -106,8 +103,9 @@ func NewMock(sc *config.Source) *source.Mock {
 // plain source costs nothing extra. With tr, a span is made around the
 // whole stack and around each attempt.
 func stack(name string, sc *config.Source, base source.Source, tr *tracing) *upstream {
-	u := &upstream{name: name, kind: sc.Kind, config: *sc, traced: tr != nil, latencies: &policy.Latencies{}}
-	var s source.Source = base
+	type stacked = policy.Source[*source.Call, json.RawMessage]
+	u := &upstream{name: name, kind: sc.Kind, config: *sc, traced: tr != nil, latencies: &policy.Latencies{}, health: &health{}}
+	var s stacked = base
 	switch {
 	case tr != nil:
 		kind := trace.SpanKindClient
@@ -116,7 +114,7 @@ func stack(name string, sc *config.Source, base source.Source, tr *tracing) *ups
 		}
 		s = &tracedAttempt{name: name, next: s, tracer: tr.tracer, kind: kind}
 	case sc.Retry != nil || sc.Hedge != nil:
-		s = &policy.Count[json.RawMessage]{Next: s}
+		s = &policy.Count[*source.Call, json.RawMessage]{Next: s}
 	}
 	if sc.Concurrency > 0 {
 		s = policy.NewLimit(s, sc.Concurrency)
@@ -126,7 +124,7 @@ func stack(name string, sc *config.Source, base source.Source, tr *tracing) *ups
 		s = u.breaker
 	}
 	if h := sc.Hedge; h != nil {
-		s = &policy.Hedge[json.RawMessage]{
+		s = &policy.Hedge[*source.Call, json.RawMessage]{
 			Next:       s,
 			Delay:      h.Delay.Fixed,
 			Percentile: h.Delay.Percentile,
@@ -135,44 +133,33 @@ func stack(name string, sc *config.Source, base source.Source, tr *tracing) *ups
 		}
 	}
 	if r := sc.Retry; r != nil && r.Attempts > 1 {
-		s = &policy.Retry[json.RawMessage]{Next: s, Attempts: r.Attempts, Backoff: r.Backoff.Std(), MaxBackoff: r.MaxBackoff.Std()}
+		s = &policy.Retry[*source.Call, json.RawMessage]{Next: s, Attempts: r.Attempts, Backoff: r.Backoff.Std(), MaxBackoff: r.MaxBackoff.Std()}
 	}
 	if sc.Coalesce {
-		s = &policy.Coalesce[json.RawMessage]{Next: s, Timeout: sc.Timeout.Std(), Key: paramsKey}
+		s = &policy.Coalesce[*source.Call, json.RawMessage]{Next: s, Timeout: sc.Timeout.Std(),
+			Key: (*source.Call).Key, Relay: source.RelayDeltas}
 	}
 	if c := sc.Cache; c != nil {
-		s = &policy.Cache[json.RawMessage]{Next: s, TTL: c.TTL.Std(), Key: paramsKey}
-	}
-	u.seen = &observed{next: s}
-	u.fetch = u.seen
-	if p, ok := s.(fanout.Planned[json.RawMessage]); ok {
-		u.fetch = &plannedObserved{observed: u.seen, plan: p}
+		s = &policy.Cache[*source.Call, json.RawMessage]{Next: s, TTL: c.TTL.Std(), Key: (*source.Call).Key}
 	}
 	if tr != nil {
-		u.fetch = &tracedSource{name: name, kind: sc.Kind, next: u.seen, tracer: tr.tracer}
+		s = &tracedSource{name: name, kind: sc.Kind, next: s, tracer: tr.tracer}
+	}
+	u.fetch = s
+	if m, ok := s.(*source.Mock); ok {
+		u.planned = &plannedMock{m}
 	}
 	return u
 }
 
-// paramsKey tells calls apart by what they are made of: the request's
-// parameters and body, and the answers of the source's needs, so that a
-// cache or coalescing never hands Paris the answer for Citypopy, nor a
-// brief written from yesterday's weather.
-func paramsKey(ctx context.Context) string {
-	key := source.ParamsFrom(ctx).Key()
-	if b := source.BodyFrom(ctx); len(b) > 0 {
-		sum := sha256.Sum256(b)
-		key += "body=" + hex.EncodeToString(sum[:])
-	}
-	if in := fanout.Inputs[json.RawMessage](ctx); len(in) > 0 {
-		h := sha256.New()
-		for _, name := range slices.Sorted(maps.Keys(in)) {
-			h.Write([]byte(name))
-			h.Write([]byte{0})
-			h.Write(in[name])
-			h.Write([]byte{0})
-		}
-		key += "needs=" + hex.EncodeToString(h.Sum(nil))
-	}
-	return key
+// plannedMock is a bare mock as a gather's source. Its answer depends on
+// nothing of the call, so every request's gather shares it, and it is
+// fanout.Planned: the gather delivers its answer on its own timer, with no
+// goroutine per mock.
+type plannedMock struct{ m *source.Mock }
+
+func (p *plannedMock) Fetch(ctx context.Context, _ map[string]json.RawMessage) (json.RawMessage, error) {
+	return p.m.Fetch(ctx, nil)
 }
+
+func (p *plannedMock) Plan() (json.RawMessage, time.Duration, error) { return p.m.Plan() }

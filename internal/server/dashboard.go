@@ -113,12 +113,12 @@ func (d *dashboard) sources() any {
 	var out []sourceHealth
 	for _, name := range slices.Sorted(maps.Keys(d.s.upstreams)) {
 		u := d.s.upstreams[name]
-		h := sourceHealth{Name: name, Kind: u.kind, Calls: u.seen.calls.Load(), Failures: u.seen.failures.Load(), Breaker: "none"}
+		h := sourceHealth{Name: name, Kind: u.kind, Calls: u.health.calls.Load(), Failures: u.health.failures.Load(), Breaker: "none"}
 		if h.Calls > 0 {
 			h.ErrorRate = float64(h.Failures) / float64(h.Calls)
 		}
 		for p, dst := range map[float64]**float64{50: &h.P50MS, 95: &h.P95MS, 99: &h.P99MS} {
-			if v, ok := u.seen.recent.Percentile(p); ok {
+			if v, ok := u.health.recent.Percentile(p); ok {
 				m := ms(v)
 				*dst = &m
 			}

@@ -74,8 +74,12 @@ dashboard: {surge_max_users: 10, surge_max_duration: 2s}
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestHealthStatsKeepMocksPlanned(t *testing.T) {
-	s := newServer(t, "sources: {m: {kind: mock, latency: 1ms}}\nroutes: [{path: /m, sources: [m]}]\n")
-	if _, ok := s.upstreams["m"].fetch.(fanout.Planned[json.RawMessage]); !ok {
-		t.Error("a bare mock must stay fanout.Planned through its health stats, or every call costs a goroutine")
+	s := newServer(t, "sources: {m: {kind: mock, latency: 1ms}, r: {kind: mock, retry: {attempts: 2}}}\nroutes: [{path: /m, sources: [m, r]}]\n")
+	p := s.routes["/m"].newPass(nil, nil)
+	if _, ok := p.tasks[0].Source.(fanout.Planned[json.RawMessage]); !ok {
+		t.Error("a bare mock must reach the gather as fanout.Planned, or every call costs a goroutine")
+	}
+	if _, ok := p.tasks[1].Source.(fanout.Planned[json.RawMessage]); ok {
+		t.Error("a mock behind a policy was planned: its policy would be skipped")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/metrics"
 	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/policy"
 )
 
 // Operational endpoints, reserved by the config.
@@ -72,8 +73,8 @@ func validHeaderToken(s string) bool {
 }
 
 // outcome is a source result's metrics outcome.
-func outcome(err error, marks fanout.Mark) string {
-	if err != nil && marks.Has(fanout.Shed) {
+func outcome(err error, marks policy.Mark) string {
+	if err != nil && marks.Has(policy.Shed) {
 		return metrics.OutcomeShed
 	}
 	switch report.Reason(err) {
@@ -91,9 +92,9 @@ func outcome(err error, marks fanout.Mark) string {
 	return metrics.OutcomeError
 }
 
-// observe records one request in the metrics and the log: the one place
-// that does.
-func (s *Server) observe(ctx context.Context, r *http.Request, id, client string, rt *route, status int, took time.Duration, rep *fanout.Report[json.RawMessage]) {
+// observe records one request in the metrics, the sources' health and the
+// log: the one place that does.
+func (s *Server) observe(ctx context.Context, r *http.Request, id, client string, rt *route, status int, took time.Duration, p *pass, rep *fanout.Report[json.RawMessage]) {
 	route, rm := unmatched, s.unmatched
 	if rt != nil {
 		route, rm = rt.path, rt.metrics
@@ -103,9 +104,11 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, client string
 	var srcs []any // the log's per-source latencies
 	if rep != nil {
 		for i := range rep.Results {
-			res := &rep.Results[i]
-			out := outcome(res.Err, res.Marks)
-			rt.sources[i].Observe(out, res.Latency(), res.Attempts, res.Marks)
+			res, tr := &rep.Results[i], &p.traces[i]
+			marks := tr.Marks()
+			out := outcome(res.Err, marks)
+			rt.sources[i].Observe(out, res.Latency(), report.Attempts(res, tr), marks)
+			rt.ups[i].health.record(res)
 			if logging {
 				srcs = append(srcs, slog.String(res.Name, out+" "+strconv.FormatFloat(float64(res.Latency().Microseconds())/1000, 'f', 1, 64)+"ms"))
 			}

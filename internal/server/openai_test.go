@@ -14,7 +14,6 @@ import (
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/mock"
 	"github.com/citypopy/highway/internal/report"
-	"github.com/citypopy/highway/source"
 )
 
 // mockUpstream serves highway mock, with its fake OpenAI endpoint.
@@ -28,7 +27,7 @@ func mockUpstream(t *testing.T) string {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(m)
-	t.Cleanup(func() { source.Transport.CloseIdleConnections(); srv.Close() })
+	t.Cleanup(func() { pool.CloseIdleConnections(); srv.Close() })
 	return srv.URL
 }
 
@@ -139,7 +138,7 @@ func TestClientLeavingMidTokenStreamCancelsTheLLMCall(t *testing.T) {
 		<-r.Context().Done() // the rest of the reply never comes
 		gone <- struct{}{}
 	}))
-	defer func() { source.Transport.CloseIdleConnections(); llm.Close() }()
+	defer func() { pool.CloseIdleConnections(); llm.Close() }()
 	s := newServer(t, fmt.Sprintf(`
 sources: {chat: {kind: openai, base_url: "%s/v1", model: m, user: hi, stream: true}}
 routes: [{path: /chat, sources: [chat]}]

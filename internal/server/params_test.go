@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"github.com/citypopy/highway/source"
 )
 
 // echo answers with what it was asked: path as sent, query and a header.
@@ -20,7 +18,7 @@ func echo(t *testing.T) (*httptest.Server, *atomic.Int32) {
 		calls.Add(1)
 		json.NewEncoder(w).Encode(map[string]any{"path": r.URL.EscapedPath(), "query": r.URL.Query(), "city": r.Header.Get("X-City"), "host": r.Host})
 	}))
-	t.Cleanup(func() { source.Transport.CloseIdleConnections(); srv.Close() })
+	t.Cleanup(func() { pool.CloseIdleConnections(); srv.Close() })
 	return srv, &calls
 }
 

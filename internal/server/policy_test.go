@@ -12,8 +12,6 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-
-	"github.com/citypopy/highway/source"
 )
 
 func TestOptionalSourcesDoNotDecideTheStatus(t *testing.T) {
@@ -85,7 +83,7 @@ func TestPoliciesShowInTheReport(t *testing.T) {
 	mux.Handle("/slow", slow)
 	mux.Handle("/failing", failing)
 	up := httptest.NewServer(mux)
-	defer func() { source.Transport.CloseIdleConnections(); up.Close() }()
+	defer func() { pool.CloseIdleConnections(); up.Close() }()
 
 	s := newServer(t, fmt.Sprintf(`
 sources:

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/metrics"
 	"github.com/citypopy/highway/internal/report"
-	"github.com/citypopy/highway/source"
 )
 
 // route is one configured path and the tasks it fans out to.
@@ -31,6 +29,7 @@ type route struct {
 	writeTimeout time.Duration // for the client to take one write
 	params       map[string]*config.Param
 	maxBody      int64
+	ups          []*upstream // by task
 	metrics      *metrics.Route
 	sources      []*metrics.Source // by task
 }
@@ -40,19 +39,8 @@ type request struct {
 	options fanout.Options
 	mode    string
 	stream  bool
-	params  source.Params
+	params  map[string]string
 	body    []byte
-}
-
-// context carries what the sources need of the request.
-func (req *request) context(ctx context.Context) context.Context {
-	if req.params != nil {
-		ctx = source.WithParams(ctx, req.params)
-	}
-	if req.body != nil {
-		ctx = source.WithBody(ctx, req.body)
-	}
-	return ctx
 }
 
 func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream) *route {
@@ -68,9 +56,14 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 	}
 	for _, name := range rc.Sources {
 		sc := cfg.Sources[name]
+		up := sources[name]
+		var src fanout.Source[json.RawMessage] // bound to each request's call by newPass
+		if up.planned != nil {
+			src = up.planned
+		}
 		t := fanout.Task[json.RawMessage]{
 			Name:    name,
-			Source:  sources[name].fetch,
+			Source:  src,
 			Timeout: sc.Timeout.Std(),
 			Needs:   sc.Needs,
 		}
@@ -78,6 +71,7 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 			t.Fallbacks = sc.Fallback
 		}
 		rt.tasks = append(rt.tasks, t)
+		rt.ups = append(rt.ups, up)
 		rt.shape.Optional = append(rt.shape.Optional, rc.IsOptional(name))
 		rt.shape.Needs = append(rt.shape.Needs, sc.Needs)
 	}
@@ -86,13 +80,13 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// serve answers one request and returns its report, or nil when the
-// request was refused before any source ran.
-func (rt *route) serve(w http.ResponseWriter, r *http.Request) *fanout.Report[json.RawMessage] {
+// serve answers one request and returns its pass and report, or nils when
+// the request was refused before any source ran.
+func (rt *route) serve(w http.ResponseWriter, r *http.Request) (*pass, *fanout.Report[json.RawMessage]) {
 	if r.Method != rt.method {
 		writeError(w, &requestError{status: http.StatusMethodNotAllowed, allow: rt.method,
 			msg: "method " + r.Method + " not allowed on " + rt.path + "; use " + rt.method})
-		return nil
+		return nil, nil
 	}
 	req, err := rt.parse(r.URL.RawQuery)
 	if err == nil && r.Method == http.MethodPost {
@@ -100,14 +94,15 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) *fanout.Report[js
 	}
 	if err != nil {
 		writeError(w, err)
-		return nil
+		return nil, nil
 	}
+	p := rt.newPass(req.params, req.body)
 	if req.stream || strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
-		return rt.stream(w, r, req)
+		return p, rt.stream(w, r, req, p)
 	}
-	rep := fanout.Gather(req.context(r.Context()), rt.tasks, req.options)
+	rep := fanout.Gather(r.Context(), p.tasks, req.options)
 	bp := buffers.Get().(*[]byte)
-	b := report.Append((*bp)[:0], &rt.shape, req.mode, rep)
+	b := report.Append((*bp)[:0], &rt.shape, req.mode, rep, p.traces)
 	// A report larger than a socket's buffer may block on a client that
 	// does not read it: it gets writeTimeout to be taken. A small one is
 	// not worth a deadline: the kernel takes it whole, and setting and
@@ -121,7 +116,7 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) *fanout.Report[js
 	w.Write(b)
 	*bp = b
 	buffers.Put(bp)
-	return rep
+	return p, rep
 }
 
 var jsonContentType = []string{"application/json"}
@@ -143,7 +138,7 @@ func (rt *route) parse(raw string) (request, error) {
 func (rt *route) parseQuery(raw string) (request, error) {
 	req := request{options: rt.options, mode: report.ModeConcurrent}
 	if len(rt.params) > 0 {
-		req.params = make(source.Params, len(rt.params))
+		req.params = make(map[string]string, len(rt.params))
 	}
 	if raw == "" {
 		return req, rt.fillParams(req.params)
@@ -204,7 +199,7 @@ func (rt *route) parseQuery(raw string) (request, error) {
 }
 
 // fillParams applies defaults and refuses missing required parameters.
-func (rt *route) fillParams(got source.Params) error {
+func (rt *route) fillParams(got map[string]string) error {
 	for name, prm := range rt.params {
 		if _, ok := got[name]; ok {
 			continue

@@ -153,6 +153,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r, span = s.tracing.request(r, rt.path)
 		defer func() { endRequest(span, sw.status) }()
 	}
+	var p *pass
 	var rep *fanout.Report[json.RawMessage]
 	var client string
 	defer func() {
@@ -166,7 +167,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.logger.Error("panic serving a request", "id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			}
 		}
-		s.observe(r.Context(), r, id, client, rt, sw.status, time.Since(start), rep)
+		s.observe(r.Context(), r, id, client, rt, sw.status, time.Since(start), p, rep)
 	}()
 	if rt == nil {
 		writeError(sw, &requestError{status: http.StatusNotFound,
@@ -183,5 +184,5 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.admission.release()
-	rep = rt.serve(sw, r)
+	p, rep = rt.serve(sw, r)
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/report"
-	"github.com/citypopy/highway/source"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -223,7 +222,7 @@ func upstreams(t *testing.T) (*httptest.Server, neverCalls) {
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
-		source.Transport.CloseIdleConnections()
+		pool.CloseIdleConnections()
 		srv.Close()
 	})
 	return srv, never

@@ -21,30 +21,32 @@ const (
 
 // stream answers a route as Server-Sent Events: one source event per
 // source as it lands, in completion order, then the report. The status is
-// 200 once the stream starts; the report says what failed.
-func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request) *fanout.Report[json.RawMessage] {
+// 200 once the stream starts; the report says what failed. Once it
+// returns nothing more is written, whatever a source still running does.
+func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *pass) *fanout.Report[json.RawMessage] {
 	sw := sse.NewWriter(w, rt.writeTimeout)
+	defer sw.Close()
 	stopHeartbeat := heartbeat(sw, rt.heartbeat)
 	var ids atomic.Int64 // deltas come from the sources' goroutines
-	ctx := source.WithDeltas(req.context(r.Context()), func(name, text string) {
+	ctx := source.WithDeltas(r.Context(), func(name, text string) {
 		b, _ := json.Marshal(struct {
 			Name string `json:"name"`
 			Text string `json:"text"`
 		}{name, text})
 		sw.Event(int(ids.Add(1)), EventDelta, b)
 	})
-	run := fanout.Start(ctx, rt.tasks, req.options)
+	run := fanout.Start(ctx, p.tasks, req.options)
 	bp := buffers.Get().(*[]byte)
 	b := (*bp)[:0]
 	for res := range run.Results() {
-		b = report.AppendSource(b[:0], &rt.shape, &res)
+		b = report.AppendSource(b[:0], &rt.shape, &res, &p.traces[res.Index])
 		if sw.Event(int(ids.Add(1)), EventSource, b) != nil {
 			break // the client has gone; its context stops the sources
 		}
 	}
 	rep := run.Wait()
 	stopHeartbeat()
-	b = report.Append(b[:0], &rt.shape, req.mode, rep)
+	b = report.Append(b[:0], &rt.shape, req.mode, rep, p.traces)
 	sw.Event(int(ids.Add(1)), EventReport, b)
 	*bp = b
 	buffers.Put(bp)

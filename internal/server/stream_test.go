@@ -13,7 +13,6 @@ import (
 
 	"github.com/citypopy/highway/internal/report"
 	"github.com/citypopy/highway/internal/sse"
-	"github.com/citypopy/highway/source"
 )
 
 func readEvents(t *testing.T, body io.Reader) []*sse.Event {
@@ -98,7 +97,7 @@ func gate(t *testing.T) (*httptest.Server, slowGate) {
 		}
 	})
 	srv := httptest.NewServer(mux)
-	t.Cleanup(func() { source.Transport.CloseIdleConnections(); srv.Close() })
+	t.Cleanup(func() { pool.CloseIdleConnections(); srv.Close() })
 	return srv, g
 }
 

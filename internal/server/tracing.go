@@ -10,8 +10,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/policy"
 	"github.com/citypopy/highway/source"
 )
 
@@ -22,7 +22,7 @@ import (
 type tracing struct {
 	tracer    trace.Tracer
 	prop      propagation.TextMapPropagator
-	transport http.RoundTripper // source.Transport, injecting the attempt's context
+	transport http.RoundTripper // pool, injecting the attempt's context
 }
 
 func newTracing(tp trace.TracerProvider) *tracing {
@@ -33,7 +33,7 @@ func newTracing(tp trace.TracerProvider) *tracing {
 	return &tracing{
 		tracer:    tp.Tracer("github.com/citypopy/highway"),
 		prop:      prop,
-		transport: &injecting{next: source.Transport, prop: prop},
+		transport: &injecting{next: pool, prop: prop},
 	}
 }
 
@@ -67,22 +67,22 @@ type tracedSource struct {
 }
 
 // Fetch runs the source's whole stack inside the span of its lane.
-func (s *tracedSource) Fetch(ctx context.Context) (json.RawMessage, error) {
+func (s *tracedSource) Fetch(ctx context.Context, call *source.Call) (json.RawMessage, error) {
 	ctx, span := s.tracer.Start(ctx, "source "+s.name, trace.WithAttributes(
 		attribute.String("highway.source", s.name),
 		attribute.String("highway.source.kind", s.kind),
 	))
 	defer span.End()
-	v, err := s.next.Fetch(ctx)
-	tr := fanout.TraceFrom(ctx)
+	v, err := s.next.Fetch(ctx, call)
+	tr := policy.TraceFrom(ctx)
 	marks := tr.Marks()
 	span.SetAttributes(
 		attribute.String("highway.outcome", outcome(err, marks)),
 		attribute.Int("highway.attempts", tr.Attempts()),
-		attribute.Bool("highway.hedged", marks.Has(fanout.Hedged)),
-		attribute.Bool("highway.hedge_won", marks.Has(fanout.HedgeWon)),
-		attribute.Bool("highway.coalesced", marks.Has(fanout.Coalesced)),
-		attribute.Bool("highway.cache_hit", marks.Has(fanout.CacheHit)),
+		attribute.Bool("highway.hedged", marks.Has(policy.Hedged)),
+		attribute.Bool("highway.hedge_won", marks.Has(policy.HedgeWon)),
+		attribute.Bool("highway.coalesced", marks.Has(policy.Coalesced)),
+		attribute.Bool("highway.cache_hit", marks.Has(policy.CacheHit)),
 	)
 	setError(span, err)
 	return v, err
@@ -99,12 +99,12 @@ type tracedAttempt struct {
 }
 
 // Fetch makes one upstream call inside a span of its own.
-func (a *tracedAttempt) Fetch(ctx context.Context) (json.RawMessage, error) {
-	n := fanout.TraceFrom(ctx).AddAttempt()
+func (a *tracedAttempt) Fetch(ctx context.Context, call *source.Call) (json.RawMessage, error) {
+	n := policy.TraceFrom(ctx).AddAttempt()
 	ctx, span := a.tracer.Start(ctx, "attempt "+a.name, trace.WithSpanKind(a.kind),
 		trace.WithAttributes(attribute.String("highway.source", a.name), attribute.Int("highway.attempt", n)))
 	defer span.End()
-	v, err := a.next.Fetch(ctx)
+	v, err := a.next.Fetch(ctx, call)
 	setError(span, err)
 	return v, err
 }

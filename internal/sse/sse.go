@@ -7,6 +7,7 @@ package sse
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -95,6 +96,20 @@ func (s *Writer) write(b []byte) error {
 		return err
 	}
 	return s.flush()
+}
+
+// ErrClosed is the error of a write to a closed Writer.
+var ErrClosed = errors.New("sse: write after the stream was closed")
+
+// Close ends the stream for the writer: every later write fails with
+// ErrClosed without touching the response, so that nothing reaches a
+// response whose handler has returned. It waits for a write under way.
+func (s *Writer) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = ErrClosed
+	}
 }
 
 func (s *Writer) flush() error {

@@ -1,84 +1,44 @@
-package source
+// Package template renders the text a source sends upstream (a URL's
+// path and query, headers, a JSON body, LLM prompts) from one call's
+// values: {{.params.NAME}} for a request parameter and {{.NEED.field}} for
+// a field of a need's answer. Every value is escaped for the place it
+// goes, whatever the template computes it with, and capped in size; the
+// scheme and host of an address are never templated.
+package template
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"sort"
 	"strings"
-	"text/template"
+	gotemplate "text/template"
 	"text/template/parse"
-
-	"github.com/citypopy/highway/fanout"
 )
 
 // MaxRendered caps what a template may render to.
 const MaxRendered = 64 << 10
 
-// Params are a request's parameters, by name, already validated.
-type Params map[string]string
-
-type paramsKey struct{}
-
-// WithParams returns ctx carrying a request's parameters, for templated
-// sources to render with.
-func WithParams(ctx context.Context, p Params) context.Context {
-	return context.WithValue(ctx, paramsKey{}, p)
-}
-
-// ParamsFrom returns the parameters ctx carries, or nil.
-func ParamsFrom(ctx context.Context) Params {
-	p, _ := ctx.Value(paramsKey{}).(Params)
-	return p
-}
-
-type bodyKey struct{}
-
-// WithBody returns ctx carrying a request's JSON body, for sources that
-// forward it.
-func WithBody(ctx context.Context, body []byte) context.Context {
-	return context.WithValue(ctx, bodyKey{}, body)
-}
-
-// BodyFrom returns the body ctx carries, or nil.
-func BodyFrom(ctx context.Context) []byte {
-	b, _ := ctx.Value(bodyKey{}).([]byte)
-	return b
-}
-
-// Key is a canonical form of the parameters, for telling apart calls that
-// a cache or coalescing must not share.
-func (p Params) Key() string {
-	if len(p) == 0 {
-		return ""
-	}
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(url.QueryEscape(k) + "=" + url.QueryEscape(p[k]) + "&")
-	}
-	return b.String()
-}
-
 // Escapers for where a rendered value goes.
-var (
-	EscapePath   = url.PathEscape
-	EscapeQuery  = url.QueryEscape
-	EscapeHeader = func(s string) string { return strings.Map(dropControl, s) }
-	EscapeNone   = func(s string) string { return s }
-	// EscapeJSON makes s the inside of a JSON string: a template puts it
-	// between quotes.
-	EscapeJSON = func(s string) string {
-		b, _ := marshal(s)
-		return string(b[1 : len(b)-1])
-	}
-)
+
+// Path escapes a value as one segment of a URL path.
+func Path(s string) string { return url.PathEscape(s) }
+
+// Query escapes a value as a URL query's key or value.
+func Query(s string) string { return url.QueryEscape(s) }
+
+// Header drops the control characters a header value must not hold.
+func Header(s string) string { return strings.Map(dropControl, s) }
+
+// None leaves a value as it is: for a prompt, which is JSON-encoded whole.
+func None(s string) string { return s }
+
+// JSON makes s the inside of a JSON string: a template puts it between
+// quotes.
+func JSON(s string) string {
+	b, _ := marshal(s)
+	return string(b[1 : len(b)-1])
+}
 
 // marshal is json.Marshal without HTML escaping: a prompt should read
 // "x<y", not "x\u003cy".
@@ -105,12 +65,12 @@ const MaxValue = 8 << 10
 
 // Template is text with references, rendered per call: {{.params.NAME}}
 // for a request parameter and {{.NEED.field}} for a field of a need's
-// answer (fanout.Inputs), every value escaped for where the text goes.
+// answer, every value escaped for where the text goes.
 // A value that is an object or an array is written as compact JSON. Plain
 // text without "{{" renders as itself at no cost.
 type Template struct {
 	text   string
-	t      *template.Template
+	t      *gotemplate.Template
 	escape func(string) string
 }
 
@@ -118,13 +78,13 @@ type Template struct {
 // whatever an action computes is escaped last, however it was computed.
 const escFunc = "highwayEscape"
 
-// ParseTemplate compiles text, whose values escape makes safe.
-func ParseTemplate(name, text string, escape func(string) string) (*Template, error) {
+// Parse compiles text, whose values escape makes safe.
+func Parse(name, text string, escape func(string) string) (*Template, error) {
 	tp := &Template{text: text, escape: escape}
 	if !strings.Contains(text, "{{") {
 		return tp, nil
 	}
-	t, err := template.New(name).Option("missingkey=error").Funcs(template.FuncMap{escFunc: tp.value}).Parse(text)
+	t, err := gotemplate.New(name).Option("missingkey=error").Funcs(gotemplate.FuncMap{escFunc: tp.value}).Parse(text)
 	if err != nil {
 		return nil, err
 	}
@@ -186,54 +146,66 @@ func (t *Template) value(v any) (string, error) {
 	return t.escape(s), nil
 }
 
-// Templated reports whether the text refers to anything.
-func (t *Template) Templated() bool { return t.t != nil }
-
-// Render renders the text with ctx's parameters and inputs.
-func (t *Template) Render(ctx context.Context) (string, error) {
-	return (&renderer{ctx: ctx}).render(t)
+// Values are what one call's templates render from: its parameters and
+// its needs' answers, each answer decoded once, when a template first
+// reads it, however many of the call's templates do.
+type Values struct {
+	params map[string]string
+	needs  map[string]json.RawMessage
+	data   map[string]any
+	err    error
 }
 
-// renderer renders the templates of one call from a single decoding of
-// its parameters and its needs' answers, made when a template first needs
-// it: a source with a templated path, query, headers and body decodes a
-// need's answer once, not four times.
-type renderer struct {
-	ctx  context.Context
-	data map[string]any
-	err  error
+// NewValues returns the values of a call with these parameters and needs'
+// answers.
+func NewValues(params map[string]string, needs map[string]json.RawMessage) *Values {
+	return &Values{params: params, needs: needs}
 }
 
-func (r *renderer) render(t *Template) (string, error) {
+// Render renders the text with v.
+func (t *Template) Render(v *Values) (string, error) {
 	if t.t == nil {
 		return t.text, nil
 	}
-	if r.data == nil && r.err == nil {
-		r.data, r.err = templateData(r.ctx)
+	if v.data == nil && v.err == nil {
+		v.data, v.err = v.decode()
 	}
-	if r.err != nil {
-		return "", fmt.Errorf("render %s: %w", t.t.Name(), r.err)
+	if v.err != nil {
+		return "", fmt.Errorf("render %s: %w", t.t.Name(), v.err)
 	}
 	var b strings.Builder
-	if err := t.t.Execute(&limitWriter{b: &b}, r.data); err != nil {
+	if err := t.t.Execute(&limitWriter{b: &b}, v.data); err != nil {
 		return "", fmt.Errorf("render %s: %w", t.t.Name(), err)
 	}
 	return b.String(), nil
 }
 
-// templateData is what templates see: .params and each need's answer.
-func templateData(ctx context.Context) (map[string]any, error) {
-	data := map[string]any{"params": map[string]string(ParamsFrom(ctx))}
-	for name, raw := range fanout.Inputs[json.RawMessage](ctx) {
+// decode is what templates see: .params and each need's answer.
+func (v *Values) decode() (map[string]any, error) {
+	data := map[string]any{"params": v.params}
+	for name, raw := range v.needs {
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber()
-		var v any
-		if err := dec.Decode(&v); err != nil {
+		var x any
+		if err := dec.Decode(&x); err != nil {
 			return nil, fmt.Errorf("the answer of %s is not JSON: %w", name, err)
 		}
-		data[name] = v
+		data[name] = x
 	}
 	return data, nil
+}
+
+// SplitBase splits an address into its fixed scheme://host and the rest.
+func SplitBase(raw string) (base, rest string) {
+	i := strings.Index(raw, "://")
+	if i < 0 {
+		return "", raw
+	}
+	j := strings.IndexAny(raw[i+3:], "/?")
+	if j < 0 {
+		return raw, ""
+	}
+	return raw[:i+3+j], raw[i+3+j:]
 }
 
 // Refs lists the fields the template refers to, such as ["params" "city"].

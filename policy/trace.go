@@ -1,18 +1,19 @@
-package fanout
+package policy
 
 import (
 	"context"
 	"sync/atomic"
 )
 
-// Trace records what the policies around one task's source did during its
-// call (attempts made, a hedge sent or won, an answer shared or cached), so
-// the report can say it. Start puts one in each task's context, the way
-// net/http/httptrace carries its hooks; policies find it with TraceFrom.
+// Trace records what the policies around one call did (attempts made, a
+// hedge sent or won, an answer shared or cached), so that a report can
+// say it. The caller puts one in the call's context with WithTrace, the
+// way net/http/httptrace carries its hooks; it is observability only and
+// never changes the answer.
 //
 // A Trace is safe for concurrent use: a hedge records from two goroutines.
-// Its methods do nothing on a nil Trace, so a policy used outside a gather
-// needs no checks.
+// Its methods do nothing on a nil Trace, so a policy called without one
+// needs no checks. The zero value is an empty record.
 type Trace struct {
 	attempts atomic.Int32
 	marks    atomic.Uint32
@@ -29,7 +30,7 @@ const (
 	CacheHit                     // the answer came from the cache, with no call
 	BreakerOpen                  // the circuit breaker refused the call
 	Shed                         // a concurrency limit stayed full until the call gave up
-	counted                      // Attempts was set by a policy
+	counted                      // attempts were recorded by a policy
 )
 
 // Has reports whether every mark in o is set in m.
@@ -37,16 +38,16 @@ func (m Mark) Has(o Mark) bool { return m&o == o }
 
 type traceKey struct{}
 
-// TraceFrom returns the Trace of the task whose context ctx is, or nil.
+// WithTrace returns ctx carrying t, for the policies of one call to record
+// on.
+func WithTrace(ctx context.Context, t *Trace) context.Context {
+	return context.WithValue(ctx, traceKey{}, t)
+}
+
+// TraceFrom returns the Trace ctx carries, or nil.
 func TraceFrom(ctx context.Context) *Trace {
 	t, _ := ctx.Value(traceKey{}).(*Trace)
 	return t
-}
-
-// WithTrace returns ctx carrying t, for running a source outside Start with
-// its policies' record kept.
-func WithTrace(ctx context.Context, t *Trace) context.Context {
-	return context.WithValue(ctx, traceKey{}, t)
 }
 
 // AddAttempt records one more call to the upstream itself and returns its

@@ -1,0 +1,103 @@
+package fanout_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/citypopy/highway/fanout"
+)
+
+// A gather refills its lanes when a task ends, not when its reader comes
+// back: with one lane, the second task starts as the first ends, though
+// nobody calls Wait for a long while.
+func TestAGatherRunsWithoutItsReader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		run := fanout.Start(t.Context(), []fanout.Task[string]{
+			{Name: "first", Source: sleeper(10*time.Millisecond, "a")},
+			{Name: "second", Source: sleeper(10*time.Millisecond, "b")},
+		}, fanout.Options{Lanes: 1})
+		time.Sleep(100 * time.Millisecond)
+		rep := run.Wait()
+		if s := rep.Results[1].Start; s != 10*time.Millisecond || rep.Total != 20*time.Millisecond {
+			t.Errorf("second started at %v, total %v; want 10ms and 20ms", s, rep.Total)
+		}
+		var order []string
+		for r := range run.Results() { // after Wait, Results still yields all of them
+			order = append(order, r.Name)
+		}
+		if len(order) != 2 || order[0] != "first" {
+			t.Errorf("results after Wait: %v", order)
+		}
+	})
+}
+
+// context.Cause, in the source and in anything derived from its context,
+// tells the source's own timeout from the gather's deadline and from the
+// caller leaving.
+func TestContextCauseSaysWhyASourceWasStopped(t *testing.T) {
+	leaving := errors.New("client left")
+	cases := []struct {
+		name    string
+		timeout time.Duration // the task's
+		opt     fanout.Options
+		cancel  bool // the caller cancels at 30ms
+		is      func(error) bool
+	}{
+		{"own timeout", 10 * time.Millisecond, fanout.Options{Timeout: 20 * time.Millisecond}, false, isType[*fanout.TimeoutError]},
+		{"gather deadline", 50 * time.Millisecond, fanout.Options{Timeout: 20 * time.Millisecond}, false, isType[*fanout.DeadlineError]},
+		{"caller leaving", 50 * time.Millisecond, fanout.Options{}, true, func(err error) bool { return err == leaving }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithCancelCause(t.Context())
+				defer cancel(nil)
+				if c.cancel {
+					time.AfterFunc(30*time.Millisecond, func() { cancel(leaving) })
+				}
+				var seen, derived error
+				src := fanout.Func[string](func(ctx context.Context, _ map[string]string) (string, error) {
+					child, stop := context.WithCancel(ctx) // as net/http does per call
+					defer stop()
+					<-child.Done()
+					seen, derived = context.Cause(ctx), context.Cause(child)
+					return "", child.Err()
+				})
+				rep := fanout.Gather(ctx, []fanout.Task[string]{{Name: "s", Source: src, Timeout: c.timeout}}, c.opt)
+				if !c.is(seen) || !c.is(derived) || !c.is(rep.Results[0].Err) {
+					t.Errorf("cause %v, derived %v, result %v", seen, derived, rep.Results[0].Err)
+				}
+			})
+		})
+	}
+}
+
+func isType[E error](err error) bool {
+	_, ok := errors.AsType[E](err)
+	return ok
+}
+
+// Go turns a panic, and runtime.Goexit, into a *PanicError with the
+// stack, handed to done: the process lives.
+func TestGoRecoversPanicsAndGoexit(t *testing.T) {
+	for name, f := range map[string]func() (int, error){
+		"panic":  func() (int, error) { panic("truck overturned") },
+		"goexit": func() (int, error) { runtime.Goexit(); return 1, nil },
+	} {
+		got := make(chan error, 1)
+		fanout.Go(f, func(v int, err error) { got <- err })
+		var pe *fanout.PanicError
+		if err := <-got; !errors.As(err, &pe) || len(pe.Stack) == 0 {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	got := make(chan int, 1)
+	fanout.Go(func() (int, error) { return 7, nil }, func(v int, err error) { got <- v })
+	if v := <-got; v != 7 {
+		t.Errorf("a plain call gave %d", v)
+	}
+}
