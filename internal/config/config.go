@@ -6,7 +6,6 @@ package config
 
 import (
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -38,92 +37,6 @@ type Config struct {
 
 	// File is where the configuration came from, for messages.
 	File string `yaml:"-"`
-}
-
-// Source kinds.
-const (
-	KindMock      = "mock"
-	KindHTTP      = "http"
-	KindOpenAI    = "openai"
-	KindAnthropic = "anthropic"
-)
-
-// Source is one upstream.
-type Source struct {
-	// Kind is mock or http.
-	Kind string `yaml:"kind"`
-	// Timeout bounds each call to this source, retries and hedges
-	// included. Default: none for mock (the route's timeout bounds it),
-	// 10s for http.
-	Timeout Duration `yaml:"timeout"`
-
-	// Idempotent says a call may safely be repeated, which retries and
-	// hedges need. Default: true for mock and for http GET.
-	Idempotent *bool `yaml:"idempotent"`
-	// Retry retries failed calls. Default for idempotent http sources:
-	// 2 attempts, 50ms backoff; none for mock.
-	Retry *Retry `yaml:"retry"`
-	// Hedge sends a second attempt when the first is slow. Default: off.
-	Hedge *Hedge `yaml:"hedge"`
-	// Breaker fails fast while the source keeps failing. Default for http:
-	// 5 failures, 10s cooldown; none for mock.
-	Breaker *Breaker `yaml:"breaker"`
-	// Concurrency caps the calls in flight to this source; 0 means no cap.
-	Concurrency int `yaml:"concurrency"`
-	// Coalesce makes identical calls in flight share one upstream call.
-	Coalesce bool `yaml:"coalesce"`
-	// Cache keeps successful answers for a TTL. Default: off.
-	Cache *Cache `yaml:"cache"`
-
-	// Needs names the sources whose answers this one uses in its templates
-	// as {{.NAME.field}}: it starts the moment they have all finished, and
-	// is skipped when one fails, unless Fallback has a value for it. A
-	// route that lists this source must list its needs too.
-	Needs []string `yaml:"needs"`
-	// Fallback stands in for a failed need, by need name: the source runs
-	// with this value as that need's answer.
-	Fallback map[string]json.RawMessage `yaml:"fallback"`
-
-	// Latency, Jitter, FailureRate, Tail and Data describe a mock source;
-	// FailureStatus and RetryAfter shape its failures when highway mock
-	// serves it over HTTP.
-	Latency       Duration `yaml:"latency"`
-	Jitter        Duration `yaml:"jitter"`
-	FailureRate   Ratio    `yaml:"failure_rate"`
-	Tail          *Tail    `yaml:"tail"`
-	FailureStatus int      `yaml:"failure_status"`
-	RetryAfter    Duration `yaml:"retry_after"`
-	// Fault, for highway mock, makes every call misbehave: hang (never
-	// answer), html (a non-JSON page) or huge (a 2 MiB body).
-	Fault string          `yaml:"fault"`
-	Data  json.RawMessage `yaml:"data"`
-
-	// URL, Method, Headers and MaxBytes describe an http source. URL is
-	// fixed here: a request never chooses an upstream host.
-	URL      string            `yaml:"url"`
-	Method   string            `yaml:"method"`
-	Headers  map[string]string `yaml:"headers"`
-	MaxBytes int64             `yaml:"max_bytes"`
-	// ForwardBody sends a POST route's JSON body upstream as this call's
-	// body (method POST, PUT or PATCH).
-	ForwardBody bool `yaml:"forward_body"`
-	// Body is the call's JSON body as a template, values escaped as JSON
-	// string contents: {"q": "{{.params.q}}"}. Method defaults to POST.
-	Body string `yaml:"body"`
-
-	// BaseURL, Model, APIKey, System, User, MaxTokens, Stream, FirstToken
-	// and Stall describe an LLM source: openai (any server speaking the
-	// Chat Completions API) or anthropic (the Messages API). APIKey usually
-	// comes from the environment: api_key: ${OPENAI_API_KEY}.
-	BaseURL    string   `yaml:"base_url"`
-	Model      string   `yaml:"model"`
-	APIKey     string   `yaml:"api_key"`
-	System     string   `yaml:"system"`
-	User       string   `yaml:"user"`
-	MaxTokens  int      `yaml:"max_tokens"`
-	Stream     bool     `yaml:"stream"`
-	FirstToken Duration `yaml:"first_token_timeout"`
-	Stall      Duration `yaml:"stall_timeout"`
 }
 
 // Route is one path served by fanning out to sources.
@@ -332,56 +245,5 @@ func (c *Config) applyDefaults() {
 		if r.MaxBody == 0 {
 			r.MaxBody = DefaultMaxBody
 		}
-	}
-}
-
-func (s *Source) applyDefaults() {
-	if s.Kind == KindOpenAI || s.Kind == KindAnthropic {
-		if s.Timeout == 0 {
-			s.Timeout = Duration(DefaultLLMTimeout)
-		}
-		if s.Idempotent == nil {
-			no := false // a chat call costs tokens: do not repeat it unless told
-			s.Idempotent = &no
-		}
-		if s.Breaker == nil {
-			b := DefaultBreaker
-			s.Breaker = &b
-		}
-	}
-	if s.Kind == KindHTTP {
-		if s.Method == "" && s.Body != "" {
-			s.Method = "POST"
-		}
-		if s.Method == "" {
-			s.Method = "GET"
-		}
-		if s.Timeout == 0 {
-			s.Timeout = Duration(DefaultHTTPTimeout)
-		}
-	}
-	if s.Idempotent == nil {
-		idem := s.Kind == KindMock || s.Method == "GET"
-		s.Idempotent = &idem
-	}
-	if s.Kind == KindHTTP && s.Retry == nil && *s.Idempotent {
-		r := DefaultRetry
-		s.Retry = &r
-	}
-	if s.Kind == KindHTTP && s.Breaker == nil {
-		b := DefaultBreaker
-		s.Breaker = &b
-	}
-	if s.Retry != nil && s.Retry.Backoff == 0 {
-		s.Retry.Backoff = DefaultRetry.Backoff
-	}
-	if s.Retry != nil && s.Retry.MaxBackoff == 0 {
-		s.Retry.MaxBackoff = DefaultRetry.MaxBackoff
-	}
-	if s.Hedge != nil && s.Hedge.MaxExtra == 0 {
-		s.Hedge.MaxExtra = DefaultMaxExtra
-	}
-	if s.Breaker != nil && s.Breaker.Cooldown == 0 {
-		s.Breaker.Cooldown = DefaultBreaker.Cooldown
 	}
 }

@@ -20,22 +20,23 @@ func TestDefaultIsTheSeedsCity(t *testing.T) {
 	if c.Listen != "127.0.0.1:8080" || len(c.Sources) != 5 || c.Routes[0].Path != "/city-report" {
 		t.Fatalf("%+v", c)
 	}
-	if chat := c.Sources["chat"]; chat.Kind != KindOpenAI || !chat.Stream || !strings.HasPrefix(chat.BaseURL, "http://127.0.0.1:9000/openai/v1") {
+	if chat := c.Sources["chat"]; chat.Kind != KindOpenAI || !chat.Spec.(*LLM).Stream || !strings.HasPrefix(chat.Spec.(*LLM).BaseURL, "http://127.0.0.1:9000/openai/v1") {
 		t.Errorf("the default chat lane should stream from the server's own fake OpenAI: %+v", chat)
 	}
-	img, search := time.Duration(c.Sources["image"].Latency), time.Duration(c.Sources["search"].Latency)
+	img, search := time.Duration(c.Sources["image"].Spec.(*Mock).Latency), time.Duration(c.Sources["search"].Spec.(*Mock).Latency)
 	for name, s := range c.Sources {
-		if s.Kind != KindMock {
+		m, ok := s.Spec.(*Mock)
+		if !ok {
 			continue
 		}
-		if time.Duration(s.Latency) > img || time.Duration(s.Latency) < search {
-			t.Errorf("%s latency %v outside search..image (%v..%v)", name, s.Latency, search, img)
+		if time.Duration(m.Latency) > img || time.Duration(m.Latency) < search {
+			t.Errorf("%s latency %v outside search..image (%v..%v)", name, m.Latency, search, img)
 		}
 	}
-	if got := string(c.Sources["weather"].Data); got != `{"city":"Citypopy","temp":"22°C"}` {
+	if got := string(c.Sources["weather"].Spec.(*Mock).Data); got != `{"city":"Citypopy","temp":"22°C"}` {
 		t.Errorf("weather data %s", got)
 	}
-	if b := c.Sources["brief"]; b.Kind != KindOpenAI || !slices.Equal(b.Needs, []string{"weather", "search"}) || !strings.Contains(b.User, "{{.weather.temp}}") {
+	if b := c.Sources["brief"]; b.Kind != KindOpenAI || !slices.Equal(b.Needs, []string{"weather", "search"}) || !strings.Contains(b.Spec.(*LLM).User, "{{.weather.temp}}") {
 		t.Errorf("the default brief should need weather and search: %+v", b)
 	}
 }
@@ -60,14 +61,14 @@ routes:
 		t.Fatal(err)
 	}
 	r := c.Sources["remote"]
-	if r.Method != "GET" || time.Duration(r.Timeout) != 2*time.Second || r.Headers["Authorization"] != "Bearer s3cret" {
+	if h := r.Spec.(*HTTP); h.Method != "GET" || time.Duration(r.Timeout) != 2*time.Second || h.Headers["Authorization"] != "Bearer s3cret" {
 		t.Errorf("remote %+v", r)
 	}
 	if c.Routes[1].Method != "GET" || time.Duration(c.Routes[1].Timeout) != DefaultRouteTimeout {
 		t.Errorf("route defaults %+v", c.Routes[1])
 	}
-	if string(c.Sources["search"].Data) != `{"hits":3}` {
-		t.Errorf("search data %s", c.Sources["search"].Data)
+	if d := c.Sources["search"].Spec.(*Mock).Data; string(d) != `{"hits":3}` {
+		t.Errorf("search data %s", d)
 	}
 }
 
@@ -262,8 +263,8 @@ routes:
 		t.Fatal(err)
 	}
 	b := c.Sources["brief"]
-	if b.Method != "POST" || len(b.Needs) != 2 || string(b.Fallback["search"]) != `{"hits":[]}` {
-		t.Errorf("brief: method %s needs %v fallback %s", b.Method, b.Needs, b.Fallback["search"])
+	if b.Spec.(*HTTP).Method != "POST" || len(b.Needs) != 2 || string(b.Fallback["search"]) != `{"hits":[]}` {
+		t.Errorf("brief: method %s needs %v fallback %s", b.Spec.(*HTTP).Method, b.Needs, b.Fallback["search"])
 	}
 }
 
@@ -319,7 +320,7 @@ routes: [{path: /r, sources: [a]}]
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := string(c.Sources["a"].Data), `{"z":1,"a":[true,null,2.5,"x\"y",16],"m":{"k":null},"s":"<b>&"}`; got != want {
+	if got, want := string(c.Sources["a"].Spec.(*Mock).Data), `{"z":1,"a":[true,null,2.5,"x\"y",16],"m":{"k":null},"s":"<b>&"}`; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
@@ -369,7 +370,7 @@ routes: [{path: /chat, sources: [chat]}]
 		t.Fatal(err)
 	}
 	s := c.Sources["chat"]
-	if s.APIKey != "sk-x" || !s.Stream || s.Timeout.Std() != DefaultLLMTimeout || *s.Idempotent || s.Retry != nil || s.Breaker == nil {
+	if l := s.Spec.(*LLM); l.APIKey != "sk-x" || !l.Stream || s.Timeout.Std() != DefaultLLMTimeout || *s.Idempotent || s.Retry != nil || s.Breaker == nil {
 		t.Errorf("%+v", s)
 	}
 }
@@ -407,8 +408,8 @@ routes:
 		s.Concurrency != 256 || !s.Coalesce || s.Cache.TTL.Std() != 30*time.Second || s.Retry.MaxBackoff != DefaultRetry.MaxBackoff {
 		t.Errorf("search: %+v %+v %+v", s.Retry, s.Hedge, s.Cache)
 	}
-	if m.Tail.Rate != 0.01 || m.Hedge.Delay.Fixed != 60*time.Millisecond || m.Hedge.MaxExtra != DefaultMaxExtra || m.FailureRate != 0.005 || m.Breaker != nil || m.Retry != nil {
-		t.Errorf("tailed mock: %+v %+v", m.Tail, m.Hedge)
+	if mk := m.Spec.(*Mock); mk.Tail.Rate != 0.01 || m.Hedge.Delay.Fixed != 60*time.Millisecond || m.Hedge.MaxExtra != DefaultMaxExtra || mk.FailureRate != 0.005 || m.Breaker != nil || m.Retry != nil {
+		t.Errorf("tailed mock: %+v %+v", mk.Tail, m.Hedge)
 	}
 	if !c.Routes[0].IsOptional("search") || c.Routes[0].IsOptional("plain") || c.Admission != DefaultAdmission {
 		t.Errorf("route %+v admission %+v", c.Routes[0], c.Admission)

@@ -73,6 +73,7 @@ func (d *decoder) decodeDocument(data []byte, c *Config) error {
 var (
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 	rawJSON         = reflect.TypeFor[json.RawMessage]()
+	sourceType      = reflect.TypeFor[Source]()
 )
 
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
@@ -83,6 +84,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.pos[path] = position{n.Line, n.Column}
 	}
 	switch {
+	case v.Type() == sourceType:
+		d.decodeSource(n, v.Addr().Interface().(*Source), path)
+		return
 	case v.Type() == rawJSON:
 		var b bytes.Buffer
 		if d.toJSON(n, &b, path) {
@@ -199,13 +203,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	if !d.expect(n, yaml.MappingNode, path, "a mapping of fields") {
 		return
 	}
-	fields := map[string]int{}
-	t := v.Type()
-	for i := range t.NumField() {
-		if tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]; tag != "" && tag != "-" {
-			fields[tag] = i
-		}
-	}
+	fields := yamlFields(v.Type())
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
@@ -221,6 +219,17 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			d.decode(val, v.Field(idx), p)
 		}
 	}
+}
+
+// yamlFields maps the YAML names of a struct's fields to their indices.
+func yamlFields(t reflect.Type) map[string]int {
+	fields := map[string]int{}
+	for i := range t.NumField() {
+		if tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]; tag != "" && tag != "-" {
+			fields[tag] = i
+		}
+	}
+	return fields
 }
 
 func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {

@@ -160,19 +160,11 @@ type templateRef struct {
 	field, param string // param is "" for a reference to something else
 }
 
-// templateFields are the source fields that may refer to parameters.
-func templateFields(s *Source) map[string]string {
-	f := map[string]string{"url": s.URL, "system": s.System, "user": s.User, "body": s.Body}
-	for k, v := range s.Headers {
-		f["headers."+k] = v
-	}
-	return f
-}
-
 func templateRefs(s *Source) []templateRef {
 	var refs []templateRef
-	for _, field := range slices.Sorted(maps.Keys(templateFields(s))) {
-		t, err := template.Parse(field, templateFields(s)[field], template.None)
+	fields := s.templateFields()
+	for _, field := range slices.Sorted(maps.Keys(fields)) {
+		t, err := template.Parse(field, fields[field], template.None)
 		if err != nil {
 			continue // reported by validateTemplates
 		}
@@ -191,7 +183,7 @@ func templateRefs(s *Source) []templateRef {
 // .params.NAME and to needs' answers, and leave the URL's scheme and host
 // fixed.
 func (d *decoder) validateTemplates(p string, s *Source) {
-	fields := templateFields(s)
+	fields := s.templateFields()
 	for _, field := range slices.Sorted(maps.Keys(fields)) {
 		t, err := template.Parse(field, fields[field], template.None)
 		if err != nil {
@@ -208,7 +200,7 @@ func (d *decoder) validateTemplates(p string, s *Source) {
 			}
 		}
 	}
-	if base, _ := template.SplitBase(s.URL); strings.Contains(base, "{{") {
+	if base, _ := template.SplitBase(fields["url"]); strings.Contains(base, "{{") {
 		d.failAt(p+".url", "the scheme and host must be fixed: a request never chooses the upstream host")
 	}
 }
@@ -226,93 +218,16 @@ func (d *decoder) validateSource(name string, s *Source) {
 		d.failAt(p+".timeout", "must not be negative")
 	}
 	d.validatePolicies(p, s)
-	mockOnly := map[string]bool{"latency": s.Latency != 0, "jitter": s.Jitter != 0, "failure_rate": s.FailureRate != 0, "data": s.Data != nil,
-		"tail": s.Tail != nil, "failure_status": s.FailureStatus != 0, "retry_after": s.RetryAfter != 0, "fault": s.Fault != ""}
-	httpOnly := map[string]bool{"url": s.URL != "", "method": s.Method != "", "headers": s.Headers != nil, "forward_body": s.ForwardBody, "body": s.Body != ""}
-	llmOnly := map[string]bool{"base_url": s.BaseURL != "", "model": s.Model != "", "api_key": s.APIKey != "", "system": s.System != "",
-		"user": s.User != "", "max_tokens": s.MaxTokens != 0, "stream": s.Stream, "first_token_timeout": s.FirstToken != 0, "stall_timeout": s.Stall != 0}
-	switch s.Kind {
-	case KindMock:
-		d.notUsed(p, s.Kind, httpOnly)
-		d.notUsed(p, s.Kind, llmOnly)
-		if s.MaxBytes != 0 {
-			d.failAt(p+".max_bytes", "not used by kind mock")
-		}
-		if s.Latency < 0 {
-			d.failAt(p+".latency", "must not be negative")
-		}
-		if s.Jitter < 0 {
-			d.failAt(p+".jitter", "must not be negative")
-		}
-		if s.Tail != nil && (s.Tail.Rate == 0 || s.Tail.Latency <= 0) {
-			d.failAt(p+".tail", "needs a rate and a positive latency, such as {rate: 1%%, latency: 1s}")
-		}
-		if s.FailureStatus != 0 && (s.FailureStatus < 400 || s.FailureStatus > 599) {
-			d.failAt(p+".failure_status", "want an HTTP error status from 400 to 599, got %d", s.FailureStatus)
-		}
-		if s.RetryAfter < 0 {
-			d.failAt(p+".retry_after", "must not be negative")
-		}
-		switch s.Fault {
-		case "", "hang", "html", "huge":
-		default:
-			d.failAt(p+".fault", "unknown fault %q (hang, html or huge)", s.Fault)
-		}
-	case KindOpenAI, KindAnthropic:
-		d.notUsed(p, s.Kind, mockOnly)
-		d.notUsed(p, s.Kind, httpOnly)
-		d.validateURL(p+".base_url", s.BaseURL)
-		if s.Model == "" {
-			d.failAt(p+".model", "missing: an %s source needs a model", s.Kind)
-		}
-		if s.User == "" {
-			d.failAt(p+".user", "missing: the prompt to send")
-		}
-		if s.MaxTokens < 0 || s.FirstToken < 0 || s.Stall < 0 {
-			d.failAt(p, "max_tokens and token timeouts must not be negative")
-		}
-	case KindHTTP:
-		d.notUsed(p, s.Kind, mockOnly)
-		d.notUsed(p, s.Kind, llmOnly)
-		d.validateURL(p+".url", s.URL)
-		switch s.Method {
-		case "GET", "POST", "PUT", "PATCH", "DELETE":
-		default:
-			d.failAt(p+".method", "unsupported method %q (GET, POST, PUT, PATCH or DELETE)", s.Method)
-		}
-		for _, k := range slices.Sorted(maps.Keys(s.Headers)) {
-			if !validHeaderName(k) {
-				d.failAt(p+".headers."+k, "invalid header name %q", k)
-			} else if strings.ContainsAny(s.Headers[k], "\r\n\x00") {
-				d.failAt(p+".headers."+k, "invalid header value (control characters?)")
-			}
-		}
-		if s.MaxBytes < 0 {
-			d.failAt(p+".max_bytes", "must not be negative")
-		}
-		if s.ForwardBody && s.Method != "POST" && s.Method != "PUT" && s.Method != "PATCH" {
-			d.failAt(p+".forward_body", "a body goes with POST, PUT or PATCH, not %s", s.Method)
-		}
-		if s.Body != "" && s.Method != "POST" && s.Method != "PUT" && s.Method != "PATCH" {
-			d.failAt(p+".body", "a body goes with POST, PUT or PATCH, not %s", s.Method)
-		}
-		if s.Body != "" && s.ForwardBody {
-			d.failAt(p+".body", "give body or forward_body, not both")
-		}
-	case "":
+	switch {
+	case s.Kind == "":
 		d.failAt(p, "missing kind (mock, http, openai or anthropic)")
-	default:
+	case s.Spec == nil:
 		d.failAt(p+".kind", "unknown kind %q (known kinds: anthropic, http, mock, openai)", s.Kind)
-	}
-}
-
-// notUsed refuses fields that belong to another kind of source: they would
-// silently do nothing.
-func (d *decoder) notUsed(p, kind string, set map[string]bool) {
-	for _, f := range slices.Sorted(maps.Keys(set)) {
-		if set[f] {
-			d.failAt(p+"."+f, "not used by kind %s", kind)
+	default:
+		for _, f := range s.unused {
+			d.failAt(f, "not used by kind %s", s.Kind)
 		}
+		s.Spec.validate(d, p, s)
 	}
 }
 
@@ -355,7 +270,7 @@ func (d *decoder) validateRoute(p string, r *Route, sources map[string]*Source) 
 		d.failAt(p+".max_body", "must not be negative")
 	}
 	for _, name := range r.Sources {
-		if s := sources[name]; s != nil && s.ForwardBody && r.Method != "POST" {
+		if s := sources[name]; s != nil && s.ForwardsBody() && r.Method != "POST" {
 			d.failAt(p+".method", "source %s forwards the request body, so the route must be POST", name)
 		}
 	}

@@ -56,14 +56,12 @@ func New(cfg *config.Config) (*Server, error) {
 	s := &Server{endpoints: map[string]*endpoint{}}
 	paths := map[string]string{}
 	for name, sc := range cfg.Sources {
-		if sc.Kind != config.KindMock {
+		m, ok := sc.Spec.(*config.Mock)
+		if !ok {
 			continue
 		}
-		e := &endpoint{calls: new(atomic.Int64), failureStatus: sc.FailureStatus, retryAfter: sc.RetryAfter.Std(), fault: sc.Fault, size: DefaultHugeSize}
-		e.mock = source.Mock{Latency: sc.Latency.Std(), Jitter: sc.Jitter.Std(), FailureRate: float64(sc.FailureRate), Data: sc.Data}
-		if sc.Tail != nil {
-			e.mock.TailRate, e.mock.TailLatency = float64(sc.Tail.Rate), sc.Tail.Latency.Std()
-		}
+		e := &endpoint{calls: new(atomic.Int64), failureStatus: m.FailureStatus, retryAfter: m.RetryAfter.Std(), fault: m.Fault, size: DefaultHugeSize}
+		e.mock = *m.Source()
 		if e.failureStatus == 0 {
 			e.failureStatus = http.StatusInternalServerError
 		}

@@ -44,57 +44,12 @@ func buildSources(cfg *config.Config, tr *tracing, prev map[string]*upstream) (m
 			out[name] = u
 			continue
 		}
-		base, err := baseSource(name, sc, transport)
-		if err != nil {
-			return nil, err
+		if sc.Spec == nil {
+			return nil, fmt.Errorf("build source %s: unknown kind %q", name, sc.Kind)
 		}
-		out[name] = stack(name, sc, base, tr)
+		out[name] = stack(name, sc, sc.Spec.Build(name, transport), tr)
 	}
 	return out, nil
-}
-
-func baseSource(name string, sc *config.Source, transport http.RoundTripper) (source.Source, error) {
-	switch sc.Kind {
-	case config.KindMock:
-		return NewMock(sc), nil
-	case config.KindHTTP:
-		h := &source.HTTP{Method: sc.Method, URL: sc.URL, MaxBytes: sc.MaxBytes, ForwardBody: sc.ForwardBody, Body: sc.Body, Transport: transport}
-		if len(sc.Headers) > 0 {
-			h.Header = make(http.Header, len(sc.Headers))
-			for k, v := range sc.Headers {
-				h.Header.Set(k, v)
-			}
-		}
-		return h, nil
-	case config.KindOpenAI:
-		return &source.OpenAI{LLM: llm(name, sc, transport)}, nil
-	case config.KindAnthropic:
-		return &source.Anthropic{LLM: llm(name, sc, transport)}, nil
-	}
-	return nil, fmt.Errorf("build source %s: unknown kind %q", name, sc.Kind)
-}
-
-func llm(name string, sc *config.Source, transport http.RoundTripper) source.LLM {
-	return source.LLM{
-		Transport: transport,
-		Name:      name, BaseURL: sc.BaseURL, Model: sc.Model, APIKey: sc.APIKey,
-		System: sc.System, User: sc.User, MaxTokens: sc.MaxTokens, Stream: sc.Stream,
-		FirstToken: sc.FirstToken.Std(), Stall: sc.Stall.Std(), MaxBytes: sc.MaxBytes,
-	}
-}
-
-// NewMock makes the in-process mock a mock source's config describes.
-func NewMock(sc *config.Source) *source.Mock {
-	m := &source.Mock{
-		Latency:     sc.Latency.Std(),
-		Jitter:      sc.Jitter.Std(),
-		FailureRate: float64(sc.FailureRate),
-		Data:        sc.Data,
-	}
-	if sc.Tail != nil {
-		m.TailRate, m.TailLatency = float64(sc.Tail.Rate), sc.Tail.Latency.Std()
-	}
-	return m
 }
 
 // stack wraps base in the source's policies, outermost first:

@@ -1,0 +1,83 @@
+package config
+
+import (
+	"net/http"
+
+	"github.com/citypopy/highway/source"
+)
+
+// LLM is a chat lane: kind openai (any server speaking the Chat
+// Completions API) or anthropic (the Messages API). System and User are
+// templates of the request's parameters and the needs' answers. APIKey
+// usually comes from the environment: api_key: ${OPENAI_API_KEY}.
+type LLM struct {
+	BaseURL   string `yaml:"base_url"`
+	Model     string `yaml:"model"`
+	APIKey    string `yaml:"api_key"`
+	System    string `yaml:"system"`
+	User      string `yaml:"user"`
+	MaxTokens int    `yaml:"max_tokens"`
+	// Stream asks for the reply token by token, streamed to clients as
+	// delta events.
+	Stream bool `yaml:"stream"`
+	// FirstToken bounds the wait for a stream's first token; Stall the
+	// wait between two tokens after it.
+	FirstToken Duration `yaml:"first_token_timeout"`
+	Stall      Duration `yaml:"stall_timeout"`
+	MaxBytes   int64    `yaml:"max_bytes"`
+
+	provider string // KindOpenAI or KindAnthropic
+}
+
+// Build makes the chat lane, named name in the deltas it streams.
+func (l *LLM) Build(name string, transport http.RoundTripper) source.Source {
+	if l.provider == KindAnthropic {
+		a := &source.Anthropic{}
+		l.fill(&a.LLM, name, transport)
+		return a
+	}
+	o := &source.OpenAI{}
+	l.fill(&o.LLM, name, transport)
+	return o
+}
+
+// fill sets what every provider's lane shares.
+func (l *LLM) fill(c *source.LLM, name string, transport http.RoundTripper) {
+	c.Transport, c.Name = transport, name
+	c.BaseURL, c.Model, c.APIKey = l.BaseURL, l.Model, l.APIKey
+	c.System, c.User, c.MaxTokens, c.Stream = l.System, l.User, l.MaxTokens, l.Stream
+	c.FirstToken, c.Stall, c.MaxBytes = l.FirstToken.Std(), l.Stall.Std(), l.MaxBytes
+}
+
+// defaults: 60s, and never repeated unless told (a chat call costs
+// tokens); a breaker always.
+func (l *LLM) defaults(s *Source) {
+	if s.Timeout == 0 {
+		s.Timeout = Duration(DefaultLLMTimeout)
+	}
+	if s.Idempotent == nil {
+		no := false
+		s.Idempotent = &no
+	}
+	s.defaultBreaker()
+}
+
+func (l *LLM) validate(d *decoder, p string, s *Source) {
+	d.validateURL(p+".base_url", l.BaseURL)
+	if l.Model == "" {
+		d.failAt(p+".model", "missing: an %s source needs a model", s.Kind)
+	}
+	if l.User == "" {
+		d.failAt(p+".user", "missing: the prompt to send")
+	}
+	if l.MaxTokens < 0 || l.FirstToken < 0 || l.Stall < 0 {
+		d.failAt(p, "max_tokens and token timeouts must not be negative")
+	}
+	if l.MaxBytes < 0 {
+		d.failAt(p+".max_bytes", "must not be negative")
+	}
+}
+
+func (l *LLM) templates() map[string]string {
+	return map[string]string{"system": l.System, "user": l.User}
+}
