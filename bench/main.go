@@ -66,6 +66,7 @@ func main() {
 	surgeUsers := flag.Int("surge-users", 10000, "users in the surge row (0 to skip)")
 	rounds := flag.Int("rounds", 3, "interleaved rounds over all systems; each cell is the median")
 	out := flag.String("out", "bench/RESULTS.md", "where to write the results")
+	ab := flag.String("ab", "", "an older highway binary, measured beside this build under the same load: the A/B of a change")
 	flag.Parse()
 
 	var conns []int
@@ -98,6 +99,12 @@ func main() {
 		{name: "seed FastAPI + aiohttp", group: "http", args: py, dir: *peers, env: append(latencies, "UPSTREAM="+up)},
 		{name: "highway, coalesce on", group: "http", args: []string{highway, "serve", "-log", "off", "-config", "bench/config/http-coalesce.yaml", "-addr"}},
 		{name: "highway, cache 1s", group: "http", args: []string{highway, "serve", "-log", "off", "-config", "bench/config/http-cache.yaml", "-addr"}},
+	}
+	if *ab != "" {
+		before := abs(*ab)
+		systems = append(systems,
+			system{name: "highway before (A/B)", group: "embedded", args: []string{before, "serve", "-log", "off", "-config", "bench/config/embedded.yaml", "-addr"}},
+			system{name: "highway before (A/B)", group: "http", args: []string{before, "serve", "-log", "off", "-config", "bench/config/http-plain.yaml", "-addr"}})
 	}
 	filter := regexp.MustCompile(*only)
 	// Every system runs at once (an idle one costs nothing) and the rounds
@@ -426,6 +433,14 @@ func ratios(b *strings.Builder, rows []row, group string, conns []int) {
 		}
 		return nil
 	}
+	findName := func(name string, c int) *row {
+		for i := range rows {
+			if rows[i].group == group && rows[i].conns == c && rows[i].system == name {
+				return &rows[i]
+			}
+		}
+		return nil
+	}
 	for _, c := range conns {
 		h, n, f := find("highway", c), find("naivego", c), find("seed FastAPI", c)
 		if h == nil || n == nil {
@@ -437,6 +452,10 @@ func ratios(b *strings.Builder, rows []row, group string, conns []int) {
 		}
 		if fl := find("floor", c); fl != nil {
 			fmt.Fprintf(b, "; fan-out cost above the floor: Highway %.1f µs, naivego %.1f µs", h.cpuPerReq-fl.cpuPerReq, n.cpuPerReq-fl.cpuPerReq)
+		}
+		if old := findName("highway before (A/B)", c); old != nil {
+			fmt.Fprintf(b, "; A/B, this build vs the one before under the same load: CPU/request %.2fx (%.1f vs %.1f µs), throughput %.2fx; the one before vs naivego: CPU/request %.2fx",
+				h.cpuPerReq/old.cpuPerReq, h.cpuPerReq, old.cpuPerReq, h.rps/old.rps, old.cpuPerReq/n.cpuPerReq)
 		}
 		b.WriteString("\n")
 	}

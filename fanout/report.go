@@ -1,6 +1,11 @@
 package fanout
 
-import "time"
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+)
 
 // Result is what one task produced.
 type Result[T any] struct {
@@ -67,4 +72,45 @@ func (r *Report[T]) Failed() int {
 		}
 	}
 	return n
+}
+
+// summarize makes the report of a gather that has ended, cut short with
+// cause if it was.
+func (g *gather[T]) summarize(cause error) *Report[T] {
+	rep := &Report[T]{Results: g.results, Slowest: -1, Lanes: g.lanes}
+	last := -1
+	for i := range g.results {
+		res := &g.results[i]
+		rep.Sum += res.Latency()
+		if last < 0 || res.End > rep.Total || res.End == rep.Total && res.Latency() > g.results[last].Latency() {
+			last, rep.Total = i, res.End
+		}
+		if cause != nil && cutBy(res.Err, cause) {
+			if errors.Is(cause, context.DeadlineExceeded) {
+				rep.DeadlineExceeded = true
+			} else {
+				rep.Canceled = true
+			}
+		}
+	}
+	for i := last; i >= 0; i = g.slots[i].after {
+		rep.CriticalPath = append(rep.CriticalPath, i)
+		if rep.Slowest < 0 || g.results[i].Latency() > g.results[rep.Slowest].Latency() {
+			rep.Slowest = i
+		}
+	}
+	slices.Reverse(rep.CriticalPath)
+	return rep
+}
+
+// cutBy reports whether err is the gather's context ending with cause, as
+// opposed to a task's own failure or timeout.
+func cutBy(err, cause error) bool {
+	if err == nil {
+		return false
+	}
+	if _, own := errors.AsType[*TimeoutError](err); own {
+		return false
+	}
+	return errors.Is(err, cause)
 }
