@@ -4,15 +4,19 @@ import (
 	"context"
 	"runtime/debug"
 	"slices"
-	"sync/atomic"
+	"sync"
 	"time"
 )
 
-// gather is the state of one Run, owned by its driver goroutine (drive):
-// only the driver starts tasks, resolves them and reads the clock for
-// them. A task's goroutine writes its outcome into its slot and wakes the
-// driver; nothing else is shared.
+// gather is the state of one Run: a small state machine that every event
+// moves on under one lock. The events are a task's goroutine finishing,
+// the gather's timer (a planned answer or a deadline coming due) and the
+// caller's context ending; each resolves what it can, starts what lanes
+// and needs now allow, and hands the resolved tasks to Results. No
+// goroutine of the gather's own waits meanwhile, and nobody needs to be
+// reading for lanes to refill.
 type gather[T any] struct {
+	mu      sync.Mutex
 	owner   *Run[T]
 	tasks   []Task[T]
 	needs   [][]int // by task, the tasks it needs; nil when none has needs
@@ -25,12 +29,13 @@ type gather[T any] struct {
 	// none), cancelled when the gather ends.
 	ctx         context.Context
 	cancel      context.CancelFunc
+	unwatch     func() bool // stops the watch on parent
 	t0          time.Time
 	deadline    time.Time // of the whole gather; zero when none
 	deadlineErr *DeadlineError
-	endCause    error // why the gather was cut short, if it was
 	grace       time.Duration
-	timer       *time.Timer // the driver's, for planned answers and deadlines
+	timer       *time.Timer // for planned answers and deadlines
+	eager       bool        // every planned answer is delivered when due, not only the last
 
 	lanes    int
 	next     int   // the next task to start, when there are no needs
@@ -38,13 +43,10 @@ type gather[T any] struct {
 	inflight int   // started and not yet resolved
 	left     int   // not yet resolved
 	ready    []int // resolved and not yet landed
-
-	// wake gets a token from a finishing goroutine when the driver must hear
-	// of it at once (eager) or when it is the last one running, and from
-	// listen; the outcome itself is in the task's slot.
-	wake    chan struct{}
-	eager   atomic.Bool
-	running atomic.Int32 // goroutines started that have not finished
+	running  int   // goroutines started that have not finished
+	endCause error // why the gather was cut short, if it was
+	ended    bool  // every task is resolved: only the report is left to write
+	reaping  *time.Timer
 }
 
 type slotState uint8
@@ -55,9 +57,8 @@ const (
 	resolved
 )
 
-// slot is one task's bookkeeping. The driver owns all of it but out and
-// finished, which the task's goroutine writes before it finishes. A slot
-// is the job its goroutine runs.
+// slot is one task's bookkeeping, under the gather's lock. A slot is the
+// job its goroutine runs.
 type slot[T any] struct {
 	g        *gather[T]
 	i        int
@@ -67,11 +68,11 @@ type slot[T any] struct {
 	needs    map[string]T
 	planned  bool      // a Planned source: no goroutine, answered at readyAt
 	spawned  bool      // a goroutine runs its Fetch
+	finished bool      // that goroutine has returned
 	after    int       // the task whose end let this one start; -1 if it started at once
 	deadline time.Time // the task's own deadline; zero when it has none
 	readyAt  time.Time // when a planned answer lands
 	out      outcome[T]
-	finished atomic.Bool
 }
 
 type outcome[T any] struct {
@@ -87,7 +88,6 @@ func newGather[T any](ctx context.Context, tasks []Task[T], opt Options, run *Ru
 		results: make([]Result[T], n),
 		slots:   make([]slot[T], n),
 		ready:   make([]int, 0, n),
-		wake:    make(chan struct{}, n+1),
 		t0:      time.Now(),
 		grace:   opt.Grace,
 		lanes:   opt.Lanes,
@@ -97,9 +97,7 @@ func newGather[T any](ctx context.Context, tasks []Task[T], opt Options, run *Ru
 	if g.lanes <= 0 || g.lanes > n {
 		g.lanes = n
 	}
-	if g.lanes < n {
-		g.eager.Store(true) // every end frees a lane for the next task
-	}
+	g.eager = g.lanes < n // every end frees a lane for the next task
 	if g.grace <= 0 {
 		g.grace = DefaultGrace
 	}
@@ -114,96 +112,107 @@ func newGather[T any](ctx context.Context, tasks []Task[T], opt Options, run *Ru
 	return g
 }
 
-// run drives the gather on its own goroutine: the gather is the job
-// spawn runs.
-func (g *gather[T]) run() (struct{}, error) {
-	g.drive()
-	return struct{}{}, nil
-}
-
-// done hears how the driver ended: a panic would be a bug in this
-// package, which fails the tasks, not the process.
-func (g *gather[T]) done(_ struct{}, err error) {
-	if err != nil {
-		g.wreck(err)
-	}
-}
-
-// drive runs the gather to its end: it starts tasks as lanes and needs
-// allow, resolves them as they finish or are cut off, then writes the
-// report.
-func (g *gather[T]) drive() {
+// start checks the graph, starts what can start and watches the caller.
+func (g *gather[T]) start() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	needs, err := graphOf(g.tasks)
 	switch {
 	case err != nil:
 		g.refuse(err)
 	case needs != nil:
 		g.needs = needs
-		g.eager.Store(true) // every end may let a task that needs it start
+		g.eager = true // every end may let a task that needs it start
+	}
+	if g.parent.Done() != nil && g.left > 0 {
+		g.unwatch = context.AfterFunc(g.parent, g.callerGone)
+	}
+	g.advance()
+}
+
+// advance is what every event ends with: start what lanes and needs now
+// allow, hand the resolved tasks to Results, and either wait for the next
+// event or, once every task is resolved, end.
+func (g *gather[T]) advance() {
+	if g.ended {
+		return
 	}
 	g.fill()
 	g.land()
-	for g.left > 0 {
-		g.await()
-		g.fill()
-		g.land()
+	if g.left > 0 {
+		g.arm()
+		return
 	}
 	g.end()
 }
 
-// listen is Results telling the driver that every result is awaited as
-// it lands, not only the report.
+// finished is the event of task s's goroutine returning.
+func (g *gather[T]) finished(s *slot[T]) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s.finished = true
+	g.running--
+	if s.state == running && !s.planned {
+		g.resolveWith(s.i, s.out)
+	}
+	if g.ended {
+		g.reaped()
+		return
+	}
+	g.advance()
+}
+
+// tick is the event of the gather's timer: planned answers and deadlines
+// due.
+func (g *gather[T]) tick() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := time.Now()
+	g.expire(now)
+	if !g.deadline.IsZero() && !now.Before(g.deadline) {
+		g.stop(g.deadlineErr)
+	}
+	g.advance()
+}
+
+// callerGone is the event of the caller's context ending.
+func (g *gather[T]) callerGone() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.expire(time.Now()) // what was due just before the end keeps its answer
+	g.stop(context.Cause(g.parent))
+	g.advance()
+}
+
+// listen is Results saying that every result is awaited as it lands,
+// not only the report.
 func (g *gather[T]) listen() {
-	if !g.eager.Swap(true) {
-		select {
-		case g.wake <- struct{}{}:
-		default: // the driver has a token to wake on already
-		}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.eager {
+		g.eager = true
+		g.advance()
 	}
 }
 
-// await blocks until something may have resolved a task: a goroutine
-// finishing, a planned answer or a task's deadline coming due, or the end
-// of the gather's context.
-func (g *gather[T]) await() {
-	var due <-chan time.Time
-	if d, ok := g.nextDue(); ok {
-		if g.timer == nil {
-			g.timer = time.NewTimer(time.Until(d))
-		} else {
-			g.timer.Reset(time.Until(d))
-		}
-		due = g.timer.C
+// arm sets the gather's timer for the next moment it must act on its own.
+func (g *gather[T]) arm() {
+	d, ok := g.nextDue()
+	switch {
+	case !ok && g.timer != nil:
+		g.timer.Stop()
+	case !ok:
+	case g.timer == nil:
+		g.timer = time.AfterFunc(time.Until(d), g.tick)
+	default:
+		g.timer.Reset(time.Until(d))
 	}
-	select {
-	case <-g.wake:
-		g.collect()
-	case now := <-due:
-		g.collect()
-		g.expire(now)
-		if !g.deadline.IsZero() && !now.Before(g.deadline) {
-			g.stop(g.deadlineErr)
-		}
-	case <-g.tasksCtx().Done():
-		g.collect() // an answer that landed just before the end keeps it
-		g.expire(time.Now())
-		g.stop(context.Cause(g.tasksCtx()))
-	}
-}
-
-// tasksCtx is the context the gather's tasks run under, or its caller's
-// until a goroutine task has made one.
-func (g *gather[T]) tasksCtx() context.Context {
-	if g.ctx != nil {
-		return g.ctx
-	}
-	return g.parent
 }
 
 // over reports whether the gather has ended: its caller gone or its
 // deadline passed.
 func (g *gather[T]) over() bool {
-	return g.tasksCtx().Err() != nil || !g.deadline.IsZero() && !time.Now().Before(g.deadline)
+	return g.endCause != nil || g.parent.Err() != nil || !g.deadline.IsZero() && !time.Now().Before(g.deadline)
 }
 
 // fill starts tasks while lanes are free: in the order given, or, when
@@ -236,7 +245,7 @@ func (g *gather[T]) launch(i, after int) {
 	}
 	s.ctx = g.taskContext(s)
 	s.spawned = true
-	g.running.Add(1)
+	g.running++
 	spawn[T](s)
 }
 
@@ -264,11 +273,7 @@ func (g *gather[T]) taskContext(s *slot[T]) context.Context {
 // run calls the task's source, on its own goroutine.
 func (s *slot[T]) run() (T, error) { return s.g.tasks[s.i].Source.Fetch(s.ctx, s.needs) }
 
-// done publishes the task's outcome and wakes the driver if it is
-// listening for every end, or if this was the last goroutine running.
-// Publishing before reading eager pairs with listen setting eager before
-// the driver collects: either the driver sees the outcome or this sees
-// eager, so no outcome waits unseen.
+// done publishes the task's outcome, on its goroutine.
 func (s *slot[T]) done(v T, err error) {
 	if _, panicked := err.(*PanicError); err != nil && !panicked && s.ctx.Err() != nil {
 		// The source failed because its context ended: say why it ended
@@ -280,13 +285,10 @@ func (s *slot[T]) done(v T, err error) {
 		s.cancel()
 	}
 	s.out = outcome[T]{v: v, err: err, end: time.Since(s.g.t0)}
-	s.finished.Store(true)
-	if last := s.g.running.Add(-1) == 0; last || s.g.eager.Load() {
-		s.g.wake <- struct{}{} // never blocks: one token per goroutine at most
-	}
+	s.g.finished(s)
 }
 
-// plan takes a planned source's answer now and lets the driver's timer
+// plan takes a planned source's answer now and lets the gather's timer
 // deliver it when it is due.
 func (g *gather[T]) plan(i int, p Planned[T], start time.Time) {
 	s := &g.slots[i]
@@ -308,23 +310,12 @@ func (g *gather[T]) plan(i int, p Planned[T], start time.Time) {
 	}
 }
 
-// collect resolves the running tasks whose goroutines have finished.
-func (g *gather[T]) collect() {
-	for i := range g.slots {
-		if s := &g.slots[i]; s.state == running && s.spawned && s.finished.Load() {
-			g.resolveWith(i, s.out)
-		}
-	}
-}
-
-// nextDue is the moment the driver must next act on its own. While
-// results are awaited as they land (or lanes wait) that is the earliest
-// planned answer or deadline. Otherwise planned answers need no wake of
-// their own: the driver sleeps until the last of them is due, or until the
-// earliest deadline of a goroutine task or of the gather, if that comes
-// first.
+// nextDue is the moment the gather must next act on its own. When every
+// answer is awaited as it lands (or lanes wait) that is the earliest
+// planned answer or deadline. Otherwise planned answers need no event of
+// their own: the timer waits for the last of them, or for the earliest
+// deadline of a goroutine task or of the gather, if that comes first.
 func (g *gather[T]) nextDue() (time.Time, bool) {
-	eager := g.eager.Load()
 	var first, lastPlanned time.Time
 	earlier := func(t time.Time) {
 		if !t.IsZero() && (first.IsZero() || t.Before(first)) {
@@ -337,7 +328,7 @@ func (g *gather[T]) nextDue() (time.Time, bool) {
 		if s.state != running {
 			continue
 		}
-		if !s.planned || eager {
+		if !s.planned || g.eager {
 			earlier(s.deadline)
 			earlier(s.readyAt)
 			continue
@@ -395,7 +386,7 @@ func (g *gather[T]) stop(cause error) {
 	g.endCause = cause
 	now := time.Since(g.t0)
 	if cause == g.deadlineErr {
-		now = g.deadline.Sub(g.t0) // on the dot, however late the wake
+		now = g.deadline.Sub(g.t0) // on the dot, however late the event
 	}
 	for i := range g.slots {
 		res := &g.results[i]
@@ -449,62 +440,57 @@ func (g *gather[T]) land() {
 	g.ready = g.ready[:0]
 }
 
-// end releases the gather's context, gives cut-off goroutines their
-// grace, and publishes the report.
+// end follows the last task's resolution: it releases the gather's
+// context and watches, and gives cut-off goroutines their grace before the
+// report is written.
 func (g *gather[T]) end() {
-	cause := g.endCause
-	if cause == nil {
-		cause = context.Cause(g.tasksCtx()) // ended while its last tasks failed of it
-	}
-	if g.cancel != nil {
-		if cause == g.deadlineErr {
-			<-g.ctx.Done() // due now: the tasks hear of the deadline, not of a cancel
+	g.ended = true
+	if g.endCause == nil {
+		g.endCause = context.Cause(g.parent) // ended while its last tasks failed of it
+		if g.endCause == nil && g.ctx != nil {
+			g.endCause = context.Cause(g.ctx)
 		}
-		g.cancel()
+	}
+	if g.unwatch != nil {
+		g.unwatch()
 	}
 	if g.timer != nil {
 		g.timer.Stop()
 	}
-	g.reap()
-	g.owner.report = g.summarize(cause)
-	close(g.owner.done)
-}
-
-// reap gives cut-off goroutines a grace period to finish, then marks those
-// still running as abandoned.
-func (g *gather[T]) reap() {
-	if g.running.Load() == 0 {
-		return
-	}
-	g.eager.Store(true)
-	t := time.NewTimer(g.grace)
-	defer t.Stop()
-	for g.running.Load() > 0 {
-		select {
-		case <-g.wake:
-		case <-t.C:
-			for i := range g.slots {
-				if s := &g.slots[i]; s.spawned && !s.finished.Load() {
-					g.results[i].Abandoned = true
-				}
-			}
-			return
-		}
-	}
-}
-
-// wreck ends a gather whose driver panicked, which would be a bug here:
-// every task not yet landed fails with err, so no caller waits forever.
-func (g *gather[T]) wreck(err error) {
-	for i := range g.results {
-		if g.slots[i].state != resolved {
-			g.results[i].Err = err
-			g.owner.landed <- i
-		}
-	}
 	if g.cancel != nil {
+		if g.endCause == g.deadlineErr {
+			<-g.ctx.Done() // due now: the tasks hear of the deadline, not of a cancel
+		}
 		g.cancel()
 	}
-	g.owner.report = g.summarize(nil)
+	if g.running == 0 {
+		g.publish()
+		return
+	}
+	g.reaping = time.AfterFunc(g.grace, g.abandon)
+}
+
+// reaped notes a cut-off goroutine returning within its grace.
+func (g *gather[T]) reaped() {
+	if g.running == 0 && g.reaping != nil && g.reaping.Stop() {
+		g.publish()
+	}
+}
+
+// abandon marks the goroutines still running a grace period after the
+// end as abandoned, and writes the report without them.
+func (g *gather[T]) abandon() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i := range g.slots {
+		if s := &g.slots[i]; s.spawned && !s.finished {
+			g.results[i].Abandoned = true
+		}
+	}
+	g.publish()
+}
+
+func (g *gather[T]) publish() {
+	g.owner.report = g.summarize(g.endCause)
 	close(g.owner.done)
 }

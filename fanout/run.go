@@ -11,9 +11,10 @@ func Gather[T any](ctx context.Context, tasks []Task[T], opt Options) *Report[T]
 	return Start(ctx, tasks, opt).Wait()
 }
 
-// Run is one gather in progress, started by Start. It runs by itself, on
-// a goroutine of its own: a lane is refilled the moment a task ends,
-// whether or not anyone is reading. Results and Wait only observe it.
+// Run is one gather in progress, started by Start. It runs by itself: a
+// lane is refilled the moment a task ends, whether or not anyone is
+// reading, and its context and timers are released when its last task
+// ends. Results and Wait only observe it.
 //
 // Results must not be iterated from two goroutines at once; Wait may be
 // called from any goroutine, any number of times, or not at all.
@@ -30,7 +31,7 @@ type Run[T any] struct {
 func Start[T any](ctx context.Context, tasks []Task[T], opt Options) *Run[T] {
 	r := &Run[T]{landed: make(chan int, len(tasks)), done: make(chan struct{})}
 	r.g = newGather(ctx, tasks, opt, r)
-	spawn[struct{}](r.g)
+	r.g.start()
 	return r
 }
 

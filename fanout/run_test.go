@@ -101,3 +101,23 @@ func TestGoRecoversPanicsAndGoexit(t *testing.T) {
 		t.Errorf("a plain call gave %d", v)
 	}
 }
+
+// Nobody needs to call Wait: once its last task ends, a gather releases
+// the context its tasks ran under, and leaves nothing running.
+func TestAGatherEndsWithoutWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var seen context.Context
+		fanout.Start(t.Context(), []fanout.Task[string]{
+			{Name: "a", Source: fanout.Func[string](func(ctx context.Context, _ map[string]string) (string, error) {
+				seen = ctx
+				return "a", nil
+			})},
+			{Name: "b", Source: sleeper(10*time.Millisecond, "b")},
+		}, fanout.Options{})
+		time.Sleep(20 * time.Millisecond)
+		synctest.Wait()
+		if seen == nil || seen.Err() != context.Canceled {
+			t.Errorf("the tasks' context after the gather ended: %v", seen)
+		}
+	})
+}
