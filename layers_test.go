@@ -1,0 +1,78 @@
+package highway_test
+
+import (
+	"go/build"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/citypopy/highway/"
+
+// layers says, for each package of the module, which of the module's
+// packages it may import: the house drawn from its imports. Nothing
+// reaches upward; fanout, at the bottom, imports the standard library
+// alone.
+var layers = map[string][]string{
+	"fanout":            nil,
+	"internal/template": nil,
+	"internal/sse":      nil,
+	"internal/web":      nil,
+	"internal/surge":    nil,
+	"policy":            {"fanout"},
+	"source":            {"internal/template"},
+	"internal/report":   {"fanout", "policy"},
+	"internal/metrics":  {"policy"},
+	"internal/config":   {"fanout", "internal/template", "source"},
+	"internal/mock":     {"internal/config", "source"},
+	"internal/server": {"fanout", "internal/config", "internal/metrics", "internal/report", "internal/sse",
+		"internal/surge", "internal/web", "policy", "source"},
+	"internal/cli": {"internal/config", "internal/metrics", "internal/mock", "internal/report", "internal/server",
+		"internal/surge"},
+	"cmd/highway": {"internal/cli"},
+	"bench":       {"internal/report", "internal/surge"},
+}
+
+func TestNoPackageReachesUpward(t *testing.T) {
+	seen := map[string]bool{}
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		if path != "." && strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "out" {
+			return filepath.SkipDir
+		}
+		pkg, err := build.ImportDir(path, 0)
+		if err != nil || path == "." {
+			return nil // no Go files here, or this test alone
+		}
+		name := filepath.ToSlash(path)
+		allowed, known := layers[name]
+		if !known {
+			t.Errorf("package %s is not in the layers: add it where it belongs", name)
+			return nil
+		}
+		seen[name] = true
+		for _, imp := range pkg.Imports {
+			own, ok := strings.CutPrefix(imp, module)
+			switch {
+			case ok && !slices.Contains(allowed, own):
+				t.Errorf("%s imports %s, which is not below it (it may import %v)", name, own, allowed)
+			case name == "fanout" && strings.Contains(strings.Split(imp, "/")[0], "."):
+				t.Errorf("fanout imports %s: it must import the standard library alone", imp)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(layers)) {
+		if !seen[name] {
+			t.Errorf("layers names %s, which is not a package", name)
+		}
+	}
+}
