@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -145,7 +146,11 @@ func main() {
 	}
 	var extra []string
 	if filter.MatchString("highway surge") && *surgeUsers > 0 {
-		extra = append(extra, surgeRows(highway, *surgeUsers, *duration)...)
+		builds := map[string]string{"highway": highway}
+		if *ab != "" {
+			builds["highway before (A/B)"] = abs(*ab)
+		}
+		extra = append(extra, surgeRows(builds, *surgeUsers, *duration)...)
 	}
 	if filter.MatchString("highway hedge") {
 		extra = append(extra, hedgeRows(highway, *duration)...)
@@ -331,9 +336,26 @@ func parseWrk(out string) row {
 // surgeRows holds the seed's surge against Highway as shipped (default
 // admission control), with Highway's own closed-loop generator, which
 // tells admitted requests from shed ones.
-func surgeRows(highway string, users int, d time.Duration) []string {
+func surgeRows(builds map[string]string, users int, d time.Duration) []string {
+	lines := []string{
+		fmt.Sprintf("### Surge: %d simultaneous users against Highway with admission control sized for this machine", users),
+		"",
+		"Closed loop (each user sends its next request when the last is answered; a shed user waits the Retry-After it was given, with jitter), measured with `highway surge`'s generator, which tells admitted (2xx) answers from shed (503) ones. The first 3s of the 10,000-user run (the connection storm) are left out. Admission is sized for this machine in bench/config/surge.yaml (512 in flight).",
+		"",
+		"| build | users | answers/s | served (2xx) | shed (503) | socket errors | admitted p50 | admitted p99 | admitted p99 vs 100 users | server CPU | peak RSS |",
+		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+	}
+	for _, name := range slices.Sorted(maps.Keys(builds)) {
+		lines = append(lines, surgeRow(name, builds[name], users, d)...)
+	}
+	return append(lines, "")
+}
+
+// surgeRow runs the surge against one build, one after the other: two
+// surges at once would measure each other.
+func surgeRow(name, highway string, users int, d time.Duration) []string {
 	addr := "127.0.0.1:18079"
-	p := start(system{name: "highway (surge)", args: []string{highway, "serve", "-log", "off", "-config", "bench/config/surge.yaml", "-addr", addr}}, addr)
+	p := start(system{name: name + " (surge)", args: []string{highway, "serve", "-log", "off", "-config", "bench/config/surge.yaml", "-addr", addr}}, addr)
 	defer stop(p)
 	url := "http://" + addr + "/city-report"
 	calm, err := surge.Run(context.Background(), surge.Options{URL: url, Users: 100, Duration: d})
@@ -344,18 +366,11 @@ func surgeRows(highway string, users int, d time.Duration) []string {
 	used := cpuTicks(p.cmd.Process.Pid) - before
 	rss := peakRSS(p.cmd.Process.Pid)
 	ratio := float64(s.Admitted.P99) / float64(calm.Admitted.P99)
-	fmt.Fprintf(os.Stderr, "bench: surge %d users: %.0f req/s, admitted p99 %v (%.2fx of %v at 100 users), shed %d, socket errors %d, peak RSS %d MB\n",
-		users, s.PerSec, s.Admitted.P99, ratio, calm.Admitted.P99, s.Shed, s.ErrorCount(), rss/1024)
+	fmt.Fprintf(os.Stderr, "bench: surge %s %d users: %.0f req/s, admitted p99 %v (%.2fx of %v at 100 users), shed %d, socket errors %d, peak RSS %d MB\n",
+		name, users, s.PerSec, s.Admitted.P99, ratio, calm.Admitted.P99, s.Shed, s.ErrorCount(), rss/1024)
 	return []string{
-		fmt.Sprintf("### Surge: %d simultaneous users against Highway with admission control sized for this machine", users),
-		"",
-		"Closed loop (each user sends its next request when the last is answered; a shed user waits the Retry-After it was given, with jitter), measured with `highway surge`'s generator, which tells admitted (2xx) answers from shed (503) ones. The first 3s of the 10,000-user run (the connection storm) are left out. Admission is sized for this machine in bench/config/surge.yaml (512 in flight).",
-		"",
-		"| users | answers/s | served (2xx) | shed (503) | socket errors | admitted p50 | admitted p99 | admitted p99 vs 100 users | server CPU | peak RSS |",
-		"| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-		fmt.Sprintf("| 100 | %.0f | %d | %d | %d | %s | %s | 1.00x | | |", calm.PerSec, calm.Statuses[200], calm.Shed, calm.ErrorCount(), msd(calm.Admitted.P50), msd(calm.Admitted.P99)),
-		fmt.Sprintf("| %d | %.0f | %d | %d | %d | %s | %s | %.2fx | %.1f s | %d MB |", users, s.PerSec, s.Statuses[200], s.Shed, s.ErrorCount(), msd(s.Admitted.P50), msd(s.Admitted.P99), ratio, float64(used)/ticksPerSecond, rss/1024),
-		"",
+		fmt.Sprintf("| %s | 100 | %.0f | %d | %d | %d | %s | %s | 1.00x | | |", name, calm.PerSec, calm.Statuses[200], calm.Shed, calm.ErrorCount(), msd(calm.Admitted.P50), msd(calm.Admitted.P99)),
+		fmt.Sprintf("| %s | %d | %.0f | %d | %d | %d | %s | %s | %.2fx | %.1f s | %d MB |", name, users, s.PerSec, s.Statuses[200], s.Shed, s.ErrorCount(), msd(s.Admitted.P50), msd(s.Admitted.P99), ratio, float64(used)/ticksPerSecond, rss/1024),
 	}
 }
 

@@ -9,12 +9,19 @@ import (
 )
 
 // gather is the state of one Run: a small state machine that every event
-// moves on under one lock. The events are a task's goroutine finishing,
-// the gather's timer (a planned answer or a deadline coming due) and the
-// caller's context ending; each resolves what it can, starts what lanes
-// and needs now allow, and hands the resolved tasks to Results. No
-// goroutine of the gather's own waits meanwhile, and nobody needs to be
-// reading for lanes to refill.
+// moves on under one lock. The events are a task's goroutine finishing
+// and the gather's timer (a planned answer or a deadline coming due); each
+// resolves what it can, starts what lanes and needs now allow, and hands
+// the resolved tasks to Results. No goroutine of the gather's own waits
+// meanwhile, and nobody needs to be reading for lanes to refill.
+//
+// The caller leaving reaches the tasks through their contexts, derived
+// from the caller's: they return, and their ends are events. Whoever
+// waits in Results or Wait also watches the caller, so that planned
+// answers and sources that ignore their context are cut off at once
+// (callerGone); with nobody waiting they end by their deadlines. Watching
+// the caller's context from here instead (context.AfterFunc) cost every
+// request two allocations and a children map on net/http's context.
 type gather[T any] struct {
 	mu      sync.Mutex
 	owner   *Run[T]
@@ -29,7 +36,6 @@ type gather[T any] struct {
 	// none), cancelled when the gather ends.
 	ctx         context.Context
 	cancel      context.CancelFunc
-	unwatch     func() bool // stops the watch on parent
 	t0          time.Time
 	deadline    time.Time // of the whole gather; zero when none
 	deadlineErr *DeadlineError
@@ -112,7 +118,7 @@ func newGather[T any](ctx context.Context, tasks []Task[T], opt Options, run *Ru
 	return g
 }
 
-// start checks the graph, starts what can start and watches the caller.
+// start checks the graph and starts what can start.
 func (g *gather[T]) start() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -123,9 +129,6 @@ func (g *gather[T]) start() {
 	case needs != nil:
 		g.needs = needs
 		g.eager = true // every end may let a task that needs it start
-	}
-	if g.parent.Done() != nil && g.left > 0 {
-		g.unwatch = context.AfterFunc(g.parent, g.callerGone)
 	}
 	g.advance()
 }
@@ -175,7 +178,8 @@ func (g *gather[T]) tick() {
 	g.advance()
 }
 
-// callerGone is the event of the caller's context ending.
+// callerGone is the event of the caller's context ending, seen by
+// whoever waits for the gather.
 func (g *gather[T]) callerGone() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -450,9 +454,6 @@ func (g *gather[T]) end() {
 		if g.endCause == nil && g.ctx != nil {
 			g.endCause = context.Cause(g.ctx)
 		}
-	}
-	if g.unwatch != nil {
-		g.unwatch()
 	}
 	if g.timer != nil {
 		g.timer.Stop()

@@ -14,7 +14,8 @@ func Gather[T any](ctx context.Context, tasks []Task[T], opt Options) *Report[T]
 // Run is one gather in progress, started by Start. It runs by itself: a
 // lane is refilled the moment a task ends, whether or not anyone is
 // reading, and its context and timers are released when its last task
-// ends. Results and Wait only observe it.
+// ends. Results and Wait observe it; while they wait they also tell it
+// at once when the caller's context ends.
 //
 // Results must not be iterated from two goroutines at once; Wait may be
 // called from any goroutine, any number of times, or not at all.
@@ -42,7 +43,13 @@ func (r *Run[T]) Results() iter.Seq[Result[T]] {
 	return func(yield func(Result[T]) bool) {
 		r.g.listen()
 		for r.taken < len(r.g.results) {
-			i := <-r.landed
+			var i int
+			select {
+			case i = <-r.landed:
+			case <-r.g.parent.Done():
+				r.g.callerGone()
+				i = <-r.landed
+			}
 			r.taken++
 			if !yield(r.g.results[i]) {
 				return
@@ -57,6 +64,11 @@ func (r *Run[T]) Results() iter.Seq[Result[T]] {
 // Options.Grace later, marked Abandoned. Every call returns the same
 // report.
 func (r *Run[T]) Wait() *Report[T] {
-	<-r.done
+	select {
+	case <-r.done:
+	case <-r.g.parent.Done():
+		r.g.callerGone()
+		<-r.done
+	}
 	return r.report
 }

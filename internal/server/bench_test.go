@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -54,10 +55,13 @@ routes:
 	b.ReportAllocs()
 	b.SetParallelism(500)
 	b.RunParallel(func(pb *testing.PB) {
-		req := httptest.NewRequest("GET", "/city-report", nil)
 		for pb.Next() {
+			// Each request has a context of its own, as net/http gives it.
+			ctx, cancel := context.WithCancel(context.Background())
+			req := httptest.NewRequestWithContext(ctx, "GET", "/city-report", nil)
 			w := httptest.NewRecorder()
 			s.ServeHTTP(w, req)
+			cancel()
 			if w.Code != 200 {
 				b.Errorf("%d %s", w.Code, w.Body)
 			}

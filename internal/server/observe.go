@@ -104,7 +104,7 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, client string
 	var srcs []any // the log's per-source latencies
 	if rep != nil {
 		for i := range rep.Results {
-			res, tr := &rep.Results[i], &p.traces[i]
+			res, tr := &rep.Results[i], p.trace(i)
 			marks := tr.Marks()
 			out := outcome(res.Err, marks)
 			rt.sources[i].Observe(out, res.Latency(), report.Attempts(res, tr), marks)

@@ -41,8 +41,12 @@ type lane struct {
 
 // newPass binds rt's tasks to one request's parameters and body. A bare
 // mock's task is shared as it is: its answer depends on nothing of the
-// call, and the gather plans it.
+// call, and the gather plans it; a route of bare mocks alone has one
+// pass, read only, that every request shares.
 func (rt *route) newPass(params map[string]string, body []byte) *pass {
+	if rt.shared != nil {
+		return rt.shared
+	}
 	n := len(rt.tasks)
 	p := &pass{call: source.Call{Params: params, Body: body}}
 	if n <= inlineLanes {
@@ -59,6 +63,14 @@ func (rt *route) newPass(params map[string]string, body []byte) *pass {
 		p.tasks[i].Source = &p.lanes[i]
 	}
 	return p
+}
+
+// trace is what the policies of task i did, or nil when it has none.
+func (p *pass) trace(i int) *policy.Trace {
+	if i < len(p.traces) {
+		return &p.traces[i]
+	}
+	return nil
 }
 
 // Fetch calls the upstream's whole stack with the pass's call, and the

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +31,7 @@ type route struct {
 	params       map[string]*config.Param
 	maxBody      int64
 	ups          []*upstream // by task
+	shared       *pass       // when every task is a bare mock: the pass of every request
 	metrics      *metrics.Route
 	sources      []*metrics.Source // by task
 }
@@ -74,6 +76,9 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 		rt.ups = append(rt.ups, up)
 		rt.shape.Optional = append(rt.shape.Optional, rc.IsOptional(name))
 		rt.shape.Needs = append(rt.shape.Needs, sc.Needs)
+	}
+	if !slices.ContainsFunc(rt.ups, func(u *upstream) bool { return u.planned == nil }) {
+		rt.shared = &pass{tasks: rt.tasks}
 	}
 	return rt
 }

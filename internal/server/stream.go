@@ -39,7 +39,7 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *
 	bp := buffers.Get().(*[]byte)
 	b := (*bp)[:0]
 	for res := range run.Results() {
-		b = report.AppendSource(b[:0], &rt.shape, &res, &p.traces[res.Index])
+		b = report.AppendSource(b[:0], &rt.shape, &res, p.trace(res.Index))
 		if sw.Event(int(ids.Add(1)), EventSource, b) != nil {
 			break // the client has gone; its context stops the sources
 		}
