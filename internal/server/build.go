@@ -113,8 +113,10 @@ func stack(name string, sc *config.Source, base source.Source, tr *tracing) *ups
 // goroutine per mock.
 type plannedMock struct{ m *source.Mock }
 
+// Fetch waits out the mock, for a caller that does not plan it.
 func (p *plannedMock) Fetch(ctx context.Context, _ map[string]json.RawMessage) (json.RawMessage, error) {
 	return p.m.Fetch(ctx, nil)
 }
 
+// Plan is the mock's answer and when it lands.
 func (p *plannedMock) Plan() (json.RawMessage, time.Duration, error) { return p.m.Plan() }

@@ -261,6 +261,7 @@ func (t *Template) Refs() [][]string {
 
 type limitWriter struct{ b *strings.Builder }
 
+// Write appends p, unless that takes the rendering past MaxRendered.
 func (w *limitWriter) Write(p []byte) (int, error) {
 	if w.b.Len()+len(p) > MaxRendered {
 		return 0, fmt.Errorf("renders to more than %d bytes", MaxRendered)
