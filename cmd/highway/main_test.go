@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -388,5 +389,59 @@ func TestAdminAddrKeepsMetricsOffTheMainListener(t *testing.T) {
 	}
 	if code, m := curl(t, "http://"+admin+"/readyz"); code != 200 || m["ready"] != true {
 		t.Errorf("admin /readyz: %d %v", code, m)
+	}
+}
+
+// SIGHUPs from the first milliseconds of the process on never end it. Go
+// can act on a signal only from its runtime's start, so the child starts
+// with SIGHUP ignored, as nohup or a supervisor starts a daemon; from the
+// first instruction of main Highway holds the signal itself, and one that
+// arrives while serve is starting reloads once it serves.
+func TestSIGHUPWhileStartingIsHeldNotFatal(t *testing.T) {
+	bin := build(t)
+	cmd := exec.Command(bin, "serve", "-addr", "127.0.0.1:0", "-log", "off")
+	stderr, _ := cmd.StderrPipe()
+	signal.Ignore(syscall.SIGHUP) // inherited across exec, until the child's main takes over
+	err := cmd.Start()
+	signal.Reset(syscall.SIGHUP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var base string
+	reloaded := false
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for base == "" || !reloaded {
+		select {
+		case <-tick.C:
+			if base == "" { // hang up on it all through its start
+				if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+					t.Fatalf("the process ended under SIGHUPs while starting: %v", err)
+				}
+			}
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("highway serve ended under SIGHUPs while starting: %v", cmd.Wait())
+			}
+			if _, url, found := strings.Cut(l, " on http://"); found {
+				base = "http://" + url
+			}
+			reloaded = reloaded || strings.Contains(l, "reloaded the config (SIGHUP)")
+		case <-deadline:
+			t.Fatal("highway serve never served and reloaded")
+		}
+	}
+	if code, _ := curl(t, base+"/city-report"); code != 200 {
+		t.Errorf("after SIGHUPs while starting: %d", code)
 	}
 }

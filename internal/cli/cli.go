@@ -54,6 +54,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
+			if c.name != "serve" {
+				releaseHangups()
+			}
 			return c.run(ctx, args[1:], stdout, stderr)
 		}
 	}

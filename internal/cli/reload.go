@@ -49,9 +49,8 @@ type reloader struct {
 }
 
 func (rl *reloader) run(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
+	hup := hangups // held since main began (HoldHangups), or from now
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	var tick <-chan time.Time
 	last := modTime(rl.file)
 	if rl.watch > 0 && rl.file != "" {
