@@ -25,7 +25,7 @@ var layers = map[string][]string{
 	"policy":            {"fanout"},
 	"source":            {"internal/template"},
 	"internal/report":   {"fanout", "policy"},
-	"internal/metrics":  {"policy"},
+	"internal/metrics":  {"internal/report", "policy"},
 	"internal/config":   {"fanout", "internal/template", "source"},
 	"internal/mock":     {"internal/config", "source"},
 	"internal/server": {"fanout", "internal/config", "internal/metrics", "internal/report", "internal/sse",

@@ -17,19 +17,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/citypopy/highway/internal/report"
 	"github.com/citypopy/highway/policy"
 )
 
-// Outcomes of a source call, as the outcome label names them.
+// Outcomes of a source call, as the outcome label names them: ok, shed,
+// or the reason the report gives a failed source, spelt the same, so that
+// a report, a log line and a metric never say one thing two ways.
 const (
-	OutcomeOK          = "ok"
-	OutcomeError       = "error"
-	OutcomeTimeout     = "timeout"
-	OutcomeCancelled   = "cancelled"
-	OutcomeBreakerOpen = "breaker_open"
-	OutcomeSkipped     = "skipped" // a need failed: not called
-	OutcomeShed        = "shed"    // the source's concurrency limit stayed full
+	OutcomeOK   = "ok"
+	OutcomeShed = "shed" // the source's concurrency limit stayed full until the call gave up
 )
+
+// Outcomes lists every outcome, for the instruments to resolve up front.
+var outcomes = []string{OutcomeOK, OutcomeShed, report.ReasonFailed, report.ReasonTimeout, report.ReasonDeadline,
+	report.ReasonNotStarted, report.ReasonCanceled, report.ReasonPanic, report.ReasonBreaker, report.ReasonNeed}
 
 // Metrics holds Highway's instruments. Make it with New. One Metrics
 // outlives the servers a reload replaces: counters and histograms go on
@@ -149,7 +151,7 @@ type Source struct {
 // Source returns the instruments of the named source.
 func (m *Metrics) Source(name string) *Source {
 	s := &Source{name: name, m: m, outcomes: map[string]prometheus.Observer{}}
-	for _, o := range []string{OutcomeOK, OutcomeError, OutcomeTimeout, OutcomeCancelled, OutcomeBreakerOpen, OutcomeSkipped, OutcomeShed} {
+	for _, o := range outcomes {
 		s.outcomes[o] = m.sourceDuration.WithLabelValues(name, o)
 	}
 	return s

@@ -72,24 +72,16 @@ func validHeaderToken(s string) bool {
 	return true
 }
 
-// outcome is a source result's metrics outcome.
+// outcome is a source result's outcome in metrics and logs: ok, shed, or
+// the report's reason, word for word.
 func outcome(err error, marks policy.Mark) string {
-	if err != nil && marks.Has(policy.Shed) {
+	if err == nil {
+		return metrics.OutcomeOK
+	}
+	if marks.Has(policy.Shed) {
 		return metrics.OutcomeShed
 	}
-	switch report.Reason(err) {
-	case "":
-		return metrics.OutcomeOK
-	case report.ReasonTimeout, report.ReasonDeadline, report.ReasonNotStarted:
-		return metrics.OutcomeTimeout
-	case report.ReasonCanceled:
-		return metrics.OutcomeCancelled
-	case report.ReasonBreaker:
-		return metrics.OutcomeBreakerOpen
-	case report.ReasonNeed:
-		return metrics.OutcomeSkipped
-	}
-	return metrics.OutcomeError
+	return report.Reason(err)
 }
 
 // observe records one request in the metrics, the sources' health and the

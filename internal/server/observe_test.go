@@ -2,11 +2,14 @@ package server
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -122,7 +125,7 @@ routes:
 		{"highway_requests_total", map[string]string{"route": "(unmatched)", "code": "404"}, 1},
 		{"highway_request_duration_seconds", map[string]string{"route": "/r"}, 4},
 		{"highway_source_call_duration_seconds", map[string]string{"source": "weather", "outcome": "ok"}, 3},
-		{"highway_source_call_duration_seconds", map[string]string{"source": "broken", "outcome": "error"}, 2},
+		{"highway_source_call_duration_seconds", map[string]string{"source": "broken", "outcome": "failed"}, 2},
 		{"highway_source_call_duration_seconds", map[string]string{"source": "broken", "outcome": "breaker_open"}, 1},
 		{"highway_source_call_duration_seconds", map[string]string{"source": "slow", "outcome": "timeout"}, 3},
 		{"highway_source_cache_hits_total", map[string]string{"source": "cached"}, 2},
@@ -238,4 +241,58 @@ routes:
 	if rec.Code != 503 {
 		t.Errorf("admin /readyz while draining: %d, want 503", rec.Code)
 	}
+}
+
+// A client that leaves: the source it left running is canceled and the
+// one a single lane never started is not_started, in the report, the log
+// and the metrics alike, spelt the same; never timeout.
+func TestOutcomesOfADepartedClientAreSpeltAlike(t *testing.T) {
+	logs := &lockedBuffer{}
+	up, g := gate(t)
+	s := newServerWith(t, fmt.Sprintf(`
+sources:
+  first:  {kind: http, url: "%s/slow", timeout: 1m}
+  second: {kind: mock, latency: 10ms}
+routes: [{path: /r, sources: [first, second], lanes: 1, timeout: 1m}]
+`, up.URL), Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	front := httptest.NewServer(s)
+	defer front.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	req, _ := http.NewRequestWithContext(ctx, "GET", front.URL+"/r?stream=1", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	await(t, g.arrived, 1, "the first source's call")
+	cancel()
+	resp.Body.Close()
+	await(t, g.gone, 1, "the first call to be cancelled")
+	http.DefaultClient.CloseIdleConnections()
+	waitUntil(t, "the request's log line", func() bool { return strings.Contains(logs.String(), `"msg":"request"`) })
+	fams := scrape(t, front.URL)
+	expectSamples(t, fams, []sample{
+		{"highway_source_call_duration_seconds", map[string]string{"source": "first", "outcome": "canceled"}, 1},
+		{"highway_source_call_duration_seconds", map[string]string{"source": "second", "outcome": "not_started"}, 1},
+	})
+	if l := logs.String(); !strings.Contains(l, `"first":"canceled`) || !strings.Contains(l, `"second":"not_started`) || strings.Contains(l, "timeout") {
+		t.Errorf("log: %s", l)
+	}
+}
+
+// lockedBuffer is a log a test reads while the server writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
