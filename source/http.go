@@ -275,6 +275,9 @@ func (h *HTTP) render(vals *template.Values, req *http.Request) error {
 	if err != nil || u.Host != h.url.Host {
 		return fmt.Errorf("rendered URL is not on %s", h.url.Host)
 	}
+	if dotSegment(path) {
+		return errors.New("rendered URL path has a . or .. segment, which would move the call to another resource")
+	}
 	u.RawQuery = query
 	req.URL, req.Host = u, u.Host
 	req.Header = t.staticHeaders.Clone()
@@ -286,6 +289,17 @@ func (h *HTTP) render(vals *template.Values, req *http.Request) error {
 		req.Header.Set(k, v)
 	}
 	return nil
+}
+
+// dotSegment reports whether a rendered path has a segment that is . or
+// .., which an upstream (or a proxy before it) would resolve away.
+func dotSegment(path string) bool {
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *HTTP) method() string {

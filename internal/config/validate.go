@@ -117,11 +117,17 @@ func (d *decoder) validateParams(p string, r *Route, sources map[string]*Source)
 			}
 		}
 	}
-	// Every parameter a route's sources refer to must be declared.
+	// Every parameter a route's sources refer to must be declared; those
+	// that go into a URL's path are marked, for CheckParam.
 	for _, src := range r.Sources {
 		s := sources[src]
 		if s == nil {
 			continue
+		}
+		for _, name := range pathParams(s) {
+			if prm := r.Params[name]; prm != nil {
+				prm.inPath = true
+			}
 		}
 		for _, ref := range templateRefs(s) {
 			if ref.param != "" && r.Params[ref.param] == nil {
@@ -153,7 +159,28 @@ func CheckParam(prm *Param, value string) error {
 	if prm.re != nil && !prm.re.MatchString(value) {
 		return fmt.Errorf("%q does not match %s", value, prm.Pattern)
 	}
+	if prm.inPath && (value == "." || value == "..") {
+		return fmt.Errorf("%q would be a dot segment of an upstream URL's path, which moves it to another resource", value)
+	}
 	return nil
+}
+
+// pathParams are the parameters s renders into its URL's path, where a
+// value of . or .. would climb the upstream's paths.
+func pathParams(s *Source) []string {
+	base, rest := template.SplitBase(s.templateFields()["url"])
+	path, _, _ := strings.Cut(rest, "?")
+	t, err := template.Parse("url path", path, template.None)
+	if base == "" || err != nil {
+		return nil
+	}
+	var names []string
+	for _, r := range t.Refs() {
+		if len(r) == 2 && r[0] == "params" {
+			names = append(names, r[1])
+		}
+	}
+	return names
 }
 
 type templateRef struct {

@@ -85,3 +85,45 @@ routes:
 		t.Errorf("%d upstream calls; the cache must tell parameters apart", calls.Load())
 	}
 }
+
+// A parameter that lands in an upstream path as a whole segment may not
+// be . or ..: a 400 naming it, whatever its pattern admits, and no call.
+// In a query value they are plain text; a need's answer rendering one
+// fails that source instead.
+func TestDotSegmentsNeverReachAnUpstreamPath(t *testing.T) {
+	up, calls := echo(t)
+	s := newServer(t, fmt.Sprintf(`
+sources:
+  forecast: {kind: http, url: "%[1]s/api/v1/{{.params.city}}/profile?q={{.params.q}}"}
+  hop:      {kind: mock, data: {next: ".."}}
+  climb:    {kind: http, url: "%[1]s/api/{{.hop.next}}/admin", needs: [hop]}
+routes:
+  - {path: /f, params: {city: {pattern: ".*"}, q: {default: x}}, sources: [forecast]}
+  - {path: /climb, sources: [hop, climb], optional: [climb]}
+`, up.URL))
+	front := httptest.NewServer(s)
+	defer front.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+	for _, v := range []string{"..", "."} {
+		resp, err := http.Get(front.URL + "/f?city=" + url.QueryEscape(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct{ Error string }
+		json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(e.Error, "parameter city") || !strings.Contains(e.Error, "dot segment") {
+			t.Errorf("city=%s: %d %q", v, resp.StatusCode, e.Error)
+		}
+	}
+	if code, _ := fetch(t, front.URL+"/f?city=Paris&q=.."); code != 200 {
+		t.Errorf("a query value of ..: %d", code)
+	}
+	_, d := fetch(t, front.URL+"/climb")
+	if c := d.Sources.Get("climb"); c.Status != "error" || !strings.Contains(c.Error, ". or .. segment") {
+		t.Errorf("a need's answer rendering ..: %+v", c)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("%d upstream calls, want the one with city=Paris", calls.Load())
+	}
+}
