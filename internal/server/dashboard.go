@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -52,6 +53,11 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) bool {
 		case SourcesPath:
 			writeJSON(w, d.sources())
 		default:
+			if crossSite(r) {
+				writeError(w, &requestError{status: http.StatusForbidden,
+					msg: "a surge starts only from this server's own page, not from another site's"})
+				return true
+			}
 			d.surge(w, r)
 		}
 	default:
@@ -129,6 +135,24 @@ func (d *dashboard) sources() any {
 		out = append(out, h)
 	}
 	return map[string]any{"sources": out}
+}
+
+// crossSite reports whether r was sent by another site's page: a browser
+// says so in Sec-Fetch-Site, and one too old for that in Origin. A request
+// with neither (curl, a script) is no page's, and a user typing the URL
+// is "none". A surge is started by a GET (the page reads its ticks as an
+// event stream), which a cross-site page could otherwise send unseen.
+func crossSite(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default: // cross-site, same-site
+		return true
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		return err != nil || u.Host != r.Host
+	}
+	return false
 }
 
 // surge runs a bounded surge against one of the server's own routes and

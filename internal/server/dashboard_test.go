@@ -83,3 +83,40 @@ func TestHealthStatsKeepMocksPlanned(t *testing.T) {
 		t.Error("a mock behind a policy was planned: its policy would be skipped")
 	}
 }
+
+// Another site's page cannot start a surge, keys or no keys: its browser
+// says where the request comes from. The server's own page, a user typing
+// the URL and curl can.
+func TestASurgeIsNeverStartedCrossSite(t *testing.T) {
+	s := newServer(t, "sources: {m: {kind: mock, latency: 1ms}}\nroutes: [{path: /r, sources: [m]}]\n")
+	front := httptest.NewServer(s)
+	defer front.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+	s.dash.surging.Store(true) // a surge let through answers 409 at once
+	for _, c := range []struct {
+		header, value string
+		want          int
+	}{
+		{"Sec-Fetch-Site", "cross-site", http.StatusForbidden},
+		{"Sec-Fetch-Site", "same-site", http.StatusForbidden},
+		{"Origin", "http://evil.example", http.StatusForbidden},
+		{"Origin", "null", http.StatusForbidden},
+		{"Sec-Fetch-Site", "same-origin", http.StatusConflict},
+		{"Sec-Fetch-Site", "none", http.StatusConflict},
+		{"Origin", front.URL, http.StatusConflict},
+		{"", "", http.StatusConflict},
+	} {
+		req, _ := http.NewRequest("GET", front.URL+"/highway/surge?route=/r&users=1&duration=1s", nil)
+		if c.header != "" {
+			req.Header.Set(c.header, c.value)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s: %s: %d, want %d", c.header, c.value, resp.StatusCode, c.want)
+		}
+	}
+}
