@@ -87,24 +87,10 @@ func (cs *clients) admit(r *http.Request) (name string, err error) {
 	if cs == nil {
 		return "", nil
 	}
-	key := presentedKey(r)
-	if key == "" {
+	found, err := cs.find(r)
+	if err != nil {
 		cs.unauthorized.Inc()
-		return "", &requestError{status: http.StatusUnauthorized,
-			msg: "an API key is needed: send Authorization: Bearer KEY or X-API-Key: KEY"}
-	}
-	sum := sha256.Sum256([]byte(key))
-	var found *client
-	// Every key is compared, in constant time, so the time taken does not
-	// say how close a guess came or which key it matched.
-	for i := range cs.keys {
-		if subtle.ConstantTimeCompare(sum[:], cs.keys[i].hash[:]) == 1 {
-			found = &cs.keys[i]
-		}
-	}
-	if found == nil {
-		cs.unauthorized.Inc()
-		return "", &requestError{status: http.StatusUnauthorized, msg: "the API key is not valid"}
+		return "", err
 	}
 	if found.limit != nil {
 		res := found.limit.Reserve()
@@ -117,6 +103,38 @@ func (cs *clients) admit(r *http.Request) (name string, err error) {
 		}
 	}
 	return found.name, nil
+}
+
+// find is the client whose key r presents, or a 401.
+func (cs *clients) find(r *http.Request) (*client, error) {
+	key := presentedKey(r)
+	if key == "" {
+		return nil, &requestError{status: http.StatusUnauthorized,
+			msg: "an API key is needed: send Authorization: Bearer KEY or X-API-Key: KEY"}
+	}
+	sum := sha256.Sum256([]byte(key))
+	var found *client
+	// Every key is compared, in constant time, so the time taken does not
+	// say how close a guess came or which key it matched.
+	for i := range cs.keys {
+		if subtle.ConstantTimeCompare(sum[:], cs.keys[i].hash[:]) == 1 {
+			found = &cs.keys[i]
+		}
+	}
+	if found == nil {
+		return nil, &requestError{status: http.StatusUnauthorized, msg: "the API key is not valid"}
+	}
+	return found, nil
+}
+
+// known reports whether r may be told what the server serves: it presents
+// a valid key, or no keys are asked for. It takes nothing from the rate.
+func (cs *clients) known(r *http.Request) bool {
+	if cs == nil {
+		return true
+	}
+	_, err := cs.find(r)
+	return err == nil
 }
 
 func presentedKey(r *http.Request) string {

@@ -66,7 +66,9 @@ routes: [{path: /r, sources: [weather]}]
 		}
 	}
 	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, httptest.NewRequest("GET", MetricsPath, nil))
+	scrape := httptest.NewRequest("GET", MetricsPath, nil)
+	scrape.Header.Set("X-API-Key", aliceKey) // with keys on, metrics need one
+	s.ServeHTTP(rec, scrape)
 	for _, want := range []string{
 		`highway_client_refused_total{client="bob",reason="rate_limited"} 1`,
 		`highway_client_refused_total{client="(none)",reason="unauthorized"} 4`,
@@ -101,5 +103,51 @@ routes: [{path: /r, sources: [weather]}]
 	_, _ = io.Copy(&body, resp.Body)
 	if !strings.Contains(body.String(), `"statuses":{"200":`) || strings.Contains(body.String(), `"401"`) {
 		t.Errorf("surge with carol's key: %s", body.String())
+	}
+}
+
+// With keys asked for and no operator listener, what names clients,
+// routes and sources is for callers with a key: /metrics, /readyz, and
+// the list of routes in a 404. /healthz stays open, for probes.
+func TestKeysOnHideWhatTheServerServes(t *testing.T) {
+	const key = "carol-0123456789abcdef"
+	t.Setenv("CAROL_KEY", key)
+	s := newServer(t, `
+clients: {keys: [{name: carol, key: "${CAROL_KEY}"}]}
+sources: {weather: {kind: mock, latency: 1ms, data: 1}}
+routes: [{path: /secret-route, sources: [weather]}]
+`)
+	front := httptest.NewServer(s)
+	defer front.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+	get := func(path, k string) (int, string) {
+		req, _ := http.NewRequest("GET", front.URL+path, nil)
+		if k != "" {
+			req.Header.Set("Authorization", "Bearer "+k)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, p := range []string{MetricsPath, ReadyzPath} {
+		if code, body := get(p, ""); code != 401 || strings.Contains(body, "carol") || strings.Contains(body, "weather") {
+			t.Errorf("%s without a key: %d %s", p, code, body)
+		}
+		if code, _ := get(p, key); code != 200 {
+			t.Errorf("%s with a key: %d", p, code)
+		}
+	}
+	if code, body := get("/nowhere", ""); code != 404 || strings.Contains(body, "secret-route") {
+		t.Errorf("404 without a key: %d %s", code, body)
+	}
+	if code, body := get("/nowhere", key); code != 404 || !strings.Contains(body, "secret-route") {
+		t.Errorf("404 with a key: %d %s", code, body)
+	}
+	if code, _ := get(HealthzPath, ""); code != 200 {
+		t.Errorf("/healthz without a key: %d", code)
 	}
 }

@@ -130,6 +130,13 @@ func (s *Server) operational(w http.ResponseWriter, r *http.Request) bool {
 		if s.admin {
 			return false
 		}
+		// They name clients, routes and sources: with keys asked for,
+		// only a caller with one sees them (an operator-only listener,
+		// -admin-addr, needs none).
+		if _, err := s.clients.admit(r); err != nil {
+			writeError(w, err)
+			return true
+		}
 	case HealthzPath:
 	default:
 		return false

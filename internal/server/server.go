@@ -170,8 +170,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.observe(r.Context(), r, id, client, rt, sw.status, time.Since(start), p, rep)
 	}()
 	if rt == nil {
-		writeError(sw, &requestError{status: http.StatusNotFound,
-			msg: "no route " + r.URL.Path + "; routes: " + strings.Join(s.paths, ", ")})
+		msg := "no route " + r.URL.Path
+		if s.clients.known(r) { // the routes are no stranger's business
+			msg += "; routes: " + strings.Join(s.paths, ", ")
+		}
+		writeError(sw, &requestError{status: http.StatusNotFound, msg: msg})
 		return
 	}
 	var err error
