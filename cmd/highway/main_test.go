@@ -445,3 +445,30 @@ func TestSIGHUPWhileStartingIsHeldNotFatal(t *testing.T) {
 		t.Errorf("after SIGHUPs while starting: %d", code)
 	}
 }
+
+// highway check names every problem without showing a secret, whether it
+// came from the environment or sits in a URL.
+func TestCheckShowsNoSecret(t *testing.T) {
+	bin := build(t)
+	cfg := filepath.Join(t.TempDir(), "highway.yaml")
+	os.WriteFile(cfg, []byte(`
+sources:
+  chat: {kind: openai, base_url: "http://me:pa55word@127.0.0.1:1/v1?key=${CHECK_SECRET}", model: m, user: hi, max_tokens: "${CHECK_SECRET}"}
+  up:   {kind: http, url: "ftp://127.0.0.1/x?token=topsecret"}
+routes: [{path: /r, sources: [chat, up]}]
+`), 0o600)
+	cmd := exec.Command(bin, "check", "-config", cfg)
+	cmd.Env = append(os.Environ(), "CHECK_SECRET=sk-check-0123456789")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("check accepted it: %s", out)
+	}
+	for _, secret := range []string{"sk-check-0123456789", "pa55word", "topsecret"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("check shows %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(string(out), "sources.chat.max_tokens") {
+		t.Errorf("check lost the problem:\n%s", out)
+	}
+}

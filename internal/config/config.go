@@ -198,12 +198,15 @@ func parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 	c := &Config{File: file}
 	d := &decoder{file: file, env: env, pos: map[string]position{}}
 	if err := d.decodeDocument(data, c); err != nil {
+		if es, ok := err.(Errors); ok {
+			return nil, d.redact(es)
+		}
 		return nil, err
 	}
 	c.applyDefaults()
 	d.validate(c)
 	if len(d.errs) > 0 {
-		return nil, d.errs
+		return nil, d.redact(d.errs)
 	}
 	return c, nil
 }

@@ -431,3 +431,43 @@ func FuzzRatioAndHedgeDelay(f *testing.F) {
 		}
 	})
 }
+
+// No config error shows a secret: a value from the environment, a URL's
+// password or its query values.
+func TestConfigErrorsShowNoSecret(t *testing.T) {
+	secrets := env(map[string]string{"LATENCY": "sk-latency-secret", "OPENAI_API_KEY": "sk-live-0123456789"})
+	for _, c := range []struct {
+		yaml string
+		keep []string
+	}{
+		{`
+sources:
+  a: {kind: mock, latency: "${LATENCY}"}
+  c: {kind: openai, base_url: "http://x/v1", model: m, user: hi, api_key: "${OPENAI_API_KEY}", max_tokens: "${OPENAI_API_KEY}"}
+routes: [{path: /r, sources: [a, c]}]
+`, []string{"sources.a.latency", "sources.c.max_tokens", "[redacted]"}},
+		{`
+sources:
+  b: {kind: http, url: "http://alice:pa55word@/v1?api_key=topsecret&city=Paris"}
+  c: {kind: openai, base_url: "ftp://bob:hunter22@x/v1?key=k3y-value", model: m, user: "hi ${OPENAI_API_KEY}"}
+  d: {kind: http, url: "http://x/{{.params.nope}}?token=${LATENCY}"}
+routes: [{path: /r, sources: [b, c, d]}]
+`, []string{"api_key=REDACTED", "alice:REDACTED@", "sources.c.base_url", "source d refers to"}},
+	} {
+		_, err := parse("s.yaml", []byte(c.yaml), secrets)
+		if err == nil {
+			t.Fatal("the config was accepted")
+		}
+		msg := err.Error()
+		for _, secret := range []string{"sk-latency-secret", "pa55word", "topsecret", "hunter22", "k3y-value", "sk-live-0123456789", "Paris"} {
+			if strings.Contains(msg, secret) {
+				t.Errorf("the message shows %q:\n%s", secret, msg)
+			}
+		}
+		for _, kept := range c.keep {
+			if !strings.Contains(msg, kept) {
+				t.Errorf("the message lost %q:\n%s", kept, msg)
+			}
+		}
+	}
+}

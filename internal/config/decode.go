@@ -27,6 +27,18 @@ type decoder struct {
 	env  func(string) (string, bool)
 	pos  map[string]position
 	errs Errors
+	// secrets are the values the environment gave ${...}: no message may
+	// show them (see redact).
+	secrets []string
+}
+
+// lookup is env, noting what it gives as a secret.
+func (d *decoder) lookup(name string) (string, bool) {
+	v, ok := d.env(name)
+	if ok && v != "" {
+		d.secrets = append(d.secrets, v)
+	}
+	return v, ok
 }
 
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
@@ -161,7 +173,7 @@ func (d *decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
 	if isNull(n) {
 		return "", true
 	}
-	s, err := expand(n.Value, d.env)
+	s, err := expand(n.Value, d.lookup)
 	if err != nil {
 		d.fail(n, path, "%v", err)
 		return "", false
@@ -338,7 +350,7 @@ func (d *decoder) scalarJSON(n *yaml.Node, b *bytes.Buffer, path string) bool {
 		}
 		b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
 	default:
-		s, err := expand(n.Value, d.env)
+		s, err := expand(n.Value, d.lookup)
 		if err != nil {
 			d.fail(n, path, "%v", err)
 			return false
