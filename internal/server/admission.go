@@ -18,25 +18,54 @@ import (
 // bounded time; else it is shed at the door with 503, costing almost
 // nothing, so that the requests admitted keep their normal latency instead
 // of every request slowing down until memory runs out.
+//
+// The places taken and the queue are counted in a ledger that outlives
+// reloads: requests in flight on the config a reload replaced count
+// against the new one's limit, whatever it is.
 type admission struct {
-	places     chan struct{}
-	maxQueue   int64
-	wait       time.Duration
-	retryAfter string // seconds
-	shedBody   []byte // encoded once: a shed must cost almost nothing
+	*ledger
+	maxInflight int64
+	maxQueue    int64
+	wait        time.Duration
+	retryAfter  string // seconds
+	shedBody    []byte // encoded once: a shed must cost almost nothing
 
-	queued atomic.Int64
-	shed   prometheus.Counter
+	shed prometheus.Counter
 }
 
-func newAdmission(c config.Admission, shed prometheus.Counter) *admission {
+// ledger is the places taken and the requests queued, across reloads.
+type ledger struct {
+	taken  atomic.Int64
+	queued atomic.Int64
+	// freed gets a token when a place is given back while requests wait,
+	// so that one of them tries again; a spare token only costs a try.
+	freed chan struct{}
+}
+
+func newLedger() *ledger { return &ledger{freed: make(chan struct{}, 1024)} }
+
+// take takes a place if fewer than max are taken.
+func (l *ledger) take(max int64) bool {
+	for {
+		n := l.taken.Load()
+		if n >= max {
+			return false
+		}
+		if l.taken.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+func newAdmission(c config.Admission, shed prometheus.Counter, l *ledger) *admission {
 	secs := max(1, int((c.RetryAfter.Std()+time.Second-1)/time.Second))
 	msg := "over capacity: " + strconv.Itoa(c.MaxInflight) + " requests in flight and " +
 		strconv.Itoa(c.Queue) + " queued; retry after " + strconv.Itoa(secs) + "s"
 	body, _ := json.Marshal(map[string]string{"error": msg})
 	return &admission{
-		places:     make(chan struct{}, c.MaxInflight),
-		maxQueue:   int64(c.Queue),
+		ledger:      l,
+		maxInflight: int64(c.MaxInflight),
+		maxQueue:    int64(c.Queue),
 		wait:       c.QueueTimeout.Std(),
 		retryAfter: strconv.Itoa(secs),
 		shedBody:   append(body, '\n'),
@@ -47,10 +76,8 @@ func newAdmission(c config.Admission, shed prometheus.Counter) *admission {
 // admit takes a place, waiting in the queue if allowed; it reports false
 // when the request must be shed. A true answer must be followed by release.
 func (a *admission) admit(ctx context.Context) bool {
-	select {
-	case a.places <- struct{}{}:
+	if a.take(a.maxInflight) {
 		return true
-	default:
 	}
 	if a.wait <= 0 || a.queued.Add(1) > a.maxQueue {
 		if a.wait > 0 {
@@ -62,20 +89,35 @@ func (a *admission) admit(ctx context.Context) bool {
 	defer a.queued.Add(-1)
 	t := time.NewTimer(a.wait)
 	defer t.Stop()
-	select {
-	case a.places <- struct{}{}:
-		return true
-	case <-t.C:
-	case <-ctx.Done():
+	for {
+		select {
+		case <-a.freed:
+			if a.take(a.maxInflight) {
+				return true
+			}
+		case <-t.C:
+			a.shed.Inc()
+			return false
+		case <-ctx.Done():
+			a.shed.Inc()
+			return false
+		}
 	}
-	a.shed.Inc()
-	return false
 }
 
-func (a *admission) release() { <-a.places }
+// release gives a place back, and tells a queued request.
+func (a *admission) release() {
+	a.taken.Add(-1)
+	if a.queued.Load() > 0 {
+		select {
+		case a.freed <- struct{}{}:
+		default: // enough tokens wait already
+		}
+	}
+}
 
-// inflight is how many requests hold a place now.
-func (a *admission) inflight() int { return len(a.places) }
+// inflight is how many requests hold a place now, on any config.
+func (a *admission) inflight() int { return int(a.taken.Load()) }
 
 // shedHeaders are set on every shed answer.
 var shedHeaders = []string{"application/json"}

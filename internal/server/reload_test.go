@@ -5,8 +5,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/citypopy/highway/internal/metrics"
 )
 
 // reload builds the server that replaces prev, as serve does on SIGHUP.
@@ -111,5 +114,67 @@ routes: [{path: /r, sources: [weather]}]
 		if rec.Code != st.want {
 			t.Errorf("%s: %d %s, want %d", st.name, rec.Code, rec.Body, st.want)
 		}
+	}
+}
+
+// A reload keeps admission's accounting: the requests in flight on the
+// config it replaced count against the new limit, which a reload never
+// resets, and the in-flight gauge tells the truth.
+func TestReloadUnderFullAdmissionLetsNoMoreIn(t *testing.T) {
+	up, g := gate(t)
+	m := metrics.New()
+	cfg := func(max int) string {
+		return fmt.Sprintf(`
+admission: {max_inflight: %d, queue: 0, queue_timeout: 0s}
+sources: {slow: {kind: http, url: "%s/slow", timeout: 1m}}
+routes: [{path: /r, sources: [slow], timeout: 1m}]
+`, max, up.URL)
+	}
+	old := newServerWith(t, cfg(2), Options{Metrics: m})
+	var current atomic.Pointer[Server]
+	current.Store(old)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { current.Load().ServeHTTP(w, r) }))
+	defer front.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+	codes := make(chan int, 2)
+	for range 2 {
+		go func() {
+			resp, err := http.Get(front.URL + "/r")
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	await(t, g.arrived, 2, "both requests in flight")
+	for _, max := range []int{2, 3} { // the same limit, then one more place
+		current.Store(newServerWith(t, cfg(max), Options{Metrics: m, Previous: current.Load()}))
+		resp, err := http.Get(front.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "\nhighway_requests_in_flight 2\n") {
+			t.Errorf("max %d: the gauge after the reload does not say 2 in flight", max)
+		}
+		if max == 2 {
+			if resp, _ := http.Get(front.URL + "/r"); resp == nil || resp.StatusCode != 503 {
+				t.Errorf("a request over the limit after the reload was let in")
+			} else {
+				resp.Body.Close()
+			}
+		}
+	}
+	close(g.open)
+	for range 2 {
+		if code := <-codes; code != 200 {
+			t.Errorf("a request admitted before the reload: %d", code)
+		}
+	}
+	if code, _ := fetch(t, front.URL+"/r"); code != 200 {
+		t.Errorf("once they finished: %d", code)
 	}
 }

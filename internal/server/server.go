@@ -40,7 +40,8 @@ type Options struct {
 	// server's own. Pass one Metrics to every server that replaces the
 	// last on a reload, so that its counters go on from where they were.
 	Metrics *metrics.Metrics
-	// Previous is the server this one replaces on a reload, or nil. Each
+	// Previous is the server this one replaces on a reload, or nil. Its
+	// requests in flight count against this one's admission limit. Each
 	// source configured exactly as before keeps its state (breaker, cache,
 	// calls being coalesced, observed latencies, health), and each client
 	// key with the same name, key, rate and burst keeps its rate limiter,
@@ -90,7 +91,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		metrics:      m,
 		routes:       make(map[string]*route, len(cfg.Routes)),
 		upstreams:    sources,
-		admission:    newAdmission(cfg.Admission, m.Shed()),
+		admission:    newAdmission(cfg.Admission, m.Shed(), prev.ledger()),
 		logger:       o.Logger,
 		tracing:      tr,
 		admin:        o.Admin,
@@ -116,6 +117,15 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	}
 	s.metrics.SetLive(s.live())
 	return s, nil
+}
+
+// ledger is the admission ledger a server replacing s goes on with: s's,
+// or a new one when there is no s.
+func (s *Server) ledger() *ledger {
+	if s.admission == nil {
+		return newLedger()
+	}
+	return s.admission.ledger
 }
 
 // live is what s alone can tell its Metrics: its admission's occupancy
