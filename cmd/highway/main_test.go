@@ -472,3 +472,107 @@ routes: [{path: /r, sources: [chat, up]}]
 		t.Errorf("check lost the problem:\n%s", out)
 	}
 }
+
+// Clients sending a POST's body one byte at a time hold no admission
+// place: the body is read, within server.body_timeout, before a place is
+// taken, so a GET route is served at once beside them and the slow ones
+// get a 408.
+func TestSlowBodiesHoldNoAdmissionPlace(t *testing.T) {
+	bin := build(t)
+	cfg := filepath.Join(t.TempDir(), "highway.yaml")
+	os.WriteFile(cfg, []byte(`
+admission: {max_inflight: 4, queue: 0, queue_timeout: 0s}
+server: {body_timeout: 1500ms}
+sources: {m: {kind: mock, latency: 5ms, data: 1}}
+routes:
+  - {path: /get, sources: [m]}
+  - {path: /post, method: POST, sources: [m]}
+`), 0o600)
+	_, base, _ := start(t, bin, "-config", cfg, "-log", "off")
+	host := strings.TrimPrefix(base, "http://")
+	answers := make(chan string, 8)
+	for range 8 { // twice as many as there are places
+		conn, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /post HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", host)
+		go func() {
+			for range 3 { // a byte a second, far slower than the body timeout allows
+				time.Sleep(time.Second)
+				if _, err := conn.Write([]byte(" ")); err != nil {
+					break
+				}
+			}
+			b := make([]byte, 512)
+			n, _ := conn.Read(b)
+			answers <- string(b[:n])
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // every slow body is in
+	for i := range 3 {
+		if code, _ := curl(t, base+"/get"); code != 200 {
+			t.Errorf("GET %d beside the slow bodies: %d", i, code)
+		}
+	}
+	for range 8 {
+		select {
+		case a := <-answers:
+			if !strings.HasPrefix(a, "HTTP/1.1 408") || !strings.Contains(a, "body_timeout") {
+				t.Errorf("a slow body got %q", a)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a slow body was never answered")
+		}
+	}
+}
+
+// Clients that pipeline requests and never read the answers cannot hold
+// the admission places: every answer has a write deadline, so each such
+// connection is cut within server.write_timeout of a write it does not
+// take, its place freed, and honest clients are served.
+func TestClientsThatNeverReadHoldNoPlace(t *testing.T) {
+	bin := build(t)
+	cfg := filepath.Join(t.TempDir(), "highway.yaml")
+	os.WriteFile(cfg, []byte(`
+admission: {max_inflight: 4, queue: 0, queue_timeout: 0s}
+server: {write_timeout: 500ms}
+sources:
+  big:   {kind: mock, latency: 1ms, data: "`+strings.Repeat("x", 32<<10)+`"}
+  small: {kind: mock, latency: 1ms, data: 1}
+routes:
+  - {path: /big, sources: [big]}
+  - {path: /small, sources: [small]}
+`), 0o600)
+	_, base, _ := start(t, bin, "-config", cfg, "-log", "off")
+	host := strings.TrimPrefix(base, "http://")
+	pipelined := strings.Repeat("GET /big HTTP/1.1\r\nHost: "+host+"\r\n\r\n", 400) // 12.8 MB of answers
+	// A small receive buffer set before connecting, so the kernel does not
+	// grow it to hold every answer.
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	for range 20 {
+		conn, err := d.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		go io.WriteString(conn, pipelined) // and never read
+	}
+	time.Sleep(2 * time.Second) // the writes block, and their deadlines pass
+	out, err := exec.Command("curl", "-s", base+"/metrics").Output()
+	if err != nil || !strings.Contains(string(out), "\nhighway_requests_in_flight 0\n") {
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, "highway_requests_in_flight") {
+				t.Errorf("never-reading clients still hold places after their write timeout: %s", l)
+			}
+		}
+	}
+	for i := range 5 {
+		if code, _ := curl(t, "--max-time", "5", base+"/small"); code != 200 {
+			t.Errorf("honest request %d beside never-reading clients: %d", i, code)
+		}
+	}
+}

@@ -77,6 +77,10 @@ type Server struct {
 	// IdleTimeout is how long a keep-alive connection may wait for its next
 	// request. Default 120s.
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// BodyTimeout is how long a client may take to send a POST route's
+	// body, read before the request takes an admission place, so that a
+	// slow sender holds none. Default 5s; past it, 408.
+	BodyTimeout Duration `yaml:"body_timeout"`
 	// WriteTimeout is how long a client may take to accept one write: each
 	// event of a stream, or a report too large for a socket's buffer
 	// (over 64 KiB). Default 10s.
@@ -129,6 +133,7 @@ var DefaultServer = Server{
 	ReadTimeout:       Duration(30 * time.Second),
 	IdleTimeout:       Duration(120 * time.Second),
 	WriteTimeout:      Duration(10 * time.Second),
+	BodyTimeout:       Duration(5 * time.Second),
 	MaxHeaderBytes:    64 << 10,
 }
 
@@ -138,6 +143,7 @@ func (s *Server) defaults() {
 		{&s.ReadTimeout, &DefaultServer.ReadTimeout},
 		{&s.IdleTimeout, &DefaultServer.IdleTimeout},
 		{&s.WriteTimeout, &DefaultServer.WriteTimeout},
+		{&s.BodyTimeout, &DefaultServer.BodyTimeout},
 	} {
 		if *f.got == 0 {
 			*f.got = *f.def

@@ -48,6 +48,7 @@ func (d *decoder) validate(c *Config) {
 	}{
 		{"server.read_header_timeout", c.Server.ReadHeaderTimeout}, {"server.read_timeout", c.Server.ReadTimeout},
 		{"server.idle_timeout", c.Server.IdleTimeout}, {"server.write_timeout", c.Server.WriteTimeout},
+		{"server.body_timeout", c.Server.BodyTimeout},
 	} {
 		if f.v < 0 {
 			d.failAt(f.field, "must not be negative")

@@ -138,3 +138,33 @@ routes: [{path: /r, sources: [big]}]
 	// Now the client reads nothing more.
 	await(t, returned, 1, "the handler to give up on a client that stopped reading")
 }
+
+// A small report is written without a deadline of its own, and never
+// under one an earlier answer left on its keep-alive connection (net/http
+// clears each once its answer is flushed): a large report, then, past its
+// deadline, a small one on the same connection.
+func TestASmallReportNeverMeetsAnOldDeadline(t *testing.T) {
+	s := newServer(t, `
+server: {write_timeout: 200ms}
+sources:
+  big:   {kind: mock, latency: 1ms, data: "`+strings.Repeat("x", 8<<10)+`"}
+  small: {kind: mock, latency: 1ms, data: 1}
+routes:
+  - {path: /big, sources: [big]}
+  - {path: /small, sources: [small]}
+`)
+	addr := serveOn(t, s, config.DefaultServer, nil)
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	for i, path := range []string{"/big", "/small", "/big", "/r404", "/small"} {
+		if i > 0 {
+			time.Sleep(300 * time.Millisecond) // past the last answer's deadline
+		}
+		resp, err := client.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatalf("%s after an earlier answer's deadline: %v", path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -28,6 +29,7 @@ type route struct {
 	options      fanout.Options
 	heartbeat    time.Duration // between comments on a quiet stream
 	writeTimeout time.Duration // for the client to take one write
+	bodyTimeout  time.Duration // for the client to send a POST's body
 	params       map[string]*config.Param
 	maxBody      int64
 	ups          []*upstream // by task
@@ -52,6 +54,7 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 		options:      fanout.Options{Timeout: rc.Timeout.Std(), Lanes: rc.Lanes},
 		heartbeat:    cfg.Heartbeat.Std(),
 		writeTimeout: cfg.Server.WriteTimeout.Std(),
+		bodyTimeout:  cfg.Server.BodyTimeout.Std(),
 		params:       rc.Params,
 		maxBody:      rc.MaxBody,
 		shape:        report.Route{Path: rc.Path},
@@ -85,22 +88,24 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// serve answers one request and returns its pass and report, or nils when
-// the request was refused before any source ran.
-func (rt *route) serve(w http.ResponseWriter, r *http.Request) (*pass, *fanout.Report[json.RawMessage]) {
+// prepare reads what the request asks of the route: its method, its query
+// and, for a POST, its whole body, which the client must send within the
+// body timeout. It runs before the request takes an admission place, so
+// that a slow sender holds none.
+func (rt *route) prepare(w http.ResponseWriter, r *http.Request) (request, error) {
 	if r.Method != rt.method {
-		writeError(w, &requestError{status: http.StatusMethodNotAllowed, allow: rt.method,
-			msg: "method " + r.Method + " not allowed on " + rt.path + "; use " + rt.method})
-		return nil, nil
+		return request{}, &requestError{status: http.StatusMethodNotAllowed, allow: rt.method,
+			msg: "method " + r.Method + " not allowed on " + rt.path + "; use " + rt.method}
 	}
 	req, err := rt.parse(r.URL.RawQuery)
 	if err == nil && r.Method == http.MethodPost {
 		req.body, err = rt.readBody(w, r)
 	}
-	if err != nil {
-		writeError(w, err)
-		return nil, nil
-	}
+	return req, err
+}
+
+// serve answers a prepared request and returns its pass and report.
+func (rt *route) serve(w http.ResponseWriter, r *http.Request, req request) (*pass, *fanout.Report[json.RawMessage]) {
 	p := rt.newPass(req.params, req.body)
 	if req.stream || strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
 		return p, rt.stream(w, r, req, p)
@@ -108,13 +113,7 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) (*pass, *fanout.R
 	rep := fanout.Gather(r.Context(), p.tasks, req.options)
 	bp := buffers.Get().(*[]byte)
 	b := report.Append((*bp)[:0], &rt.shape, req.mode, rep, p.traces)
-	// A report larger than a socket's buffer may block on a client that
-	// does not read it: it gets writeTimeout to be taken. A small one is
-	// not worth a deadline: the kernel takes it whole, and setting and
-	// clearing one cost 8% of a request's CPU (bench/ANALYSIS.md).
-	if len(b) > bigReport && rt.writeTimeout > 0 {
-		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(rt.writeTimeout))
-	}
+	writeDeadline(w, rt.writeTimeout, len(b))
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
 	w.WriteHeader(reportStatus(rep, rt.shape.Optional))
@@ -125,9 +124,6 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) (*pass, *fanout.R
 }
 
 var jsonContentType = []string{"application/json"}
-
-// bigReport is the report size from which a write deadline is set.
-const bigReport = 64 << 10
 
 // parse reads the query: mode=sequential|concurrent, lanes=N and
 // stream=1. Any other parameter is refused, so that a typo is not silently
@@ -230,12 +226,21 @@ func (rt *route) takes() string {
 // readBody reads a POST route's JSON body: 413 past the route's limit, 400
 // when it is not JSON. An empty body is none.
 func (rt *route) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if rt.bodyTimeout > 0 {
+		// net/http clears the read deadline once the body has been read to
+		// its end, when it starts watching for the client going away.
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(rt.bodyTimeout))
+	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rt.maxBody))
 	var tooLarge *http.MaxBytesError
+	var netErr net.Error
 	switch {
 	case errors.As(err, &tooLarge):
 		return nil, &requestError{status: http.StatusRequestEntityTooLarge,
 			msg: "request body larger than " + strconv.FormatInt(rt.maxBody, 10) + " bytes"}
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return nil, &requestError{status: http.StatusRequestTimeout,
+			msg: "the request body did not arrive within " + rt.bodyTimeout.String() + " (server.body_timeout)"}
 	case err != nil:
 		return nil, badRequest("reading the request body: " + err.Error())
 	case len(b) == 0:

@@ -119,6 +119,12 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	return s, nil
 }
 
+// fail answers a route request with err, within the write timeout.
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	writeDeadline(w, s.writeTimeout, anySize)
+	writeError(w, err)
+}
+
 // ledger is the admission ledger a server replacing s goes on with: s's,
 // or a new one when there is no s.
 func (s *Server) ledger() *ledger {
@@ -151,8 +157,11 @@ func (s *Server) Paths() []string { return append([]string(nil), s.paths...) }
 // metrics endpoints, or a JSON error.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := s.routes[r.URL.Path]
-	if rt == nil && (s.operational(w, r) || s.dash.ServeHTTP(w, r)) {
-		return
+	if rt == nil {
+		writeDeadline(w, s.writeTimeout, anySize)
+		if s.operational(w, r) || s.dash.ServeHTTP(w, r) {
+			return
+		}
 	}
 	start := time.Now()
 	id := requestID(r)
@@ -171,7 +180,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// A bug of ours: answer it as one, rather than drop the
 			// connection, and say so in the log.
 			if sw.status == 0 {
-				writeError(sw, fmt.Errorf("panic: %v", p))
+				s.fail(sw, fmt.Errorf("panic: %v", p))
 			}
 			if s.logger != nil {
 				s.logger.Error("panic serving a request", "id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -189,13 +198,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var err error
 	if client, err = s.clients.admit(r); err != nil {
-		writeError(sw, err)
+		s.fail(sw, err)
+		return
+	}
+	req, err := rt.prepare(sw, r) // the body too: a slow sender holds no place
+	if err != nil {
+		s.fail(sw, err)
 		return
 	}
 	if !s.admission.admit(r.Context()) {
+		writeDeadline(sw, s.writeTimeout, anySize)
 		s.admission.refuse(sw)
 		return
 	}
 	defer s.admission.release()
-	p, rep = rt.serve(sw, r)
+	p, rep = rt.serve(sw, r, req)
 }
