@@ -9,6 +9,7 @@ require (
 
 require (
 	github.com/chromedp/chromedp v0.23.0
+	github.com/maypok86/otter/v2 v2.4.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.73.1

@@ -2,13 +2,23 @@ package policy
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
+
+	"github.com/maypok86/otter/v2"
 )
 
 // Cache answers from memory for TTL after a successful call; failures are
-// not cached. The zero value, with Next and TTL set, caches every call
-// under one key. It must not be copied after first use.
+// not cached. It holds at most MaxBytes of answers (weighed by Size, with
+// their keys), evicting those least likely to be asked again, and drops
+// each entry once its TTL has passed, whether or not it is asked for. The
+// store is otter's (github.com/maypok86/otter/v2).
+//
+// The zero value, with Next and TTL set, caches every call under one key,
+// up to DefaultCacheMaxBytes. It must not be copied after first use; Close
+// it when it is no longer used, to stop its clean-up goroutine and free
+// its entries.
 type Cache[C, T any] struct {
 	Next Source[C, T]
 	// TTL is how long an answer is served from memory.
@@ -16,52 +26,66 @@ type Cache[C, T any] struct {
 	// Key says which calls share an answer, from their argument; nil means
 	// all do.
 	Key func(C) string
-	// MaxEntries bounds memory; 0 means 10000. When full, an arbitrary
-	// entry is dropped.
-	MaxEntries int
+	// MaxBytes bounds the answers held, as Size weighs them; 0 means
+	// DefaultCacheMaxBytes.
+	MaxBytes int64
+	// Size weighs an answer in bytes; nil counts each as 1, so that
+	// MaxBytes bounds the number of entries.
+	Size func(T) int
 
-	mu      sync.Mutex
-	entries map[string]cached[T]
+	once  sync.Once
+	store *otter.Cache[string, T]
 }
 
-type cached[T any] struct {
-	v       T
-	expires time.Time
-}
+// DefaultCacheMaxBytes is the bound of a Cache whose MaxBytes is 0.
+const DefaultCacheMaxBytes = 16 << 20
 
 // Fetch answers from the cache, or calls Next and remembers a success.
 func (c *Cache[C, T]) Fetch(ctx context.Context, call C) (T, error) {
+	c.once.Do(c.open)
 	key := keyOf(call, c.Key)
-	now := time.Now()
-	c.mu.Lock()
-	e, ok := c.entries[key]
-	c.mu.Unlock()
-	if ok && now.Before(e.expires) {
+	if v, ok := c.store.GetIfPresent(key); ok {
 		TraceFrom(ctx).Mark(CacheHit)
-		return e.v, nil
+		return v, nil
 	}
 	v, err := c.Next.Fetch(ctx, call)
 	if err == nil {
-		c.store(key, v)
+		c.store.Set(key, v)
 	}
 	return v, err
 }
 
-func (c *Cache[C, T]) store(key string, v T) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = make(map[string]cached[T])
-	}
-	limit := c.MaxEntries
+func (c *Cache[C, T]) open() {
+	limit := c.MaxBytes
 	if limit <= 0 {
-		limit = 10000
+		limit = DefaultCacheMaxBytes
 	}
-	if _, ok := c.entries[key]; !ok && len(c.entries) >= limit {
-		for k := range c.entries {
-			delete(c.entries, k)
-			break
-		}
+	c.store = otter.Must(&otter.Options[string, T]{
+		MaximumWeight:    uint64(limit),
+		Weigher:          c.weigh,
+		ExpiryCalculator: otter.ExpiryWriting[string, T](c.TTL),
+	})
+}
+
+// weigh is an entry's weight: its key and its answer.
+func (c *Cache[C, T]) weigh(key string, v T) uint32 {
+	w := 1
+	if c.Size != nil {
+		w = len(key) + c.Size(v)
 	}
-	c.entries[key] = cached[T]{v: v, expires: time.Now().Add(c.TTL)}
+	return uint32(min(w, math.MaxUint32))
+}
+
+// Bytes is the weight of the answers held now.
+func (c *Cache[C, T]) Bytes() int64 {
+	c.once.Do(c.open)
+	return int64(c.store.WeightedSize())
+}
+
+// Close drops every entry and stops the cache's goroutines. A Cache may
+// still be called after Close, without clean-up in the background.
+func (c *Cache[C, T]) Close() {
+	c.once.Do(c.open)
+	c.store.InvalidateAll()
+	c.store.StopAllGoroutines()
 }

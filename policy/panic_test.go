@@ -44,6 +44,9 @@ func TestAPanickingSourceUnderEveryPolicy(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				src := stack()
+				if c, ok := src.(interface{ Close() }); ok {
+					defer c.Close()
+				}
 				rep := fanout.Gather(t.Context(), []fanout.Task[string]{
 					{Name: "chat", Source: src},
 					{Name: "weather", Source: Func[needs, string](func(context.Context, needs) (string, error) { return "22°C", nil })},

@@ -3,6 +3,8 @@ package policy
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -379,6 +381,7 @@ func TestCacheAnswersWithinItsTTL(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &flaky{delays: []time.Duration{10 * time.Millisecond}, fails: 1, err: transient{}}
 		c := &Cache[string, string]{Next: up, TTL: 30 * time.Second}
+		defer c.Close()
 		if _, err := c.Fetch(t.Context(), "q"); err == nil {
 			t.Fatal("want the first failure")
 		}
@@ -391,6 +394,29 @@ func TestCacheAnswersWithinItsTTL(t *testing.T) {
 		c.Fetch(t.Context(), "q")
 		if up.calls.Load() != 3 {
 			t.Errorf("calls %d: the entry outlived its TTL", up.calls.Load())
+		}
+	})
+}
+
+// A cache holds at most its bytes, however many distinct answers flood
+// it, and drops an expired entry whether or not it is asked for again.
+func TestCacheIsBoundedInBytesAndDropsExpiredEntries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		answer := strings.Repeat("x", 1000)
+		up := Func[string, string](func(context.Context, string) (string, error) { return answer, nil })
+		c := &Cache[string, string]{Next: up, TTL: time.Minute, Key: func(k string) string { return k },
+			MaxBytes: 64 << 10, Size: func(v string) int { return len(v) }}
+		defer c.Close()
+		for i := range 10_000 {
+			c.Fetch(t.Context(), strconv.Itoa(i))
+		}
+		if b := c.Bytes(); b > 64<<10 || b < 32<<10 {
+			t.Errorf("%d bytes held after a flood of 10 MB, want at most 64 KiB (and not nothing)", b)
+		}
+		time.Sleep(2 * time.Minute)
+		c.store.CleanUp()
+		if b := c.Bytes(); b != 0 {
+			t.Errorf("%d bytes held two TTLs later", b)
 		}
 	})
 }

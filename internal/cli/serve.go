@@ -85,6 +85,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer stopMock() // after the routes have drained: they may still call it
 	sw := &swapper{}
+	defer func() { // last: the sources' caches stop with the process
+		if srv := sw.current.Load(); srv != nil {
+			srv.Close()
+		}
+	}()
 	build := func() (*server.Server, error) {
 		cfg, err := loadConfig(*file)
 		if err != nil {

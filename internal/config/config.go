@@ -34,6 +34,9 @@ type Config struct {
 	Clients Clients `yaml:"clients"`
 	// Dashboard bounds what the web page at / may start.
 	Dashboard Dashboard `yaml:"dashboard"`
+	// CacheMaxBytes bounds every source's cache together: the sources'
+	// cache.max_bytes may add up to it, no more. Default 64 MiB.
+	CacheMaxBytes ByteSize `yaml:"cache_max_bytes"`
 
 	// File is where the configuration came from, for messages.
 	File string `yaml:"-"`
@@ -125,6 +128,7 @@ const (
 	DefaultHeartbeat    = 15 * time.Second
 	DefaultLLMTimeout   = 60 * time.Second
 	DefaultMaxBody      = 1 << 20
+	DefaultCacheBytes   = 64 << 20
 )
 
 // DefaultServer is the server's limits where the config is silent.
@@ -217,6 +221,30 @@ func parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 	return c, nil
 }
 
+// shareCacheBytes gives each cache without a max_bytes an even share of
+// what CacheMaxBytes leaves once the others are counted, at least 1 KiB;
+// validation refuses a total over CacheMaxBytes.
+func (c *Config) shareCacheBytes() {
+	if c.CacheMaxBytes == 0 {
+		c.CacheMaxBytes = DefaultCacheBytes
+	}
+	left, unset := int64(c.CacheMaxBytes), 0
+	for _, s := range c.Sources {
+		switch {
+		case s == nil || s.Cache == nil:
+		case s.Cache.MaxBytes > 0:
+			left -= int64(s.Cache.MaxBytes)
+		default:
+			unset++
+		}
+	}
+	for _, s := range c.Sources {
+		if s != nil && s.Cache != nil && s.Cache.MaxBytes == 0 {
+			s.Cache.MaxBytes = ByteSize(max(left/int64(max(unset, 1)), 1<<10))
+		}
+	}
+}
+
 func (c *Config) applyDefaults() {
 	if c.Listen == "" {
 		c.Listen = DefaultListen
@@ -242,6 +270,7 @@ func (c *Config) applyDefaults() {
 			s.applyDefaults()
 		}
 	}
+	c.shareCacheBytes()
 	for _, r := range c.Routes {
 		if r == nil {
 			continue

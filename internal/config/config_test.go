@@ -471,3 +471,43 @@ routes: [{path: /r, sources: [b, c, d]}]
 		}
 	}
 }
+
+// Caches are bounded in bytes: each by its cache.max_bytes, all together
+// by cache_max_bytes, whose rest is shared among caches that set none.
+func TestCacheBytesAreSharedWithinTheTotal(t *testing.T) {
+	c, err := parse("c.yaml", []byte(`
+cache_max_bytes: 1MiB
+sources:
+  a: {kind: mock, cache: {ttl: 1s, max_bytes: 256KiB}}
+  b: {kind: mock, cache: {ttl: 1s}}
+  c: {kind: mock, cache: {ttl: 1s}}
+routes: [{path: /r, sources: [a, b, c]}]
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := c.Sources["a"].Cache.MaxBytes, c.Sources["b"].Cache.MaxBytes; a != 256<<10 || b != 384<<10 {
+		t.Errorf("a %d, b %d bytes", a, b)
+	}
+	if d := Default(); d.CacheMaxBytes != DefaultCacheBytes {
+		t.Errorf("default total %d", d.CacheMaxBytes)
+	}
+	_, err = parse("c.yaml", []byte(`
+cache_max_bytes: 100KiB
+sources:
+  a: {kind: mock, cache: {ttl: 1s, max_bytes: 1GiB}}
+  b: {kind: mock, cache: {ttl: 1s, max_bytes: 12 parsecs}}
+routes: [{path: /r, sources: [a]}]
+`), env(nil))
+	if err == nil || !strings.Contains(err.Error(), "sources.b.cache.max_bytes: want a size in bytes") {
+		t.Errorf("a bad size: %v", err)
+	}
+	_, err = parse("c.yaml", []byte(`
+cache_max_bytes: 100KiB
+sources: {a: {kind: mock, cache: {ttl: 1s, max_bytes: 1GiB}}}
+routes: [{path: /r, sources: [a]}]
+`), env(nil))
+	if err == nil || !strings.Contains(err.Error(), "cache_max_bytes: the sources' caches add up to 1073741824 bytes") {
+		t.Errorf("over the total: %v", err)
+	}
+}

@@ -93,6 +93,10 @@ type Breaker struct {
 // Cache configures a source's answer cache.
 type Cache struct {
 	TTL Duration `yaml:"ttl"`
+	// MaxBytes bounds the answers this source's cache holds. Default: an
+	// even share of what Config.CacheMaxBytes leaves to the sources that
+	// set none.
+	MaxBytes ByteSize `yaml:"max_bytes"`
 }
 
 // Tail gives a mock source a heavy tail: Rate of calls take Latency.
@@ -114,3 +118,31 @@ type Admission struct {
 	// whole seconds. Default 2s.
 	RetryAfter Duration `yaml:"retry_after"`
 }
+
+// ByteSize is a number of bytes, written as a number (1048576) or with a
+// binary unit: 512KiB, 16MiB, 1GiB.
+type ByteSize int64
+
+// UnmarshalText parses 16MiB or 1048576.
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	scale := int64(1)
+	for _, u := range []struct {
+		suffix string
+		scale  int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, scale = strings.TrimSpace(n), u.scale
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<50)/scale {
+		return fmt.Errorf("want a size in bytes such as 1048576, 512KiB, 16MiB or 1GiB, got %q", text)
+	}
+	*b = ByteSize(n * scale)
+	return nil
+}
+
+// MarshalText writes the size in bytes.
+func (b ByteSize) MarshalText() ([]byte, error) { return strconv.AppendInt(nil, int64(b), 10), nil }

@@ -37,6 +37,7 @@ func (d *decoder) validate(c *Config) {
 		d.validateSource(name, c.Sources[name])
 	}
 	d.validateNeeds(c.Sources)
+	d.validateCacheBytes(c)
 	d.validateAdmission(c.Admission)
 	d.validateClients(&c.Clients)
 	if c.Heartbeat < 0 {
@@ -364,6 +365,20 @@ func (d *decoder) validatePolicies(p string, s *Source) {
 	}
 	if c := s.Cache; c != nil && c.TTL <= 0 {
 		d.failAt(p+".cache.ttl", "want a positive duration, such as 30s")
+	}
+}
+
+// validateCacheBytes refuses caches that add up to more than
+// cache_max_bytes.
+func (d *decoder) validateCacheBytes(c *Config) {
+	var total int64
+	for _, s := range c.Sources {
+		if s != nil && s.Cache != nil {
+			total += int64(s.Cache.MaxBytes)
+		}
+	}
+	if total > int64(c.CacheMaxBytes) {
+		d.failAt("cache_max_bytes", "the sources' caches add up to %d bytes, over cache_max_bytes (%d): lower their cache.max_bytes or raise it", total, c.CacheMaxBytes)
 	}
 }
 

@@ -26,7 +26,16 @@ type upstream struct {
 	planned   *plannedMock  // set when the stack is a bare mock
 	latencies *policy.Latencies
 	breaker   *policy.Breaker[*source.Call, json.RawMessage]
-	health    *health // what routes saw of it, for the health page
+	cache     *policy.Cache[*source.Call, json.RawMessage] // nil without one
+	health    *health                                     // what routes saw of it, for the health page
+}
+
+// close frees what the upstream holds that outlives its requests: its
+// cache's entries and goroutine.
+func (u *upstream) close() {
+	if u.cache != nil {
+		u.cache.Close()
+	}
 }
 
 // buildSources makes one upstream per configured source, shared by every
@@ -95,7 +104,9 @@ func stack(name string, sc *config.Source, base source.Source, tr *tracing) *ups
 			Key: (*source.Call).Key, Relay: source.RelayDeltas}
 	}
 	if c := sc.Cache; c != nil {
-		s = &policy.Cache[*source.Call, json.RawMessage]{Next: s, TTL: c.TTL.Std(), Key: (*source.Call).Key}
+		u.cache = &policy.Cache[*source.Call, json.RawMessage]{Next: s, TTL: c.TTL.Std(), Key: (*source.Call).Key,
+			MaxBytes: int64(c.MaxBytes), Size: func(v json.RawMessage) int { return len(v) }}
+		s = u.cache
 	}
 	if tr != nil {
 		s = &tracedSource{name: name, kind: sc.Kind, next: s, tracer: tr.tracer}

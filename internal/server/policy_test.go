@@ -2,8 +2,10 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -244,4 +246,41 @@ routes:
 			t.Errorf("/metrics lacks %s", want)
 		}
 	})
+}
+
+// A client varying a free parameter cannot grow the cache past its bytes:
+// a flood of distinct large answers, over real sockets, leaves it within
+// cache.max_bytes; a reload that drops the source frees its entries.
+func TestACacheFloodStaysWithinItsBytes(t *testing.T) {
+	answer := `{"text":"` + strings.Repeat("x", 8<<10) + `"}`
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, answer)
+	}))
+	defer func() { pool.CloseIdleConnections(); up.Close() }()
+	s := newServer(t, `
+cache_max_bytes: 1MiB
+sources:
+  search: {kind: http, url: "`+up.URL+`/s?q={{.params.q}}", cache: {ttl: 1h, max_bytes: 256KiB}}
+routes: [{path: /s, params: {q: {}}, sources: [search]}]
+`)
+	front := httptest.NewServer(s)
+	defer front.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+	for i := range 300 { // 2.4 MB of distinct answers
+		resp, err := http.Get(front.URL + "/s?q=" + strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	cache := s.upstreams["search"].cache
+	if b := cache.Bytes(); b > 256<<10 || b == 0 {
+		t.Errorf("the cache holds %d bytes after the flood, want at most 256 KiB", b)
+	}
+	newServerWith(t, "sources: {m: {kind: mock}}\nroutes: [{path: /m, sources: [m]}]\n", Options{Previous: s})
+	if b := cache.Bytes(); b != 0 {
+		t.Errorf("a reload that dropped the source left %d bytes in its cache", b)
+	}
 }

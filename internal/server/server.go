@@ -80,6 +80,11 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	for name, u := range prev.upstreams {
+		if sources[name] != u { // dropped or changed: its cache goes
+			u.close()
+		}
+	}
 	if len(cfg.Routes) == 0 {
 		return nil, fmt.Errorf("config %s has no routes to serve", cfg.File)
 	}
@@ -148,6 +153,15 @@ func (s *Server) live() *metrics.Live {
 		}
 	}
 	return l
+}
+
+// Close frees what the server's sources hold beyond their requests (their
+// caches), for a server that no reload will replace; one that a reload
+// replaced was freed of what the new one did not keep.
+func (s *Server) Close() {
+	for _, u := range s.upstreams {
+		u.close()
+	}
 }
 
 // Paths lists the route paths served, in config order.

@@ -53,6 +53,7 @@ func newServerWith(t testing.TB, yaml string, o Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close)
 	return s
 }
 
