@@ -112,8 +112,9 @@ type Param struct {
 	// Pattern is a regular expression the whole value must match.
 	Pattern string `yaml:"pattern"`
 
-	re     *regexp.Regexp // Pattern, compiled once by validation
-	inPath bool           // a source of the route puts it in an upstream URL's path
+	re       *regexp.Regexp // Pattern, compiled once by validation
+	inPath   bool           // a source of the route puts it in an upstream URL's path
+	unquoted bool           // a source of the route puts it in a JSON body outside quotes
 }
 
 // IsOptional reports whether the route marks source optional.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -131,6 +132,16 @@ func (d *decoder) validateParams(p string, r *Route, sources map[string]*Source)
 				prm.inPath = true
 			}
 		}
+		for _, name := range unquotedParams(s) {
+			switch prm := r.Params[name]; {
+			case prm == nil:
+			case prm.Type == "string":
+				d.failAt("sources."+src+".body", "{{.params.%s}} stands outside JSON quotes, so it must be a number or a boolean, but %s declares %s a string: quote it (\"{{.params.%s}}\") or give it type int, float or bool",
+					name, p, name, name)
+			default:
+				prm.unquoted = true
+			}
+		}
 		for _, ref := range templateRefs(s) {
 			if ref.param != "" && r.Params[ref.param] == nil {
 				d.failAt(p+".params", "source %s refers to {{.params.%s}} in %s; declare it here", src, ref.param, ref.field)
@@ -161,10 +172,29 @@ func CheckParam(prm *Param, value string) error {
 	if prm.re != nil && !prm.re.MatchString(value) {
 		return fmt.Errorf("%q does not match %s", value, prm.Pattern)
 	}
+	if prm.unquoted && (!json.Valid([]byte(value)) || prm.Type == "bool" && value != "true" && value != "false") {
+		return fmt.Errorf("%q is not a JSON %s, and it stands in a JSON body as one", value, prm.Type)
+	}
 	if prm.inPath && (value == "." || value == "..") {
 		return fmt.Errorf("%q would be a dot segment of an upstream URL's path, which moves it to another resource", value)
 	}
 	return nil
+}
+
+// unquotedParams are the parameters s renders into its JSON body outside
+// a string's quotes, where each must be a JSON value of its own.
+func unquotedParams(s *Source) []string {
+	t, err := template.Parse("body", s.templateFields()["body"], template.JSON)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, r := range t.UnquotedRefs() {
+		if len(r) == 2 && r[0] == "params" {
+			names = append(names, r[1])
+		}
+	}
+	return names
 }
 
 // pathParams are the parameters s renders into its URL's path, where a

@@ -3,10 +3,13 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/citypopy/highway/internal/config"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -125,5 +128,54 @@ routes:
 	}
 	if calls.Load() != 1 {
 		t.Errorf("%d upstream calls, want the one with city=Paris", calls.Load())
+	}
+}
+
+// A parameter printed outside the quotes of a JSON body must be declared
+// a number or a boolean (highway check refuses a string), and a value
+// that is not a JSON one of its type is a 400: it can never change the
+// body's shape.
+func TestUnquotedBodyValuesAreTypedScalars(t *testing.T) {
+	var got []string
+	var mu sync.Mutex
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, string(b))
+		mu.Unlock()
+		io.WriteString(w, `{}`)
+	}))
+	defer func() { pool.CloseIdleConnections(); up.Close() }()
+	_, err := config.Parse("t.yaml", []byte(`
+sources: {s: {kind: http, url: "`+up.URL+`", body: '{"n": {{.params.n}}}'}}
+routes: [{path: /r, params: {n: {}}, sources: [s]}]
+`))
+	if err == nil || !strings.Contains(err.Error(), "sources.s.body: {{.params.n}} stands outside JSON quotes") {
+		t.Fatalf("an untyped unquoted parameter: %v", err)
+	}
+	s := newServer(t, `
+sources: {s: {kind: http, url: "`+up.URL+`", body: '{"n": {{.params.n}}, "ok": {{.params.ok}}, "q": "{{.params.q}}"}'}}
+routes: [{path: /r, params: {n: {type: float}, ok: {type: bool, default: "true"}, q: {default: x}}, sources: [s]}]
+`)
+	front := httptest.NewServer(s)
+	defer front.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+	for _, bad := range []string{"n=[1,2]", "n={}", "n=true", "n=%2B5", "n=0x10", "n=01", "n=1&ok=T", "n=1&ok=1"} {
+		resp, err := http.Get(front.URL + "/r?" + bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 400 {
+			t.Errorf("%s: %d, want 400", bad, resp.StatusCode)
+		}
+	}
+	if code, _ := fetch(t, front.URL+"/r?n=-2.5e3&q=[1,2]"); code != 200 {
+		t.Fatalf("good values: %d", code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0] != `{"n": -2.5e3, "ok": true, "q": "[1,2]"}` {
+		t.Errorf("bodies sent: %q", got)
 	}
 }

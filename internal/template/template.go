@@ -213,6 +213,60 @@ func (t *Template) Refs() [][]string {
 	if t.t == nil {
 		return nil
 	}
+	return refsOf(t.t.Tree.Root)
+}
+
+// UnquotedRefs lists the fields the template prints outside the quotes of
+// a JSON string, reading its literal text as JSON: in {"n": {{.params.n}}}
+// that is .params.n, whose value then stands as a JSON value of its own
+// and must be one.
+func (t *Template) UnquotedRefs() [][]string {
+	if t.t == nil {
+		return nil
+	}
+	var refs [][]string
+	inString, escaped := false, false
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n != nil {
+				for _, c := range n.Nodes {
+					walk(c)
+				}
+			}
+		case *parse.TextNode:
+			for _, c := range n.Text {
+				switch {
+				case escaped:
+					escaped = false
+				case inString && c == '\\':
+					escaped = true
+				case c == '"':
+					inString = !inString
+				}
+			}
+		case *parse.ActionNode:
+			if !inString {
+				refs = append(refs, refsOf(n)...)
+			}
+		case *parse.IfNode:
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.RangeNode:
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.WithNode:
+			walk(n.List)
+			walk(n.ElseList)
+		}
+	}
+	walk(t.t.Tree.Root)
+	return refs
+}
+
+// refsOf lists the fields n refers to.
+func refsOf(n parse.Node) [][]string {
 	var refs [][]string
 	var walk func(n parse.Node)
 	walk = func(n parse.Node) {
@@ -255,7 +309,7 @@ func (t *Template) Refs() [][]string {
 			walk(n.ElseList)
 		}
 	}
-	walk(t.t.Tree.Root)
+	walk(n)
 	return refs
 }
 
