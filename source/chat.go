@@ -110,7 +110,7 @@ func (c *chatCall) do(ctx context.Context) (json.RawMessage, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &StatusError{Code: resp.StatusCode, Snippet: providerMessage(resp.Body), Wait: parseRetryAfter(resp.Header.Get("Retry-After"))}
+		return nil, &StatusError{Code: resp.StatusCode, Snippet: scrub(providerMessage(resp.Body), c.header), Wait: parseRetryAfter(resp.Header.Get("Retry-After"))}
 	}
 	limit := c.maxBytes
 	if limit <= 0 {

@@ -154,7 +154,7 @@ func (h *HTTP) Fetch(ctx context.Context, call *Call) (json.RawMessage, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &StatusError{Code: resp.StatusCode, Snippet: snippet(resp.Body), Wait: parseRetryAfter(resp.Header.Get("Retry-After"))}
+		return nil, &StatusError{Code: resp.StatusCode, Snippet: scrub(snippet(resp.Body), req.Header), Wait: parseRetryAfter(resp.Header.Get("Retry-After"))}
 	}
 	body, err := h.read(resp)
 	if err != nil {
@@ -366,6 +366,38 @@ func redact(raw string) string {
 }
 
 const snippetBytes = 200
+
+// credential reports whether a header by that name carries a secret:
+// Authorization, X-API-Key and their kind.
+func credential(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"auth", "key", "token", "secret", "cookie"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// scrub hides in an upstream's error text any value the call sent it in
+// a header (an API key, a bearer token), which some upstreams echo back:
+// the text goes into reports and logs.
+func scrub(text string, sent http.Header) string {
+	for name, vs := range sent {
+		if !credential(name) {
+			continue
+		}
+		for _, v := range vs {
+			if _, token, ok := strings.Cut(v, " "); ok && len(token) >= 4 { // "Bearer KEY"
+				text = strings.ReplaceAll(text, token, "[redacted]")
+			}
+			if len(v) >= 4 {
+				text = strings.ReplaceAll(text, v, "[redacted]")
+			}
+		}
+	}
+	return text
+}
 
 func snippet(r io.Reader) string {
 	b, _ := io.ReadAll(io.LimitReader(r, snippetBytes))

@@ -184,3 +184,22 @@ func FuzzTemplatedURLStaysOnItsHostAndSegment(f *testing.F) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// An upstream that echoes the key it was sent in its error does not put
+// it in the report: the error shows the rest.
+func TestEchoedKeysAreScrubbedFromUpstreamErrors(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error":{"message":"Incorrect API key provided: `+r.Header.Get("Authorization")+` / `+r.Header.Get("X-Api-Key")+`","type":"auth"}}`, 401)
+	}))
+	defer srv.Close()
+	defer source.Pool.CloseIdleConnections()
+	h := &source.HTTP{URL: srv.URL, Header: http.Header{"Authorization": {"Bearer sk-http-0123456789"}, "X-Api-Key": {"k-0123456789"}}}
+	_, err := h.Fetch(t.Context(), nil)
+	o := &source.OpenAI{LLM: source.LLM{BaseURL: srv.URL + "/v1", Model: "m", APIKey: "sk-llm-0123456789", User: "hi"}}
+	_, err2 := o.Fetch(t.Context(), nil)
+	for _, e := range []error{err, err2} {
+		if e == nil || strings.Contains(e.Error(), "0123456789") || !strings.Contains(e.Error(), "Incorrect API key provided") {
+			t.Errorf("%v", e)
+		}
+	}
+}
