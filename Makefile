@@ -4,7 +4,7 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: test deps lint unit fuzz serve build
+.PHONY: test deps lint unit hostile fuzz serve build
 
 test: deps lint unit fuzz
 
@@ -18,6 +18,11 @@ lint:
 
 unit:
 	$(GO) test -race -count=1 -timeout 8m ./...
+
+# The hostile suite alone (make unit runs it too): attacks on a real
+# highway serve over real sockets, each bounded to a few seconds.
+hostile:
+	$(GO) test -race -count=1 -timeout 3m -run Hostile ./...
 
 # Short fuzz runs of the parsers and encoders, bounded by a count of
 # executions rather than a duration: Go 1.26's coordinator can report a

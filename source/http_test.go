@@ -187,7 +187,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 
 // An upstream that echoes the key it was sent in its error does not put
 // it in the report: the error shows the rest.
-func TestEchoedKeysAreScrubbedFromUpstreamErrors(t *testing.T) {
+func TestHostileEchoedKeys(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":{"message":"Incorrect API key provided: `+r.Header.Get("Authorization")+` / `+r.Header.Get("X-Api-Key")+`","type":"auth"}}`, 401)
 	}))

@@ -397,7 +397,7 @@ func TestAdminAddrKeepsMetricsOffTheMainListener(t *testing.T) {
 // with SIGHUP ignored, as nohup or a supervisor starts a daemon; from the
 // first instruction of main Highway holds the signal itself, and one that
 // arrives while serve is starting reloads once it serves.
-func TestSIGHUPWhileStartingIsHeldNotFatal(t *testing.T) {
+func TestHostileSIGHUPWhileStarting(t *testing.T) {
 	bin := build(t)
 	cmd := exec.Command(bin, "serve", "-addr", "127.0.0.1:0", "-log", "off")
 	stderr, _ := cmd.StderrPipe()
@@ -448,7 +448,7 @@ func TestSIGHUPWhileStartingIsHeldNotFatal(t *testing.T) {
 
 // highway check names every problem without showing a secret, whether it
 // came from the environment or sits in a URL.
-func TestCheckShowsNoSecret(t *testing.T) {
+func TestHostileCheckShowsNoSecret(t *testing.T) {
 	bin := build(t)
 	cfg := filepath.Join(t.TempDir(), "highway.yaml")
 	os.WriteFile(cfg, []byte(`
@@ -477,7 +477,7 @@ routes: [{path: /r, sources: [chat, up]}]
 // place: the body is read, within server.body_timeout, before a place is
 // taken, so a GET route is served at once beside them and the slow ones
 // get a 408.
-func TestSlowBodiesHoldNoAdmissionPlace(t *testing.T) {
+func TestHostileSlowBodiesHoldNoPlace(t *testing.T) {
 	bin := build(t)
 	cfg := filepath.Join(t.TempDir(), "highway.yaml")
 	os.WriteFile(cfg, []byte(`
@@ -532,7 +532,7 @@ routes:
 // the admission places: every answer has a write deadline, so each such
 // connection is cut within server.write_timeout of a write it does not
 // take, its place freed, and honest clients are served.
-func TestClientsThatNeverReadHoldNoPlace(t *testing.T) {
+func TestHostileClientsThatNeverRead(t *testing.T) {
 	bin := build(t)
 	cfg := filepath.Join(t.TempDir(), "highway.yaml")
 	os.WriteFile(cfg, []byte(`

@@ -434,7 +434,7 @@ func FuzzRatioAndHedgeDelay(f *testing.F) {
 
 // No config error shows a secret: a value from the environment, a URL's
 // password or its query values.
-func TestConfigErrorsShowNoSecret(t *testing.T) {
+func TestHostileConfigErrorsShowNoSecret(t *testing.T) {
 	secrets := env(map[string]string{"LATENCY": "sk-latency-secret", "OPENAI_API_KEY": "sk-live-0123456789"})
 	for _, c := range []struct {
 		yaml string

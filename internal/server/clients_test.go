@@ -109,7 +109,7 @@ routes: [{path: /r, sources: [weather]}]
 // With keys asked for and no operator listener, what names clients,
 // routes and sources is for callers with a key: /metrics, /readyz, and
 // the list of routes in a 404. /healthz stays open, for probes.
-func TestKeysOnHideWhatTheServerServes(t *testing.T) {
+func TestHostileKeysOnHideTheServer(t *testing.T) {
 	const key = "carol-0123456789abcdef"
 	t.Setenv("CAROL_KEY", key)
 	s := newServer(t, `

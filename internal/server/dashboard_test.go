@@ -87,7 +87,7 @@ func TestHealthStatsKeepMocksPlanned(t *testing.T) {
 // Another site's page cannot start a surge, keys or no keys: its browser
 // says where the request comes from. The server's own page, a user typing
 // the URL and curl can.
-func TestASurgeIsNeverStartedCrossSite(t *testing.T) {
+func TestHostileCrossSiteSurge(t *testing.T) {
 	s := newServer(t, "sources: {m: {kind: mock, latency: 1ms}}\nroutes: [{path: /r, sources: [m]}]\n")
 	front := httptest.NewServer(s)
 	defer front.Close()

@@ -93,7 +93,7 @@ routes:
 // be . or ..: a 400 naming it, whatever its pattern admits, and no call.
 // In a query value they are plain text; a need's answer rendering one
 // fails that source instead.
-func TestDotSegmentsNeverReachAnUpstreamPath(t *testing.T) {
+func TestHostileDotSegments(t *testing.T) {
 	up, calls := echo(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:
@@ -135,7 +135,7 @@ routes:
 // a number or a boolean (highway check refuses a string), and a value
 // that is not a JSON one of its type is a 400: it can never change the
 // body's shape.
-func TestUnquotedBodyValuesAreTypedScalars(t *testing.T) {
+func TestHostileUnquotedBodyValues(t *testing.T) {
 	var got []string
 	var mu sync.Mutex
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

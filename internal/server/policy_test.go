@@ -251,7 +251,7 @@ routes:
 // A client varying a free parameter cannot grow the cache past its bytes:
 // a flood of distinct large answers, over real sockets, leaves it within
 // cache.max_bytes; a reload that drops the source frees its entries.
-func TestACacheFloodStaysWithinItsBytes(t *testing.T) {
+func TestHostileCacheFlood(t *testing.T) {
 	answer := `{"text":"` + strings.Repeat("x", 8<<10) + `"}`
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

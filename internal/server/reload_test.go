@@ -120,7 +120,7 @@ routes: [{path: /r, sources: [weather]}]
 // A reload keeps admission's accounting: the requests in flight on the
 // config it replaced count against the new limit, which a reload never
 // resets, and the in-flight gauge tells the truth.
-func TestReloadUnderFullAdmissionLetsNoMoreIn(t *testing.T) {
+func TestHostileReloadUnderFullAdmission(t *testing.T) {
 	up, g := gate(t)
 	m := metrics.New()
 	cfg := func(max int) string {
