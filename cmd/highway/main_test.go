@@ -43,14 +43,8 @@ func start(t *testing.T, bin string, args ...string) (*exec.Cmd, string, <-chan 
 	return startCommand(t, bin, "serve", args...)
 }
 
-// startCommand runs a serving subcommand (serve, mock) on a free port.
-func startCommand(t *testing.T, bin, sub string, args ...string) (*exec.Cmd, string, <-chan string) {
-	t.Helper()
-	cmd := exec.Command(bin, append([]string{sub, "-addr", "127.0.0.1:0"}, args...)...)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+// watch ends cmd with the test and hands its stderr over line by line.
+func watch(t *testing.T, cmd *exec.Cmd, stderr io.Reader) <-chan string {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	lines := make(chan string, 100)
 	go func() {
@@ -60,6 +54,18 @@ func startCommand(t *testing.T, bin, sub string, args ...string) (*exec.Cmd, str
 		}
 		close(lines)
 	}()
+	return lines
+}
+
+// startCommand runs a serving subcommand (serve, mock) on a free port.
+func startCommand(t *testing.T, bin, sub string, args ...string) (*exec.Cmd, string, <-chan string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{sub, "-addr", "127.0.0.1:0"}, args...)...)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := watch(t, cmd, stderr)
 	for {
 		select {
 		case l, ok := <-lines:
@@ -407,15 +413,7 @@ func TestHostileSIGHUPWhileStarting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	lines := watch(t, cmd, stderr)
 	var base string
 	reloaded := false
 	tick := time.NewTicker(time.Millisecond)
