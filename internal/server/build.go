@@ -27,7 +27,7 @@ type upstream struct {
 	latencies *policy.Latencies
 	breaker   *policy.Breaker[*source.Call, json.RawMessage]
 	cache     *policy.Cache[*source.Call, json.RawMessage] // nil without one
-	health    *health                                     // what routes saw of it, for the health page
+	health    *health                                      // what routes saw of it, for the health page
 }
 
 // close frees what the upstream holds that outlives its requests: its
