@@ -66,10 +66,10 @@ func newAdmission(c config.Admission, shed prometheus.Counter, l *ledger) *admis
 		ledger:      l,
 		maxInflight: int64(c.MaxInflight),
 		maxQueue:    int64(c.Queue),
-		wait:       c.QueueTimeout.Std(),
-		retryAfter: strconv.Itoa(secs),
-		shedBody:   append(body, '\n'),
-		shed:       shed,
+		wait:        c.QueueTimeout.Std(),
+		retryAfter:  strconv.Itoa(secs),
+		shedBody:    append(body, '\n'),
+		shed:        shed,
 	}
 }
 
