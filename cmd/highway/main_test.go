@@ -539,13 +539,16 @@ server: {write_timeout: 500ms}
 sources:
   big:   {kind: mock, latency: 1ms, data: "`+strings.Repeat("x", 32<<10)+`"}
   small: {kind: mock, latency: 1ms, data: 1}
+  tiny:  {kind: mock, data: 1}
 routes:
   - {path: /big, sources: [big]}
   - {path: /small, sources: [small]}
+  - {path: /tiny, sources: [tiny]}
 `), 0o600)
 	_, base, _ := start(t, bin, "-config", cfg, "-log", "off")
 	host := strings.TrimPrefix(base, "http://")
 	pipelined := strings.Repeat("GET /big HTTP/1.1\r\nHost: "+host+"\r\n\r\n", 400) // 12.8 MB of answers
+	small := strings.Repeat("GET /tiny HTTP/1.1\r\nHost: "+host+"\r\n\r\n", 60_000) // small answers, at once, many
 	// A small receive buffer set before connecting, so the kernel does not
 	// grow it to hold every answer.
 	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
@@ -559,6 +562,14 @@ routes:
 		defer conn.Close()
 		go io.WriteString(conn, pipelined) // and never read
 	}
+	// One more that asks only for small answers: they never hold a place,
+	// but their writes too have a deadline, so the server cuts it.
+	smallConn, err := d.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer smallConn.Close()
+	go io.WriteString(smallConn, small)
 	time.Sleep(2 * time.Second) // the writes block, and their deadlines pass
 	out, err := exec.Command("curl", "-s", base+"/metrics").Output()
 	if err != nil || !strings.Contains(string(out), "\nhighway_requests_in_flight 0\n") {
@@ -572,5 +583,14 @@ routes:
 		if code, _ := curl(t, "--max-time", "5", base+"/small"); code != 200 {
 			t.Errorf("honest request %d beside never-reading clients: %d", i, code)
 		}
+	}
+	smallConn.SetWriteDeadline(time.Now().Add(3 * time.Second))
+	var werr error
+	for werr == nil {
+		_, werr = io.WriteString(smallConn, "GET /tiny HTTP/1.1\r\nHost: "+host+"\r\n\r\n")
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ne, ok := werr.(net.Error); ok && ne.Timeout() {
+		t.Errorf("a client that never reads small answers is still connected: the server never cut it")
 	}
 }

@@ -68,8 +68,8 @@ type Route struct {
 
 // Server bounds slow and greedy clients, so that none can hold a
 // connection and its goroutine for long: the defaults suit clients of an
-// API. The listener's limits (all but WriteTimeout) are set when serving
-// starts; a reload does not change them.
+// API. The listener's limits are set when serving starts; a reload
+// changes only a stream's WriteTimeout.
 type Server struct {
 	// ReadHeaderTimeout is how long a client may take to send a request's
 	// headers: the Slowloris bound. Default 5s.
@@ -84,9 +84,9 @@ type Server struct {
 	// body, read before the request takes an admission place, so that a
 	// slow sender holds none. Default 5s; past it, 408.
 	BodyTimeout Duration `yaml:"body_timeout"`
-	// WriteTimeout is how long a client may take to accept one write: each
-	// event of a stream, or a report too large for a socket's buffer
-	// (over 64 KiB). Default 10s.
+	// WriteTimeout is how long a client may take to accept a write: every
+	// write to every client has a rolling deadline of it, renewed when
+	// half of it is left, and a stream a fresh one per event. Default 10s.
 	WriteTimeout Duration `yaml:"write_timeout"`
 	// MaxHeaderBytes caps a request's headers. Default 64 KiB.
 	MaxHeaderBytes int `yaml:"max_header_bytes"`

@@ -123,7 +123,9 @@ routes: [{path: /r, sources: [big]}]
 	})
 	// Small socket buffers on both sides, so that a client that stops
 	// reading blocks the server's writes at once.
-	addr := serveOn(t, h, config.DefaultServer, func(c net.Conn) { c.(*net.TCPConn).SetWriteBuffer(4096) })
+	lim := config.DefaultServer // what serve passes Serve from the config
+	lim.WriteTimeout = config.Duration(200 * time.Millisecond)
+	addr := serveOn(t, h, lim, func(c net.Conn) { c.(*net.TCPConn).SetWriteBuffer(4096) })
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -139,10 +141,9 @@ routes: [{path: /r, sources: [big]}]
 	await(t, returned, 1, "the handler to give up on a client that stopped reading")
 }
 
-// A small report is written without a deadline of its own, and never
-// under one an earlier answer left on its keep-alive connection (net/http
-// clears each once its answer is flushed): a large report, then, past its
-// deadline, a small one on the same connection.
+// A rolling deadline never expires under a write: a large report, then,
+// past its deadline's time, a small one on the same keep-alive
+// connection, and so on.
 func TestASmallReportNeverMeetsAnOldDeadline(t *testing.T) {
 	s := newServer(t, `
 server: {write_timeout: 200ms}
@@ -153,7 +154,9 @@ routes:
   - {path: /big, sources: [big]}
   - {path: /small, sources: [small]}
 `)
-	addr := serveOn(t, s, config.DefaultServer, nil)
+	lim := config.DefaultServer
+	lim.WriteTimeout = config.Duration(200 * time.Millisecond)
+	addr := serveOn(t, s, lim, nil)
 	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
 	defer client.CloseIdleConnections()
 	for i, path := range []string{"/big", "/small", "/big", "/r404", "/small"} {

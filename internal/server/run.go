@@ -13,9 +13,13 @@ import (
 // Serve serves h on ln until ctx ends, then shuts down gracefully: it stops
 // accepting, lets requests in flight finish for up to drain, and returns.
 // The http.Server it runs bounds slow clients by lim. It has no write
-// timeout of its own, which would cut every stream: handlers set write
-// deadlines as they write (config.Server.WriteTimeout).
+// timeout of its own, which would cut every stream: every write to a
+// client has a rolling deadline of lim.WriteTimeout instead
+// (writeDeadlines), and a stream a fresh one per event.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, drain time.Duration, lim config.Server) error {
+	if lim.WriteTimeout > 0 {
+		ln = writeDeadlines{Listener: ln, timeout: lim.WriteTimeout.Std()}
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: lim.ReadHeaderTimeout.Std(),

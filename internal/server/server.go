@@ -124,12 +124,6 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	return s, nil
 }
 
-// fail answers a route request with err, within the write timeout.
-func (s *Server) fail(w http.ResponseWriter, err error) {
-	writeDeadline(w, s.writeTimeout, anySize)
-	writeError(w, err)
-}
-
 // ledger is the admission ledger a server replacing s goes on with: s's,
 // or a new one when there is no s.
 func (s *Server) ledger() *ledger {
@@ -171,11 +165,8 @@ func (s *Server) Paths() []string { return append([]string(nil), s.paths...) }
 // metrics endpoints, or a JSON error.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := s.routes[r.URL.Path]
-	if rt == nil {
-		writeDeadline(w, s.writeTimeout, anySize)
-		if s.operational(w, r) || s.dash.ServeHTTP(w, r) {
-			return
-		}
+	if rt == nil && (s.operational(w, r) || s.dash.ServeHTTP(w, r)) {
+		return
 	}
 	start := time.Now()
 	id := requestID(r)
@@ -194,7 +185,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// A bug of ours: answer it as one, rather than drop the
 			// connection, and say so in the log.
 			if sw.status == 0 {
-				s.fail(sw, fmt.Errorf("panic: %v", p))
+				writeError(sw, fmt.Errorf("panic: %v", p))
 			}
 			if s.logger != nil {
 				s.logger.Error("panic serving a request", "id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -212,16 +203,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var err error
 	if client, err = s.clients.admit(r); err != nil {
-		s.fail(sw, err)
+		writeError(sw, err)
 		return
 	}
 	req, err := rt.prepare(sw, r) // the body too: a slow sender holds no place
 	if err != nil {
-		s.fail(sw, err)
+		writeError(sw, err)
 		return
 	}
 	if !s.admission.admit(r.Context()) {
-		writeDeadline(sw, s.writeTimeout, anySize)
 		s.admission.refuse(sw)
 		return
 	}

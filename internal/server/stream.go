@@ -24,7 +24,6 @@ const (
 // 200 once the stream starts; the report says what failed. Once it
 // returns nothing more is written, whatever a source still running does.
 func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *pass) *fanout.Report[json.RawMessage] {
-	writeDeadline(w, rt.writeTimeout, anySize) // and the writer moves it on at each event
 	sw := sse.NewWriter(w, rt.writeTimeout)
 	defer sw.Close()
 	stopHeartbeat := heartbeat(sw, rt.heartbeat)
