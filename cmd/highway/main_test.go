@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -592,5 +593,134 @@ routes:
 	}
 	if ne, ok := werr.(net.Error); ok && ne.Timeout() {
 		t.Errorf("a client that never reads small answers is still connected: the server never cut it")
+	}
+}
+
+// Keys on, against the real binary: what names the server's insides
+// needs a key; dot segments and untyped values that would reshape a body
+// are 400s naming the parameter; a flood of distinct answers leaves the
+// cache, and the process, within bounds.
+func TestHostileRequestsAgainstTheBinary(t *testing.T) {
+	bin := build(t)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"q": %q, "text": %q}`, r.URL.Query().Get("q"), strings.Repeat("x", 32<<10))
+	}))
+	defer up.Close()
+	cfg := filepath.Join(t.TempDir(), "highway.yaml")
+	os.WriteFile(cfg, []byte(`
+clients: {keys: [{name: ops, key: "${HOSTILE_KEY}"}]}
+cache_max_bytes: 1MiB
+sources:
+  path:  {kind: http, url: "http://127.0.0.1:1/api/{{.params.id}}/profile"}
+  body:  {kind: http, url: "http://127.0.0.1:1/n", body: '{"n": {{.params.n}}}'}
+  big:   {kind: http, url: "`+up.URL+`/big?q={{.params.q}}", cache: {ttl: 1h}}
+routes:
+  - {path: /path, params: {id: {pattern: ".*"}}, sources: [path]}
+  - {path: /body, params: {n: {type: int}}, sources: [body]}
+  - {path: /big, params: {q: {}}, sources: [big]}
+`), 0o600)
+	const key = "hostile-0123456789abcdef"
+	cmd := exec.Command(bin, "serve", "-addr", "127.0.0.1:0", "-config", cfg, "-log", "off")
+	cmd.Env = append(os.Environ(), "HOSTILE_KEY="+key)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := watch(t, cmd, stderr)
+	var base string
+	for base == "" {
+		l, ok := <-lines
+		if !ok {
+			t.Fatal("highway serve ended")
+		}
+		if _, url, found := strings.Cut(l, " on http://"); found {
+			base = "http://" + url
+		}
+	}
+	auth := "Authorization: Bearer " + key
+	for _, p := range []string{"/metrics", "/readyz"} {
+		if code, _ := curl(t, base+p); code != 401 {
+			t.Errorf("%s without a key: %d", p, code)
+		}
+	}
+	if code, body := curl(t, base+"/nowhere"); code != 404 || fmt.Sprint(body) != "map[error:no route /nowhere]" {
+		t.Errorf("404 without a key: %d %v", code, body)
+	}
+	for _, c := range []struct{ path, param string }{
+		{"/path?id=..", "parameter id"}, {"/path?id=.", "parameter id"},
+		{"/body?n=%5B1,2%5D", "parameter n"}, {"/body?n=%2B5", "parameter n"},
+	} {
+		if code, body := curl(t, "-H", auth, base+c.path); code != 400 || !strings.Contains(fmt.Sprint(body["error"]), c.param) {
+			t.Errorf("%s: %d %v", c.path, code, body)
+		}
+	}
+	rss := func() int {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+				n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+				return n << 10
+			}
+		}
+		return 0
+	}
+	before := rss()
+	client := &http.Client{}
+	for i := range 2000 { // 64 MB of distinct answers
+		req, _ := http.NewRequest("GET", base+"/big?q="+strconv.Itoa(i), nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	client.CloseIdleConnections()
+	grew := rss() - before
+	t.Logf("the process grew by %d MB under the flood", grew>>20)
+	if grew > 40<<20 {
+		t.Errorf("a flood of 64 MB of distinct answers grew the process by %d MB; its caches may hold 1 MiB", grew>>20)
+	}
+}
+
+// A SIGHUP with every admission place taken lets no one more in: the
+// requests in flight on the old config count against the new one, and
+// the in-flight gauge says so.
+func TestHostileReloadUnderFullAdmission(t *testing.T) {
+	bin := build(t)
+	cfg := filepath.Join(t.TempDir(), "highway.yaml")
+	os.WriteFile(cfg, []byte(`
+admission: {max_inflight: 2, queue: 0, queue_timeout: 0s}
+sources: {slow: {kind: mock, latency: 3s, data: 1}}
+routes: [{path: /slow, sources: [slow], timeout: 10s}]
+`), 0o600)
+	cmd, base, lines := start(t, bin, "-config", cfg, "-log", "off")
+	codes := make(chan int, 2)
+	for range 2 {
+		go func() { code, _ := curl(t, base+"/slow"); codes <- code }()
+	}
+	waitInFlight(t, base, 2)
+	cmd.Process.Signal(syscall.SIGHUP)
+	for deadline := time.After(10 * time.Second); ; {
+		select {
+		case l := <-lines:
+			if !strings.Contains(l, "reloaded the config (SIGHUP)") {
+				continue
+			}
+		case <-deadline:
+			t.Fatal("no reload")
+		}
+		break
+	}
+	if code, _ := curl(t, base+"/slow"); code != 503 {
+		t.Errorf("a request over the limit after the reload: %d, want 503", code)
+	}
+	waitInFlight(t, base, 2)
+	for range 2 {
+		if code := <-codes; code != 200 {
+			t.Errorf("a request admitted before the reload: %d", code)
+		}
 	}
 }
