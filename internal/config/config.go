@@ -6,6 +6,7 @@ package config
 
 import (
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -115,6 +116,22 @@ type Param struct {
 	re       *regexp.Regexp // Pattern, compiled once by validation
 	inPath   bool           // a source of the route puts it in an upstream URL's path
 	unquoted bool           // a source of the route puts it in a JSON body outside quotes
+	secret   bool           // Default holds a value from the environment
+}
+
+// MarshalJSON writes the parameter as the config reads it, with a
+// default that came from the environment hidden: the page shows it.
+func (p *Param) MarshalJSON() ([]byte, error) {
+	out := struct {
+		Type    string
+		Default *string `json:",omitempty"`
+		Pattern string  `json:",omitempty"`
+	}{p.Type, p.Default, p.Pattern}
+	if p.secret && p.Default != nil {
+		hidden := "[redacted]"
+		out.Default = &hidden
+	}
+	return json.Marshal(out)
 }
 
 // IsOptional reports whether the route marks source optional.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -509,5 +510,21 @@ routes: [{path: /r, sources: [a]}]
 `), env(nil))
 	if err == nil || !strings.Contains(err.Error(), "cache_max_bytes: the sources' caches add up to 1073741824 bytes") {
 		t.Errorf("over the total: %v", err)
+	}
+}
+
+// A parameter's default that came from the environment is hidden where
+// the parameter is shown (the page's routes).
+func TestAParameterDefaultFromTheEnvironmentIsHidden(t *testing.T) {
+	c, err := parse("p.yaml", []byte(`
+sources: {a: {kind: mock}}
+routes: [{path: /r, params: {tenant: {default: "${TENANT_TOKEN}"}, city: {default: Paris}}, sources: [a]}]
+`), env(map[string]string{"TENANT_TOKEN": "tok-0123456789"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(c.Routes[0].Params)
+	if strings.Contains(string(b), "tok-0123456789") || !strings.Contains(string(b), `"Default":"Paris"`) {
+		t.Errorf("%s", b)
 	}
 }

@@ -115,6 +115,7 @@ func (d *decoder) validateParams(p string, r *Route, sources map[string]*Source)
 			prm.re = re
 		}
 		if prm.Default != nil {
+			prm.secret = d.redactText(*prm.Default) != *prm.Default
 			if err := CheckParam(prm, *prm.Default); err != nil {
 				d.failAt(pp+".default", "%v", err)
 			}
