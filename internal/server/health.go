@@ -23,11 +23,12 @@ type health struct {
 	recent   policy.Latencies
 }
 
-// record notes one result of the source. A call never made (not started,
-// skipped) is not one; a call cut off because its client left or its
-// route's deadline passed is a call but not the source's failure.
-func (h *health) record(res *fanout.Result[json.RawMessage]) {
-	switch report.Reason(res.Err) {
+// record notes one result of the source, whose report reason is given. A
+// call never made (not started, skipped) is not one; a call cut off
+// because its client left or its route's deadline passed is a call but not
+// the source's failure.
+func (h *health) record(res *fanout.Result[json.RawMessage], reason string) {
+	switch reason {
 	case report.ReasonNotStarted, report.ReasonNeed:
 		return
 	case "":

@@ -72,16 +72,16 @@ func validHeaderToken(s string) bool {
 	return true
 }
 
-// outcome is a source result's outcome in metrics and logs: ok, shed, or
-// the report's reason, word for word.
-func outcome(err error, marks policy.Mark) string {
-	if err == nil {
+// outcome is a source result's outcome in metrics and logs, from its
+// report reason: ok, shed, or the reason word for word.
+func outcome(reason string, marks policy.Mark) string {
+	switch {
+	case reason == "":
 		return metrics.OutcomeOK
-	}
-	if marks.Has(policy.Shed) {
+	case marks.Has(policy.Shed):
 		return metrics.OutcomeShed
 	}
-	return report.Reason(err)
+	return reason
 }
 
 // observe records one request in the metrics, the sources' health and the
@@ -97,10 +97,10 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, client string
 	if rep != nil {
 		for i := range rep.Results {
 			res, tr := &rep.Results[i], p.trace(i)
-			marks := tr.Marks()
-			out := outcome(res.Err, marks)
+			marks, reason := tr.Marks(), report.Reason(res.Err) // classified once
+			out := outcome(reason, marks)
 			rt.sources[i].Observe(out, res.Latency(), report.Attempts(res, tr), marks)
-			rt.ups[i].health.record(res)
+			rt.ups[i].health.record(res, reason)
 			if logging {
 				srcs = append(srcs, slog.String(res.Name, out+" "+strconv.FormatFloat(float64(res.Latency().Microseconds())/1000, 'f', 1, 64)+"ms"))
 			}

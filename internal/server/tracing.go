@@ -77,7 +77,7 @@ func (s *tracedSource) Fetch(ctx context.Context, call *source.Call) (json.RawMe
 	tr := policy.TraceFrom(ctx)
 	marks := tr.Marks()
 	span.SetAttributes(
-		attribute.String("highway.outcome", outcome(err, marks)),
+		attribute.String("highway.outcome", outcome(report.Reason(err), marks)),
 		attribute.Int("highway.attempts", tr.Attempts()),
 		attribute.Bool("highway.hedged", marks.Has(policy.Hedged)),
 		attribute.Bool("highway.hedge_won", marks.Has(policy.HedgeWon)),
