@@ -109,16 +109,26 @@ func escapeActions(tree *parse.Tree, n parse.Node) {
 			n.Pipe.Cmds = append(n.Pipe.Cmds, &parse.CommandNode{NodeType: parse.NodeCommand,
 				Args: []parse.Node{parse.NewIdentifier(escFunc).SetTree(tree).SetPos(n.Pos)}})
 		}
-	case *parse.IfNode:
-		escapeActions(tree, n.List)
-		escapeActions(tree, n.ElseList)
-	case *parse.RangeNode:
-		escapeActions(tree, n.List)
-		escapeActions(tree, n.ElseList)
-	case *parse.WithNode:
-		escapeActions(tree, n.List)
-		escapeActions(tree, n.ElseList)
+	default:
+		if b := branch(n); b != nil {
+			escapeActions(tree, b.List)
+			escapeActions(tree, b.ElseList)
+		}
 	}
+}
+
+// branch is the branch an if, range or with node holds: its pipeline and
+// its two lists; nil for any other node.
+func branch(n parse.Node) *parse.BranchNode {
+	switch n := n.(type) {
+	case *parse.IfNode:
+		return &n.BranchNode
+	case *parse.RangeNode:
+		return &n.BranchNode
+	case *parse.WithNode:
+		return &n.BranchNode
+	}
+	return nil
 }
 
 // value is one action's value as escaped text.
@@ -250,15 +260,11 @@ func (t *Template) UnquotedRefs() [][]string {
 			if !inString {
 				refs = append(refs, refsOf(n)...)
 			}
-		case *parse.IfNode:
-			walk(n.List)
-			walk(n.ElseList)
-		case *parse.RangeNode:
-			walk(n.List)
-			walk(n.ElseList)
-		case *parse.WithNode:
-			walk(n.List)
-			walk(n.ElseList)
+		default:
+			if b := branch(n); b != nil {
+				walk(b.List)
+				walk(b.ElseList)
+			}
 		}
 	}
 	walk(t.t.Tree.Root)
@@ -295,18 +301,12 @@ func refsOf(n parse.Node) [][]string {
 			if len(n.Ident) > 1 && n.Ident[0] == "$" {
 				refs = append(refs, n.Ident[1:])
 			}
-		case *parse.IfNode:
-			walk(n.Pipe)
-			walk(n.List)
-			walk(n.ElseList)
-		case *parse.RangeNode:
-			walk(n.Pipe)
-			walk(n.List)
-			walk(n.ElseList)
-		case *parse.WithNode:
-			walk(n.Pipe)
-			walk(n.List)
-			walk(n.ElseList)
+		default:
+			if b := branch(n); b != nil {
+				walk(b.Pipe)
+				walk(b.List)
+				walk(b.ElseList)
+			}
 		}
 	}
 	walk(n)

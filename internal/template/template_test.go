@@ -99,3 +99,22 @@ func FuzzNeedValuesStayInTheirPlace(f *testing.F) {
 		}
 	})
 }
+
+// Inside if, range and with, values are escaped and referred to like
+// anywhere else, and one outside JSON quotes is found.
+func TestBranchesAreEscapedAndRead(t *testing.T) {
+	tp, err := template.Parse("body", `{"a": "{{if .params.city}}{{.params.city}}{{end}}", "n": {{with .weather}}{{.temp}}{{end}}}`, template.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tp.Render(withNeeds(map[string]string{"weather": `{"temp": 22}`}))
+	if err != nil || got != `{"a": "Paris", "n": 22}` {
+		t.Errorf("%q %v", got, err)
+	}
+	if refs := tp.Refs(); len(refs) != 4 {
+		t.Errorf("refs %v", refs)
+	}
+	if un := tp.UnquotedRefs(); len(un) != 1 || un[0][0] != "temp" {
+		t.Errorf("unquoted %v", un)
+	}
+}
