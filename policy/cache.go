@@ -32,6 +32,12 @@ type Cache[C, T any] struct {
 	// Size weighs an answer in bytes; nil counts each as 1, so that
 	// MaxBytes bounds the number of entries.
 	Size func(T) int
+	// Shared, when set, is a second tier behind the memory, which other
+	// processes see too (such as Redis): a call missing from memory is
+	// looked up there, and each new answer is stored there for TTL. An
+	// answer found there is kept in memory only for what it has left, so
+	// no tier serves it past the TTL it was first stored for.
+	Shared SharedCache[T]
 
 	once  sync.Once
 	store *otter.Cache[string, T]
@@ -48,11 +54,32 @@ func (c *Cache[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 		TraceFrom(ctx).Mark(CacheHit)
 		return v, nil
 	}
+	if c.Shared != nil {
+		if v, left, ok := c.Shared.Get(ctx, key); ok {
+			TraceFrom(ctx).Mark(CacheHit)
+			c.store.Set(key, v)
+			c.store.SetExpiresAfter(key, min(left, c.TTL))
+			return v, nil
+		}
+	}
 	v, err := c.Next.Fetch(ctx, call)
 	if err == nil {
 		c.store.Set(key, v)
+		if c.Shared != nil {
+			c.Shared.Set(ctx, key, v, c.TTL)
+		}
 	}
 	return v, err
+}
+
+// SharedCache is a cache tier that other processes see too. Its methods
+// fail quietly, since the cache can always ask the source: a Get that
+// fails is a miss, a Set that fails is dropped.
+type SharedCache[T any] interface {
+	// Get is the answer stored under key and how long it has left.
+	Get(ctx context.Context, key string) (v T, left time.Duration, ok bool)
+	// Set stores v under key for ttl.
+	Set(ctx context.Context, key string, v T, ttl time.Duration)
 }
 
 func (c *Cache[C, T]) open() {

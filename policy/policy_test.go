@@ -420,3 +420,59 @@ func TestCacheIsBoundedInBytesAndDropsExpiredEntries(t *testing.T) {
 		}
 	})
 }
+
+// sharedMap is a SharedCache in memory, standing for Redis: entries
+// expire by the clock.
+type sharedMap struct {
+	mu sync.Mutex
+	m  map[string]sharedEntry
+}
+
+type sharedEntry struct {
+	v     string
+	until time.Time
+}
+
+func (s *sharedMap) Get(_ context.Context, key string) (string, time.Duration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[key]
+	left := time.Until(e.until)
+	if !ok || left <= 0 {
+		return "", 0, false
+	}
+	return e.v, left, true
+}
+
+func (s *sharedMap) Set(_ context.Context, key, v string, ttl time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[key] = sharedEntry{v, time.Now().Add(ttl)}
+}
+
+// Caches with one shared tier answer each other's calls, and an answer
+// taken from the shared tier lives in memory only for what it had left.
+func TestCachesShareATierAndItsTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &flaky{delays: []time.Duration{10 * time.Millisecond}}
+		tier := &sharedMap{m: map[string]sharedEntry{}}
+		replica := func() *Cache[string, string] {
+			c := &Cache[string, string]{Next: up, TTL: 30 * time.Second, Shared: tier}
+			t.Cleanup(c.Close)
+			return c
+		}
+		a, b := replica(), replica()
+		a.Fetch(t.Context(), "q")
+		if _, _, tr := traced(t.Context(), b); up.calls.Load() != 1 || !tr.Marks().Has(CacheHit) {
+			t.Fatalf("calls %d, marks %b: the second replica did not hit the shared tier", up.calls.Load(), tr.Marks())
+		}
+		time.Sleep(20 * time.Second)
+		c := replica()
+		c.Fetch(t.Context(), "q") // from the shared tier, with 10s left
+		time.Sleep(11 * time.Second)
+		c.Fetch(t.Context(), "q")
+		if up.calls.Load() != 2 {
+			t.Errorf("calls %d: an answer outlived its TTL in a replica's memory", up.calls.Load())
+		}
+	})
+}

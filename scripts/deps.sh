@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Highway's tests need on a fresh Debian machine: Debian
 # packages through apt-get (as root; curl for the end-to-end tests, chromium
-# for the dashboard's browser test) and Go modules through the module proxy.
+# for the dashboard's browser test, redis-server and nginx for the replicas'
+# tests) and Go modules through the module proxy.
 set -euo pipefail
 
 # command -> Debian package
-declare -A need=([curl]=curl [chromium]=chromium)
+declare -A need=([curl]=curl [chromium]=chromium [redis-server]=redis-server [nginx]=nginx)
 
 missing=()
 for cmd in "${!need[@]}"; do

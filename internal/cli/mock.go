@@ -28,7 +28,7 @@ func serveMock(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "highway mock: %v\n", err)
 		return ExitFailure
 	}
-	return listenAndServe(ctx, "highway mock", *addr, time.Second, cfg.Server, stderr, func(string) (http.Handler, func(string), error) {
+	return listenAndServe(ctx, "highway mock", *addr, shutdown{drain: time.Second}, cfg.Server, stderr, func(string) (http.Handler, func(string), error) {
 		return m, announceMock(stderr, cfg.File, m), nil
 	})
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,6 +29,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	watch := fs.Bool("watch", false, "reload the config when its file changes (SIGHUP always reloads)")
 	adminAddr := fs.String("admin-addr", "", "serve /metrics, /readyz and /debug/pprof/ on this HOST:PORT only, not with the routes")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
+	instance := fs.String("instance", defaultInstance(), "this replica's name, in logs, the X-Highway-Instance header and, when named or with a redis section, metrics labels (default: $HIGHWAY_INSTANCE or the hostname)")
+	drainDelay := fs.Duration("drain-delay", 0, "on shutdown, how long to keep accepting requests with /readyz answering 503, so a load balancer stops sending first")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -72,8 +75,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "highway: tracing: flush the last spans: %v\n", err)
 		}
 	}()
-	// One Metrics for every server a reload makes: counters go on.
-	opts := server.Options{Logger: logger, Admin: *adminAddr != "", Metrics: metrics.New()}
+	if logger != nil && *instance != "" {
+		logger = logger.With("instance", *instance)
+	}
+	// One Metrics for every server a reload makes: counters go on. Its
+	// series carry the instance once replicas are likely: when it was
+	// named, or the replicas share a Redis.
+	labelled := ""
+	if named(fs, "instance") || os.Getenv("HIGHWAY_INSTANCE") != "" || cfg.Redis.On() {
+		labelled = *instance
+	}
+	opts := server.Options{Logger: logger, Admin: *adminAddr != "", Metrics: metrics.NewFor(labelled), Instance: *instance}
 	if tp != nil {
 		opts.TracerProvider = tp
 		fmt.Fprintf(stderr, "highway: tracing on, exporting OTLP over HTTP\n")
@@ -109,7 +121,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer stopAdmin() // after the drain: readiness stays visible as false
 	}
-	return listenAndServe(ctx, "highway", listen, *drain, cfg.Server, stderr, func(addr string) (http.Handler, func(string), error) {
+	return listenAndServe(ctx, "highway", listen, shutdown{*drainDelay, *drain}, cfg.Server, stderr, func(addr string) (http.Handler, func(string), error) {
 		srv, err := build()
 		if err != nil {
 			return nil, nil, err
@@ -147,10 +159,31 @@ func serveAdmin(ctx context.Context, addr string, sw *swapper, stderr io.Writer)
 	return func() { cancel(); <-done }, nil
 }
 
+// shutdown is how a server stops on a signal: it goes on accepting for
+// delay with readiness false, then drains for up to drain.
+type shutdown struct{ delay, drain time.Duration }
+
+// named reports whether the flag was given on the command line.
+func named(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}
+
+// defaultInstance names the replica: $HIGHWAY_INSTANCE, else the host's
+// name (a container's is its ID, a pod's its name).
+func defaultInstance() string {
+	if v := os.Getenv("HIGHWAY_INSTANCE"); v != "" {
+		return v
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
 // listenAndServe listens on listen, asks setup for the handler now that
 // the address is known (a config may point at the server itself), and
-// serves it until SIGINT or SIGTERM, then drains for up to drain.
-func listenAndServe(ctx context.Context, prefix, listen string, drain time.Duration, lim config.Server, stderr io.Writer,
+// serves it until SIGINT or SIGTERM, then shuts down as sd says.
+func listenAndServe(ctx context.Context, prefix, listen string, sd shutdown, lim config.Server, stderr io.Writer,
 	setup func(addr string) (h http.Handler, announce func(base string), err error)) int {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -172,10 +205,20 @@ func listenAndServe(ctx context.Context, prefix, listen string, drain time.Durat
 		if d, ok := h.(interface{ Drain() }); ok {
 			d.Drain() // readiness goes false while requests in flight finish
 		}
-		fmt.Fprintf(stderr, "%s: shutting down; in-flight requests have %v to finish (signal again to force)\n", prefix, drain)
+		if sd.delay > 0 {
+			fmt.Fprintf(stderr, "%s: shutting down: /readyz answers 503; still serving for %v, then in-flight requests have %v to finish (signal again to force)\n", prefix, sd.delay, sd.drain)
+		} else {
+			fmt.Fprintf(stderr, "%s: shutting down; in-flight requests have %v to finish (signal again to force)\n", prefix, sd.drain)
+		}
 		close(said)
 	})
-	err = server.Serve(ctx, ln, h, drain, lim)
+	// The listener stays open for sd.delay after the signal, while
+	// readiness says 503 and answers close their connections.
+	sctx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServing()
+	stopLater := context.AfterFunc(ctx, func() { time.AfterFunc(sd.delay, stopServing) })
+	defer stopLater()
+	err = server.Serve(sctx, ln, h, sd.drain, lim)
 	if !unhook() {
 		<-said // the shutdown line comes before anything printed after it
 	}

@@ -38,6 +38,9 @@ type Config struct {
 	// CacheMaxBytes bounds every source's cache together: the sources'
 	// cache.max_bytes may add up to it, no more. Default 64 MiB.
 	CacheMaxBytes ByteSize `yaml:"cache_max_bytes"`
+	// Redis, when it has an addr, is shared by every replica pointing at
+	// it: client rate limits and source caches hold across them.
+	Redis Redis `yaml:"redis"`
 
 	// File is where the configuration came from, for messages.
 	File string `yaml:"-"`
@@ -280,6 +283,7 @@ func (c *Config) applyDefaults() {
 		c.Heartbeat = Duration(DefaultHeartbeat)
 	}
 	c.Server.defaults()
+	c.Redis.defaults()
 	if c.Admission.RetryAfter == 0 {
 		c.Admission.RetryAfter = DefaultAdmission.RetryAfter
 	}

@@ -41,6 +41,7 @@ func (d *decoder) validate(c *Config) {
 	d.validateCacheBytes(c)
 	d.validateAdmission(c.Admission)
 	d.validateClients(&c.Clients)
+	d.validateRedis(&c.Redis)
 	if c.Heartbeat < 0 {
 		d.failAt("heartbeat", "must not be negative")
 	}

@@ -49,6 +49,8 @@ type Metrics struct {
 	shed           prometheus.Counter
 	refused        *prometheus.CounterVec
 	live           atomic.Pointer[Live]
+	reg            prometheus.Registerer // registry, labelled with the instance
+	redis          redis
 }
 
 // Live is what only the server in service can say, read when scraped.
@@ -79,7 +81,12 @@ var buckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60
 
 // New makes the instruments, with Go and process collectors, on their own
 // registry.
-func New() *Metrics {
+func New() *Metrics { return NewFor("") }
+
+// NewFor is New for the replica named instance: every series carries the
+// label instance="NAME" (a Prometheus scrape keeps it as exported_instance
+// unless honor_labels is set). An empty name adds no label.
+func NewFor(instance string) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "highway_requests_total",
@@ -101,7 +108,12 @@ func New() *Metrics {
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "highway_client_refused_total",
 			Help: "Requests refused by client and reason: unauthorized (no valid key) or rate_limited."}, []string{"client", "reason"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.sourceDuration, m.hedges, m.retries, m.coalesced, m.cacheHits,
+	var reg prometheus.Registerer = m.registry
+	if instance != "" {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"instance": instance}, reg)
+	}
+	m.reg = reg
+	reg.MustRegister(m.requests, m.duration, m.sourceDuration, m.hedges, m.retries, m.coalesced, m.cacheHits,
 		m.shed, m.refused, breakerStates{m},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "highway_requests_in_flight", Help: "Requests admitted and being served."},
 			m.read(func(l *Live) func() float64 { return l.InFlight })),

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/shared"
 	"github.com/citypopy/highway/policy"
 	"github.com/citypopy/highway/source"
 )
@@ -27,6 +28,7 @@ type upstream struct {
 	latencies *policy.Latencies
 	breaker   *policy.Breaker[*source.Call, json.RawMessage]
 	cache     *policy.Cache[*source.Call, json.RawMessage] // nil without one
+	shared    *shared.Store                                // the Redis its cache shares, if any
 	health    *health                                      // what routes saw of it, for the health page
 }
 
@@ -41,22 +43,23 @@ func (u *upstream) close() {
 // buildSources makes one upstream per configured source, shared by every
 // route that names it. A source configured exactly as it was in prev (the
 // upstreams of the server a reload replaces, or nil) keeps its upstream:
-// an open breaker stays open, a warm cache stays warm.
-func buildSources(cfg *config.Config, tr *tracing, prev map[string]*upstream) (map[string]*upstream, error) {
+// an open breaker stays open, a warm cache stays warm. With store, caches
+// have a second tier in Redis.
+func buildSources(cfg *config.Config, tr *tracing, store *shared.Store, prev map[string]*upstream) (map[string]*upstream, error) {
 	var transport http.RoundTripper = pool
 	if tr != nil {
 		transport = tr.transport
 	}
 	out := make(map[string]*upstream, len(cfg.Sources))
 	for name, sc := range cfg.Sources {
-		if u := prev[name]; u != nil && u.traced == (tr != nil) && reflect.DeepEqual(u.config, *sc) {
+		if u := prev[name]; u != nil && u.traced == (tr != nil) && u.shared == store && reflect.DeepEqual(u.config, *sc) {
 			out[name] = u
 			continue
 		}
 		if sc.Spec == nil {
 			return nil, fmt.Errorf("build source %s: unknown kind %q", name, sc.Kind)
 		}
-		out[name] = stack(name, sc, sc.Spec.Build(name, transport), tr)
+		out[name] = stack(name, sc, sc.Spec.Build(name, transport), tr, store)
 	}
 	return out, nil
 }
@@ -65,10 +68,12 @@ func buildSources(cfg *config.Config, tr *tracing, prev map[string]*upstream) (m
 // cache → coalesce → retry → hedge → breaker → limit → count → base,
 // as package policy explains. Policies not configured are left out, so a
 // plain source costs nothing extra. With tr, a span is made around the
-// whole stack and around each attempt.
-func stack(name string, sc *config.Source, base source.Source, tr *tracing) *upstream {
+// whole stack and around each attempt. With store, the cache's second
+// tier is in Redis, shared with every replica.
+func stack(name string, sc *config.Source, base source.Source, tr *tracing, store *shared.Store) *upstream {
 	type stacked = policy.Source[*source.Call, json.RawMessage]
-	u := &upstream{name: name, kind: sc.Kind, config: *sc, traced: tr != nil, latencies: &policy.Latencies{}, health: &health{}}
+	u := &upstream{name: name, kind: sc.Kind, config: *sc, traced: tr != nil, latencies: &policy.Latencies{}, health: &health{},
+		shared: store}
 	var s stacked = base
 	switch {
 	case tr != nil:
@@ -106,6 +111,9 @@ func stack(name string, sc *config.Source, base source.Source, tr *tracing) *ups
 	if c := sc.Cache; c != nil {
 		u.cache = &policy.Cache[*source.Call, json.RawMessage]{Next: s, TTL: c.TTL.Std(), Key: (*source.Call).Key,
 			MaxBytes: int64(c.MaxBytes), Size: func(v json.RawMessage) int { return len(v) }}
+		if store != nil {
+			u.cache.Shared = store.Cache(name, sc)
+		}
 		s = u.cache
 	}
 	if tr != nil {

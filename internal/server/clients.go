@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/metrics"
+	"github.com/citypopy/highway/internal/shared"
 )
 
 // clients checks callers' API keys and rate limits. A nil *clients lets
@@ -20,23 +22,25 @@ import (
 type clients struct {
 	keys         []client
 	unauthorized prometheus.Counter
+	shared       *shared.Store // nil: each replica limits on its own
 }
 
 type client struct {
 	name    string
 	hash    [sha256.Size]byte
-	limit   *rate.Limiter // nil: no limit
+	limit   *rate.Limiter // nil: no limit; the replica's own, or the fallback of a shared one
 	limited prometheus.Counter
 }
 
 // newClients makes the key checks of c. A key whose name, hash, rate and
 // burst are as they were in prev (the clients of the server a reload
-// replaces, or nil) keeps its limiter and what it has used of it.
-func newClients(c config.Clients, m *metrics.Metrics, prev *clients) *clients {
+// replaces, or nil) keeps its limiter and what it has used of it. With
+// store, rates are shared by every replica through Redis.
+func newClients(c config.Clients, m *metrics.Metrics, prev *clients, store *shared.Store) *clients {
 	if !c.On() {
 		return nil
 	}
-	cs := &clients{keys: make([]client, len(c.Keys))}
+	cs := &clients{keys: make([]client, len(c.Keys)), shared: store}
 	kept := prev.limiters()
 	for i, k := range c.Keys {
 		cl := &cs.keys[i]
@@ -92,17 +96,45 @@ func (cs *clients) admit(r *http.Request) (name string, err error) {
 		cs.unauthorized.Inc()
 		return "", err
 	}
-	if found.limit != nil {
-		res := found.limit.Reserve()
-		if wait := res.Delay(); wait > 0 {
-			res.Cancel()
-			found.limited.Inc()
-			secs := max(1, int((wait+time.Second-1)/time.Second))
-			return found.name, &requestError{status: http.StatusTooManyRequests, retryAfter: strconv.Itoa(secs),
-				msg: "rate limit of client " + found.name + " reached; retry after " + strconv.Itoa(secs) + "s"}
-		}
+	if found.limit == nil {
+		return found.name, nil
+	}
+	wait, err := cs.take(r.Context(), found)
+	if err != nil {
+		return found.name, err
+	}
+	if wait > 0 {
+		found.limited.Inc()
+		secs := max(1, int((wait+time.Second-1)/time.Second))
+		return found.name, &requestError{status: http.StatusTooManyRequests, retryAfter: strconv.Itoa(secs),
+			msg: "rate limit of client " + found.name + " reached; retry after " + strconv.Itoa(secs) + "s"}
 	}
 	return found.name, nil
+}
+
+// take takes one request from cl's rate, shared through Redis when there
+// is one, and says how long to wait when it is spent. While Redis does not
+// answer, the replica's own limiter stands in (on_error: open) or the
+// request is refused with 503 (on_error: closed).
+func (cs *clients) take(ctx context.Context, cl *client) (wait time.Duration, err error) {
+	if cs.shared != nil {
+		allowed, wait, err := cs.shared.Allow(ctx, cl.name, float64(cl.limit.Limit()), cl.limit.Burst())
+		switch {
+		case err == nil && allowed:
+			return 0, nil
+		case err == nil:
+			return max(wait, time.Nanosecond), nil
+		case cs.shared.FailClosed():
+			return 0, &requestError{status: http.StatusServiceUnavailable, retryAfter: "1",
+				msg: "client rate limits are kept in Redis, which does not answer; retry after 1s"}
+		}
+	}
+	res := cl.limit.Reserve()
+	if wait := res.Delay(); wait > 0 {
+		res.Cancel()
+		return wait, nil
+	}
+	return 0, nil
 }
 
 // find is the client whose key r presents, or a 401.

@@ -20,6 +20,7 @@ import (
 	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/metrics"
+	"github.com/citypopy/highway/internal/shared"
 	"github.com/citypopy/highway/internal/web"
 )
 
@@ -40,13 +41,18 @@ type Options struct {
 	// server's own. Pass one Metrics to every server that replaces the
 	// last on a reload, so that its counters go on from where they were.
 	Metrics *metrics.Metrics
+	// Instance names this replica in a response header
+	// (X-Highway-Instance); empty sends none. The Logger and Metrics
+	// say it too, as the caller made them.
+	Instance string
 	// Previous is the server this one replaces on a reload, or nil. Its
 	// requests in flight count against this one's admission limit. Each
 	// source configured exactly as before keeps its state (breaker, cache,
 	// calls being coalesced, observed latencies, health), and each client
 	// key with the same name, key, rate and burst keeps its rate limiter,
 	// so a reload neither closes an open breaker nor hands out fresh
-	// bursts. Previous may go on serving its requests meanwhile.
+	// bursts. Its Redis connection is kept too while the redis section is
+	// unchanged. Previous may go on serving its requests meanwhile.
 	Previous *Server
 }
 
@@ -65,7 +71,9 @@ type Server struct {
 	paths        []string
 	upstreams    map[string]*upstream
 	admission    *admission
-	clients      *clients // nil: no keys asked for
+	clients      *clients      // nil: no keys asked for
+	shared       *shared.Store // nil: no Redis
+	instance     string
 }
 
 // New builds the sources and routes of cfg, which must be validated (as
@@ -76,8 +84,19 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	if prev == nil {
 		prev = &Server{} // nothing to keep
 	}
-	sources, err := buildSources(cfg, tr, prev.upstreams)
+	if len(cfg.Routes) == 0 {
+		return nil, fmt.Errorf("config %s has no routes to serve", cfg.File)
+	}
+	m := o.Metrics
+	if m == nil {
+		m = metrics.New()
+	}
+	store := openShared(cfg.Redis, prev.shared, o.Logger, m)
+	sources, err := buildSources(cfg, tr, store, prev.upstreams)
 	if err != nil {
+		if store != prev.shared {
+			store.Close()
+		}
 		return nil, err
 	}
 	for name, u := range prev.upstreams {
@@ -85,12 +104,8 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 			u.close()
 		}
 	}
-	if len(cfg.Routes) == 0 {
-		return nil, fmt.Errorf("config %s has no routes to serve", cfg.File)
-	}
-	m := o.Metrics
-	if m == nil {
-		m = metrics.New()
+	if prev.shared != nil && prev.shared != store {
+		prev.shared.Close()
 	}
 	s := &Server{
 		metrics:      m,
@@ -101,9 +116,11 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		tracing:      tr,
 		admin:        o.Admin,
 		writeTimeout: cfg.Server.WriteTimeout.Std(),
+		shared:       store,
+		instance:     o.Instance,
 	}
 	s.dash = &dashboard{s: s, limits: cfg.Dashboard, page: web.Handler()}
-	s.clients = newClients(cfg.Clients, m, prev.clients)
+	s.clients = newClients(cfg.Clients, m, prev.clients, store)
 	for _, rc := range cfg.Routes {
 		s.routes[rc.Path] = newRoute(rc, cfg, sources)
 		s.paths = append(s.paths, rc.Path)
@@ -156,6 +173,9 @@ func (s *Server) Close() {
 	for _, u := range s.upstreams {
 		u.close()
 	}
+	if s.shared != nil {
+		s.shared.Close()
+	}
 }
 
 // Paths lists the route paths served, in config order.
@@ -164,6 +184,14 @@ func (s *Server) Paths() []string { return append([]string(nil), s.paths...) }
 // ServeHTTP answers a route's report, the dashboard, the health and
 // metrics endpoints, or a JSON error.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.instance != "" {
+		w.Header().Set("X-Highway-Instance", s.instance)
+	}
+	if s.draining.Load() {
+		// Shutting down: a client (or balancer) keeping connections
+		// alive is moved off this replica one answer at a time.
+		w.Header().Set("Connection", "close")
+	}
 	rt := s.routes[r.URL.Path]
 	if rt == nil && (s.operational(w, r) || s.dash.ServeHTTP(w, r)) {
 		return

@@ -1,0 +1,187 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/citypopy/highway/internal/metrics"
+	"github.com/citypopy/highway/internal/redistest"
+	"github.com/citypopy/highway/internal/report"
+)
+
+// replicas are two servers of one config over real sockets, as two
+// Highways behind a balancer, sharing the test's redis-server.
+func replicas(t *testing.T, yaml string, logs *bytes.Buffer) (a, b *httptest.Server) {
+	t.Helper()
+	start := func(name string) *httptest.Server {
+		o := Options{Instance: name, Metrics: metrics.NewFor(name)}
+		if logs != nil {
+			o.Logger = slog.New(slog.NewTextHandler(logs, nil)).With("instance", name)
+		}
+		ts := httptest.NewServer(newServerWith(t, yaml, o))
+		t.Cleanup(ts.Close)
+		return ts
+	}
+	return start("a"), start("b")
+}
+
+func call(t *testing.T, base, path, key string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+path, nil)
+	if key != "" {
+		req.Header.Set("X-API-Key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body)
+}
+
+// sharedCity has a limited client, an unlimited one, and a cached http
+// source whose upstream counts its calls.
+func sharedCity(redisAddr, upstream, onError string) string {
+	return `
+redis: {addr: "` + redisAddr + `", prefix: "t:", timeout: 100ms, on_error: ` + onError + `}
+clients:
+  keys:
+    - {name: bob, key: bob-0123456789abcdef, rate: 0.01, burst: 3}
+    - {name: alice, key: alice-0123456789abcdef}
+sources:
+  weather: {kind: http, url: "` + upstream + `/weather", cache: {ttl: 1m}}
+routes: [{path: /r, sources: [weather]}]
+`
+}
+
+func countingUpstream(t *testing.T) (*httptest.Server, *atomic.Int64) {
+	var calls atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"sunny":true}`)
+	}))
+	t.Cleanup(up.Close)
+	return up, &calls
+}
+
+func TestReplicasShareOneRateAndOneCacheThroughRedis(t *testing.T) {
+	rs := redistest.Start(t)
+	up, calls := countingUpstream(t)
+	a, b := replicas(t, sharedCity(rs.Addr, up.URL, "open"), nil)
+
+	// Bob's burst of 3 holds across both replicas, not 3 per replica.
+	codes := map[int]int{}
+	for i := range 8 {
+		base := a.URL
+		if i%2 == 1 {
+			base = b.URL
+		}
+		resp, body := call(t, base, "/r", "bob-0123456789abcdef")
+		codes[resp.StatusCode]++
+		if resp.StatusCode == 429 && (resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "rate limit of client bob")) {
+			t.Errorf("429 without Retry-After or reason: %v %s", resp.Header, body)
+		}
+	}
+	if codes[200] != 3 || codes[429] != 5 {
+		t.Errorf("codes %v across two replicas, want 3 × 200 and 5 × 429", codes)
+	}
+
+	// The answer a fetched, b serves from the shared cache.
+	resp, body := call(t, a.URL, "/r", "alice-0123456789abcdef")
+	if resp.Header.Get("X-Highway-Instance") != "a" {
+		t.Errorf("instance header %q, want a", resp.Header.Get("X-Highway-Instance"))
+	}
+	d, err := report.Decode([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := d.Sources.Get("weather")
+	resp, body = call(t, b.URL, "/r", "alice-0123456789abcdef")
+	if d, err = report.Decode([]byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	if second := d.Sources.Get("weather"); !second.Cached || string(second.Data) != string(first.Data) {
+		t.Errorf("replica b: cached %v, data %s; want the answer a fetched, cached", second.Cached, second.Data)
+	}
+	// Bob's three answers and alice's first came from one upstream call.
+	if n := calls.Load(); n != 1 {
+		t.Errorf("upstream called %d times by two replicas, want 1", n)
+	}
+	if resp.Header.Get("X-Highway-Instance") != "b" {
+		t.Errorf("instance header %q, want b", resp.Header.Get("X-Highway-Instance"))
+	}
+}
+
+func TestRedisDownFailsOpenOrClosedAsConfigured(t *testing.T) {
+	for _, mode := range []string{"open", "closed"} {
+		t.Run(mode, func(t *testing.T) {
+			rs := redistest.Start(t)
+			up, calls := countingUpstream(t)
+			var logs bytes.Buffer
+			a, _ := replicas(t, sharedCity(rs.Addr, up.URL, mode), &logs)
+			if resp, _ := call(t, a.URL, "/r", "bob-0123456789abcdef"); resp.StatusCode != 200 {
+				t.Fatalf("with Redis up: %d", resp.StatusCode)
+			}
+			rs.Stop()
+			bob := map[int]int{}
+			for range 10 {
+				resp, body := call(t, a.URL, "/r", "bob-0123456789abcdef")
+				bob[resp.StatusCode]++
+				if resp.StatusCode == 503 && !strings.Contains(body, "Redis") {
+					t.Errorf("503 that does not say why: %s", body)
+				}
+				// A caller with no rate to check needs no Redis.
+				if resp, _ := call(t, a.URL, "/r", "alice-0123456789abcdef"); resp.StatusCode != 200 {
+					t.Errorf("alice with Redis down: %d", resp.StatusCode)
+				}
+			}
+			switch mode {
+			case "open": // the replica's own limiter stands in, with bob's burst of 3
+				if bob[200] != 3 || bob[429] != 7 {
+					t.Errorf("bob with Redis down, open: %v; want the replica's own limit (3 × 200, 7 × 429)", bob)
+				}
+			case "closed":
+				if bob[503] != 10 {
+					t.Errorf("bob with Redis down, closed: %v; want 10 × 503", bob)
+				}
+			}
+			// The cache fell back to memory and the upstream: still one call.
+			if n := calls.Load(); n != 1 {
+				t.Errorf("upstream calls %d, want 1 (the replica's memory tier)", n)
+			}
+			if n := strings.Count(logs.String(), "redis does not answer"); n != 1 {
+				t.Errorf("%d log lines for one outage, want 1:\n%s", n, logs.String())
+			}
+			_, m := call(t, a.URL, "/metrics", "alice-0123456789abcdef")
+			for _, want := range []string{`highway_redis_up{instance="a"} 0`, `highway_redis_fallbacks_total{feature="rate_limit",instance="a"}`} {
+				if !strings.Contains(m, want) {
+					t.Errorf("metrics lack %s", want)
+				}
+			}
+		})
+	}
+}
+
+func TestNoRedisNoRedisMetrics(t *testing.T) {
+	s := newServer(t, "sources: {w: {kind: mock, latency: 1ms, data: 1}}\nroutes: [{path: /r, sources: [w]}]\n")
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if strings.Contains(rec.Body.String(), "highway_redis") {
+		t.Error("a server without Redis reports Redis metrics")
+	}
+	var d map[string]any
+	rec = httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/r", nil))
+	if err := json.Unmarshal(rec.Body.Bytes(), &d); err != nil || rec.Header().Get("X-Highway-Instance") != "" {
+		t.Errorf("no instance asked for: header %q, %v", rec.Header().Get("X-Highway-Instance"), err)
+	}
+}

@@ -1,0 +1,82 @@
+package shared
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/citypopy/highway/internal/config"
+)
+
+// Cache is one source's tier of answers in Redis, a policy.SharedCache:
+// an answer one replica fetched is there for every other until its TTL.
+// Its keys are namespaced by the source's name and a hash of its whole
+// config, so a source whose config changed never reads an answer of the
+// old one; the call's own key is hashed, so keys stay short whatever the
+// parameters.
+type Cache struct {
+	s  *Store
+	ns string // prefix "cache:" source ":" config hash ":"
+}
+
+// Cache returns the shared cache tier of the source named name, as sc
+// configures it.
+func (s *Store) Cache(name string, sc *config.Source) *Cache {
+	b, err := json.Marshal(sc)
+	if err != nil { // not expected of a decoded config; keep the name alone apart
+		b = []byte(err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return &Cache{s: s, ns: s.cfg.Prefix + "cache:" + name + ":" + hex.EncodeToString(sum[:8]) + ":"}
+}
+
+func (c *Cache) key(call string) string {
+	sum := sha256.Sum256([]byte(call))
+	return c.ns + hex.EncodeToString(sum[:16])
+}
+
+// Get is the answer stored for the call key and how long it has left; a
+// miss, or Redis not answering, is ok false.
+func (c *Cache) Get(ctx context.Context, key string) (v json.RawMessage, left time.Duration, ok bool) {
+	var get *redis.StringCmd
+	var ttl *redis.DurationCmd
+	err := c.s.do(ctx, func(ctx context.Context) error {
+		_, err := c.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			k := c.key(key)
+			get, ttl = p.Get(ctx, k), p.PTTL(ctx, k)
+			return nil
+		})
+		return err
+	})
+	switch {
+	case err == redis.Nil:
+		return nil, 0, false
+	case err != nil:
+		c.s.fellBack("cache")
+		return nil, 0, false
+	}
+	left = ttl.Val()
+	if left <= 0 { // expiring right now, or stored without a TTL by someone else
+		return nil, 0, false
+	}
+	return json.RawMessage(get.Val()), left, true
+}
+
+// Set stores v for the call key for ttl, unless it is bigger than the
+// configured max_entry_bytes. A failure is counted and dropped: the answer
+// is still served and kept in the replica's memory.
+func (c *Cache) Set(ctx context.Context, key string, v json.RawMessage, ttl time.Duration) {
+	if len(v) > int(c.s.cfg.MaxEntryBytes) || ttl <= 0 {
+		return
+	}
+	err := c.s.do(ctx, func(ctx context.Context) error {
+		return c.s.rdb.Set(ctx, c.key(key), []byte(v), ttl).Err()
+	})
+	if err != nil {
+		c.s.fellBack("cache")
+	}
+}
