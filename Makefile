@@ -4,7 +4,7 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: test deps lint unit hostile fuzz serve build
+.PHONY: test deps lint unit hostile fuzz serve build release
 
 test: deps lint unit fuzz
 
@@ -45,5 +45,26 @@ fuzz:
 serve:
 	$(GO) run ./cmd/highway serve
 
+# Version stamps for highway version: the tag (or the commit), the commit,
+# the build's UTC time.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS = -s -w -X github.com/citypopy/highway/internal/cli.buildVersion=$(VERSION) \
+	-X github.com/citypopy/highway/internal/cli.buildCommit=$(COMMIT) \
+	-X github.com/citypopy/highway/internal/cli.buildDate=$(DATE)
+PLATFORMS = linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+
 build:
-	$(GO) build -o highway ./cmd/highway
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o highway ./cmd/highway
+
+# make release: static binaries for every platform in dist/, with their
+# SHA-256 sums in dist/SHA256SUMS.
+release:
+	@rm -rf dist && mkdir -p dist
+	@for p in $(PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; out=dist/highway-$(VERSION)-$$os-$$arch; \
+	  echo "building $$out"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out ./cmd/highway || exit 1; \
+	done
+	@cd dist && sha256sum highway-* > SHA256SUMS && cat SHA256SUMS

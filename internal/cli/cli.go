@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/citypopy/highway/internal/config"
@@ -159,13 +158,7 @@ func printConfig(_ context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func version(_ context.Context, _ []string, stdout, _ io.Writer) int {
-	v, goVersion := "(devel)", "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			v = bi.Main.Version
-		}
-		goVersion = bi.GoVersion
-	}
-	fmt.Fprintf(stdout, "highway %s %s\n", v, goVersion)
+	v := readVersion()
+	fmt.Fprintf(stdout, "highway %s (commit %s, built %s, %s)\n", v.Version, v.Commit, v.Date, v.Go)
 	return ExitOK
 }

@@ -22,8 +22,8 @@ import (
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", stderr)
-	file := fs.String("config", "", "config file (default: the embedded default)")
-	addr := fs.String("addr", "", "listen address HOST:PORT (default: the config's listen)")
+	file := fs.String("config", os.Getenv("HIGHWAY_CONFIG"), "config file (default: $HIGHWAY_CONFIG, else the embedded default)")
+	addr := fs.String("addr", os.Getenv("HIGHWAY_ADDR"), "listen address HOST:PORT (default: $HIGHWAY_ADDR, else the config's listen)")
 	drain := fs.Duration("drain", 30*time.Second, "on shutdown, how long in-flight requests may take to finish")
 	logFormat := fs.String("log", "text", "request log to stderr: text, json or off")
 	watch := fs.Bool("watch", false, "reload the config when its file changes (SIGHUP always reloads)")
