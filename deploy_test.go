@@ -18,6 +18,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/citypopy/highway/internal/balancer"
 	"github.com/citypopy/highway/internal/config"
 )
 
@@ -133,6 +134,11 @@ func TestComposeMirrorsTheEndToEndTest(t *testing.T) {
 	nginx, err := os.ReadFile("deploy/compose/nginx.conf")
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, line := range strings.Split(balancer.Proxy, "\n") {
+		if !strings.Contains(string(nginx), line) {
+			t.Errorf("deploy/compose/nginx.conf lacks %q, which the end-to-end test's balancer has", line)
+		}
 	}
 	replicas := 0
 	for name, s := range c.Services {

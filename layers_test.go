@@ -30,12 +30,13 @@ var layers = map[string][]string{
 	"internal/mock":      {"internal/config", "source"},
 	"internal/shared":    {"internal/config"},
 	"internal/redistest": nil,
+	"internal/balancer":  nil,
 	"internal/server": {"fanout", "internal/config", "internal/metrics", "internal/report", "internal/shared",
 		"internal/sse", "internal/surge", "internal/web", "policy", "source"},
 	"internal/cli": {"internal/config", "internal/metrics", "internal/mock", "internal/report", "internal/server",
 		"internal/surge"},
 	"cmd/highway": {"internal/cli"},
-	"bench":       {"internal/report", "internal/surge"},
+	"bench":       {"internal/balancer", "internal/report", "internal/surge"},
 }
 
 func TestNoPackageReachesUpward(t *testing.T) {

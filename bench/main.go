@@ -155,6 +155,9 @@ func main() {
 	if filter.MatchString("highway hedge") {
 		extra = append(extra, hedgeRows(highway, *duration)...)
 	}
+	if filter.MatchString("highway shared") {
+		extra = append(extra, sharedRows(highway, *duration)...)
+	}
 	report := render(rows, extra, conns, *duration, *rounds)
 	if notes, err := os.ReadFile("bench/ANALYSIS.md"); err == nil {
 		report += "\n" + string(notes) // what the numbers mean, kept by hand
@@ -286,9 +289,12 @@ func median(rs []row) row {
 	return m
 }
 
-func wrk(url string, conns int, d time.Duration) string {
+// wrk loads url from conns connections for d; extra are more of wrk's
+// flags (a header, a script).
+func wrk(url string, conns int, d time.Duration, extra ...string) string {
 	threads := min(2, conns)
-	cmd := exec.Command("wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", fmt.Sprintf("%ds", int(d.Seconds())), "--latency", "--timeout", "10s", url)
+	args := append([]string{"-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", fmt.Sprintf("%ds", int(d.Seconds())), "--latency", "--timeout", "10s"}, extra...)
+	cmd := exec.Command("wrk", append(args, url)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		fatal("wrk: %v\n%s", err, out)
@@ -390,9 +396,9 @@ func hedgeRows(highway string, d time.Duration) []string {
 	for _, route := range []string{"plain", "hedged"} {
 		url := "http://" + addr + "/" + route
 		wrk(url, 100, 2*time.Second) // warm up, and fill the latency window
-		before := mockCalls()
+		before := mockCalls("tail")
 		r := parseWrk(wrk(url, 100, d))
-		calls := float64(mockCalls()-before) / float64(r.requests)
+		calls := float64(mockCalls("tail")-before) / float64(r.requests)
 		fmt.Fprintf(os.Stderr, "bench: hedge %-6s p50 %.1fms p99 %.1fms, %.3f upstream calls per request\n", route, r.p50, r.p99, calls)
 		name := "no hedging"
 		if route == "hedged" {
@@ -403,15 +409,16 @@ func hedgeRows(highway string, d time.Duration) []string {
 	return append(lines, "")
 }
 
-// mockCalls is how many calls the tail upstream has had.
-func mockCalls() int {
+// mockCalls is how many calls highway mock's endpoint (tail, weather…)
+// has had.
+func mockCalls(endpoint string) int {
 	resp, err := http.Get("http://" + upstream + "/")
 	must(err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(`"tail":(\d+)`).FindSubmatch(b)
+	m := regexp.MustCompile(`"` + endpoint + `":(\d+)`).FindSubmatch(b)
 	if m == nil {
-		fatal("mock index has no tail count: %s", b)
+		fatal("mock index has no %s count: %s", endpoint, b)
 	}
 	n, _ := strconv.Atoi(string(m[1]))
 	return n

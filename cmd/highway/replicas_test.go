@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/citypopy/highway/internal/balancer"
 	"github.com/citypopy/highway/internal/redistest"
 	"github.com/citypopy/highway/internal/report"
 	"github.com/citypopy/highway/internal/surge"
@@ -72,97 +72,31 @@ func (r *replica) count(t *testing.T, s, also string) int {
 	return n
 }
 
-// balancer runs Debian's nginx in front of the replicas on a free port,
-// round robin, retrying an idempotent request on the next replica when
-// one refuses the connection or answers 502 or 503. Without nginx the
+// balance runs Debian's nginx in front of the replicas. Without nginx the
 // test is skipped, except under CI, which installs it.
-func balancer(t *testing.T, replicas []*replica) string {
+func balance(t *testing.T, replicas []*replica) string {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		bin = "/usr/sbin/nginx"
-	}
-	if _, err := os.Stat(bin); err != nil {
+	if _, err := balancer.Binary(); err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatal("nginx is not installed: run scripts/deps.sh (apt-get install nginx)")
+			t.Fatal(err)
 		}
-		t.Skip("nginx is not installed (scripts/deps.sh installs it)")
+		t.Skip(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	dir := t.TempDir()
-	var servers strings.Builder
+	var addrs []string
 	for _, r := range replicas {
-		fmt.Fprintf(&servers, "    server %s max_fails=1 fail_timeout=2s;\n", strings.TrimPrefix(r.base, "http://"))
+		addrs = append(addrs, strings.TrimPrefix(r.base, "http://"))
 	}
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root;" // workers must read the test's private directory
-	}
-	conf := fmt.Sprintf(`%s
-worker_processes 1;
-daemon off;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path %[2]s/body;
-  proxy_temp_path %[2]s/proxy;
-  fastcgi_temp_path %[2]s/fastcgi;
-  uwsgi_temp_path %[2]s/uwsgi;
-  scgi_temp_path %[2]s/scgi;
-  upstream highway {
-%[3]s    keepalive 64;
-  }
-  server {
-    listen %[4]s;
-    location / {
-      proxy_pass http://highway;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_next_upstream error timeout http_502 http_503;
-      proxy_next_upstream_tries 3;
-      proxy_buffering off;
-    }
-  }
-}
-`, user, dir, servers.String(), addr)
-	path := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", path, "-p", dir, "-e", filepath.Join(dir, "error.log"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, _ := os.Create(filepath.Join(dir, "stderr"))
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
+	n, err := balancer.Start(t.TempDir(), "127.0.0.1:0", addrs)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGQUIT)
-		cmd.Wait()
-		out.Close()
+		n.Stop()
 		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx error.log:\n%s", log)
+			t.Logf("nginx's log:\n%s", n.Log())
 		}
 	})
-	base := "http://" + addr
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			return base
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx did not answer on %s within 10s:\n%s", addr, log)
-		}
-	}
+	return n.URL()
 }
 
 func getWith(t *testing.T, url, key string) (*http.Response, []byte) {
@@ -191,7 +125,7 @@ func TestThreeReplicasBehindNginxShareRedis(t *testing.T) {
 		r.collect(lines)
 		replicas = append(replicas, r)
 	}
-	lb := balancer(t, replicas)
+	lb := balance(t, replicas)
 
 	t.Run("one rate across the replicas", func(t *testing.T) {
 		const rate, burst = 5, 5

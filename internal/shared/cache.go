@@ -17,10 +17,11 @@ import (
 // Its keys are namespaced by the source's name and a hash of its whole
 // config, so a source whose config changed never reads an answer of the
 // old one; the call's own key is hashed, so keys stay short whatever the
-// parameters.
+// parameters. The source and config hash are the key's Redis Cluster hash
+// tag, so that one source's entries live on one shard.
 type Cache struct {
 	s  *Store
-	ns string // prefix "cache:" source ":" config hash ":"
+	ns string // prefix "cache:{" source ":" config hash "}:"
 }
 
 // Cache returns the shared cache tier of the source named name, as sc
@@ -31,7 +32,7 @@ func (s *Store) Cache(name string, sc *config.Source) *Cache {
 		b = []byte(err.Error())
 	}
 	sum := sha256.Sum256(b)
-	return &Cache{s: s, ns: s.cfg.Prefix + "cache:" + name + ":" + hex.EncodeToString(sum[:8]) + ":"}
+	return &Cache{s: s, ns: s.cfg.Prefix + "cache:{" + name + ":" + hex.EncodeToString(sum[:8]) + "}:"}
 }
 
 func (c *Cache) key(call string) string {

@@ -39,7 +39,7 @@ func (s *Store) Allow(ctx context.Context, key string, rate float64, burst int) 
 	var res []int64
 	err = s.do(ctx, func(ctx context.Context) error {
 		var err error
-		res, err = gcra.Run(ctx, s.rdb, []string{s.cfg.Prefix + "rate:" + key}, interval, tolerance).Int64Slice()
+		res, err = gcra.Run(ctx, s.rdb, []string{s.cfg.Prefix + "rate:{" + key + "}"}, interval, tolerance).Int64Slice()
 		return err
 	})
 	if err != nil {

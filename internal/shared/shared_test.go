@@ -102,7 +102,7 @@ func TestARateHoldsAcrossStores(t *testing.T) {
 	// The key starts with the prefix, and expires once the bucket is full again.
 	c := srv.Client()
 	defer c.Close()
-	ttl, err := c.PTTL(ctx, "test:rate:alice").Result()
+	ttl, err := c.PTTL(ctx, "test:rate:{alice}").Result()
 	if err != nil || ttl <= 0 || ttl > 5*time.Second {
 		t.Errorf("rate key ttl %v, %v; want a few seconds", ttl, err)
 	}
@@ -163,8 +163,8 @@ func TestAnAnswerIsSharedUntilItsTTL(t *testing.T) {
 	c := srv.Client()
 	defer c.Close()
 	keys, err := c.Keys(ctx, "*").Result()
-	if err != nil || len(keys) != 1 || !strings.HasPrefix(keys[0], "test:cache:weather:") {
-		t.Errorf("keys %q, %v; want one under test:cache:weather:", keys, err)
+	if err != nil || len(keys) != 1 || !strings.HasPrefix(keys[0], "test:cache:{weather:") {
+		t.Errorf("keys %q, %v; want one under test:cache:{weather:", keys, err)
 	}
 }
 
