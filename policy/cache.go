@@ -38,6 +38,13 @@ type Cache[C, T any] struct {
 	// answer found there is kept in memory only for what it has left, so
 	// no tier serves it past the TTL it was first stored for.
 	Shared SharedCache[T]
+	// FlightWait, when positive and Shared is also SharedFlights, shares
+	// calls in flight between processes: the first to miss a key takes a
+	// lease on it and calls Next; another process missing the same key
+	// meanwhile waits up to FlightWait for that answer to land in Shared,
+	// and calls Next itself if it does not (the holder failed, or died
+	// and its lease expired). 0 shares nothing in flight.
+	FlightWait time.Duration
 
 	once  sync.Once
 	store *otter.Cache[string, T]
@@ -57,8 +64,15 @@ func (c *Cache[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 	if c.Shared != nil {
 		if v, left, ok := c.Shared.Get(ctx, key); ok {
 			TraceFrom(ctx).Mark(CacheHit)
-			c.store.Set(key, v)
-			c.store.SetExpiresAfter(key, min(left, c.TTL))
+			c.remember(key, v, left)
+			return v, nil
+		}
+	}
+	flights, held := c.flights(), false
+	if flights != nil {
+		var v T
+		var landed bool
+		if v, held, landed = c.await(ctx, flights, key); landed {
 			return v, nil
 		}
 	}
@@ -69,7 +83,16 @@ func (c *Cache[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 			c.Shared.Set(ctx, key, v, c.TTL)
 		}
 	}
+	if held { // after the answer is in Shared, so that waiters find it first
+		flights.Unlease(ctx, key)
+	}
 	return v, err
+}
+
+// remember keeps an answer from Shared in memory for what it has left.
+func (c *Cache[C, T]) remember(key string, v T, left time.Duration) {
+	c.store.Set(key, v)
+	c.store.SetExpiresAfter(key, min(left, c.TTL))
 }
 
 // SharedCache is a cache tier that other processes see too. Its methods

@@ -424,8 +424,28 @@ func TestCacheIsBoundedInBytesAndDropsExpiredEntries(t *testing.T) {
 // sharedMap is a SharedCache in memory, standing for Redis: entries
 // expire by the clock.
 type sharedMap struct {
-	mu sync.Mutex
-	m  map[string]sharedEntry
+	mu     sync.Mutex
+	m      map[string]sharedEntry
+	leases map[string]time.Time // until when each is held
+}
+
+func (s *sharedMap) Lease(_ context.Context, key string, ttl time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.leases == nil {
+		s.leases = map[string]time.Time{}
+	}
+	if until, held := s.leases[key]; held && time.Now().Before(until) {
+		return false
+	}
+	s.leases[key] = time.Now().Add(ttl)
+	return true
+}
+
+func (s *sharedMap) Unlease(_ context.Context, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.leases, key)
 }
 
 type sharedEntry struct {
@@ -475,4 +495,54 @@ func TestCachesShareATierAndItsTTL(t *testing.T) {
 			t.Errorf("calls %d: an answer outlived its TTL in a replica's memory", up.calls.Load())
 		}
 	})
+}
+
+// Replicas sharing a tier share a call in flight: the second waits for the
+// first's answer; when the first fails, or hangs past FlightWait, the
+// second calls the source itself.
+func TestCachesShareACallInFlight(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		up        *flaky
+		wantCalls int32
+		wantTook  time.Duration // of the second replica's call, which starts 10ms after the first
+		wantMark  bool
+	}{
+		{"the holder answers", &flaky{delays: []time.Duration{time.Second}}, 1, 995 * time.Millisecond, true},
+		{"the holder fails", &flaky{delays: []time.Duration{time.Second, 100 * time.Millisecond}, fails: 1, err: permanent}, 2, 1100 * time.Millisecond, false},
+		{"the holder hangs", &flaky{delays: []time.Duration{time.Hour, 100 * time.Millisecond}}, 2, 2100 * time.Millisecond, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tier := &sharedMap{m: map[string]sharedEntry{}}
+				replica := func() *Cache[string, string] {
+					r := &Cache[string, string]{Next: c.up, TTL: time.Minute, Shared: tier, FlightWait: 2 * time.Second}
+					t.Cleanup(r.Close)
+					return r
+				}
+				a, b := replica(), replica()
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				go a.Fetch(ctx, "q")
+				time.Sleep(10 * time.Millisecond)
+				start := time.Now()
+				v, err, tr := traced(t.Context(), b)
+				took := time.Since(start)
+				if err != nil || v != "ok" {
+					t.Fatalf("second replica: %q, %v", v, err)
+				}
+				if took < c.wantTook-5*time.Millisecond || took > c.wantTook+100*time.Millisecond {
+					t.Errorf("second replica took %v, want about %v", took, c.wantTook)
+				}
+				if n := c.up.calls.Load(); n != c.wantCalls {
+					t.Errorf("upstream calls %d, want %d", n, c.wantCalls)
+				}
+				if tr.Marks().Has(Coalesced) != c.wantMark {
+					t.Errorf("coalesced mark %v, want %v", tr.Marks().Has(Coalesced), c.wantMark)
+				}
+				cancel()
+				synctest.Wait()
+			})
+		})
+	}
 }

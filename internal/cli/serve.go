@@ -30,7 +30,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	adminAddr := fs.String("admin-addr", "", "serve /metrics, /readyz and /debug/pprof/ on this HOST:PORT only, not with the routes")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
 	instance := fs.String("instance", defaultInstance(), "this replica's name, in logs, the X-Highway-Instance header and, when named or with a redis section, metrics labels (default: $HIGHWAY_INSTANCE or the hostname)")
-	drainDelay := fs.Duration("drain-delay", 0, "on shutdown, how long to keep accepting requests with /readyz answering 503, so a load balancer stops sending first")
+	drainDelay := fs.Duration("drain-delay", time.Second, "on SIGTERM, how long to keep serving with /readyz answering 503 before the drain, so a load balancer stops sending first (Ctrl-C does not wait)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -159,8 +159,8 @@ func serveAdmin(ctx context.Context, addr string, sw *swapper, stderr io.Writer)
 	return func() { cancel(); <-done }, nil
 }
 
-// shutdown is how a server stops on a signal: it goes on accepting for
-// delay with readiness false, then drains for up to drain.
+// shutdown is how a server stops on a signal: on SIGTERM it goes on
+// serving for delay with readiness false, then drains for up to drain.
 type shutdown struct{ delay, drain time.Duration }
 
 // named reports whether the flag was given on the command line.
@@ -168,6 +168,23 @@ func named(fs *flag.FlagSet, name string) bool {
 	found := false
 	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
 	return found
+}
+
+// after is how long to go on serving once ctx, the signal's context, has
+// ended: the delay on SIGTERM, none on Ctrl-C (someone at a terminal, not
+// a balancer).
+func (sd shutdown) after(ctx context.Context) time.Duration {
+	if !terminated(ctx) {
+		return 0
+	}
+	return sd.delay
+}
+
+// terminated reports whether ctx ended with SIGTERM, as orchestrators and
+// balancers stop a server (signal.NotifyContext's cause names the signal).
+func terminated(ctx context.Context) bool {
+	cause := context.Cause(ctx)
+	return cause != nil && cause.Error() == syscall.SIGTERM.String()+" signal received"
 }
 
 // defaultInstance names the replica: $HIGHWAY_INSTANCE, else the host's
@@ -205,8 +222,8 @@ func listenAndServe(ctx context.Context, prefix, listen string, sd shutdown, lim
 		if d, ok := h.(interface{ Drain() }); ok {
 			d.Drain() // readiness goes false while requests in flight finish
 		}
-		if sd.delay > 0 {
-			fmt.Fprintf(stderr, "%s: shutting down: /readyz answers 503; still serving for %v, then in-flight requests have %v to finish (signal again to force)\n", prefix, sd.delay, sd.drain)
+		if d := sd.after(ctx); d > 0 {
+			fmt.Fprintf(stderr, "%s: shutting down: /readyz answers 503; still serving for %v, then in-flight requests have %v to finish (signal again to force)\n", prefix, d, sd.drain)
 		} else {
 			fmt.Fprintf(stderr, "%s: shutting down; in-flight requests have %v to finish (signal again to force)\n", prefix, sd.drain)
 		}
@@ -216,7 +233,7 @@ func listenAndServe(ctx context.Context, prefix, listen string, sd shutdown, lim
 	// readiness says 503 and answers close their connections.
 	sctx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
-	stopLater := context.AfterFunc(ctx, func() { time.AfterFunc(sd.delay, stopServing) })
+	stopLater := context.AfterFunc(ctx, func() { time.AfterFunc(sd.after(ctx), stopServing) })
 	defer stopLater()
 	err = server.Serve(sctx, ln, h, sd.drain, lim)
 	if !unhook() {

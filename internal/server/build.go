@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -113,6 +114,9 @@ func stack(name string, sc *config.Source, base source.Source, tr *tracing, stor
 			MaxBytes: int64(c.MaxBytes), Size: func(v json.RawMessage) int { return len(v) }}
 		if store != nil {
 			u.cache.Shared = store.Cache(name, sc)
+			if sc.Coalesce { // share calls in flight across replicas too, for as long as a call may take
+				u.cache.FlightWait = cmp.Or(sc.Timeout.Std(), config.DefaultHTTPTimeout)
+			}
 		}
 		s = u.cache
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/citypopy/highway/internal/metrics"
 	"github.com/citypopy/highway/internal/redistest"
@@ -183,5 +184,73 @@ func TestNoRedisNoRedisMetrics(t *testing.T) {
 	s.ServeHTTP(rec, httptest.NewRequest("GET", "/r", nil))
 	if err := json.Unmarshal(rec.Body.Bytes(), &d); err != nil || rec.Header().Get("X-Highway-Instance") != "" {
 		t.Errorf("no instance asked for: header %q, %v", rec.Header().Get("X-Highway-Instance"), err)
+	}
+}
+
+func TestReplicasShareACallInFlightThroughRedis(t *testing.T) {
+	rs := redistest.Start(t)
+	var calls atomic.Int64
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		select { // slow enough for every replica's callers to miss at once
+		case <-release:
+		case <-r.Context().Done():
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"reply":"hello"}`)
+	}))
+	defer up.Close()
+	a, b := replicas(t, `
+redis: {addr: "`+rs.Addr+`", timeout: 200ms}
+sources:
+  chat: {kind: http, url: "`+up.URL+`/chat", cache: {ttl: 1m}, coalesce: true, timeout: 5s}
+routes: [{path: /r, sources: [chat]}]
+`, nil)
+	type answer struct {
+		instance string
+		d        *report.Document
+	}
+	answers := make(chan answer, 10)
+	for i := range 10 {
+		base := a.URL
+		if i%2 == 1 {
+			base = b.URL
+		}
+		go func() {
+			resp, body := call(t, base, "/r", "")
+			d, err := report.Decode([]byte(body))
+			if err != nil {
+				t.Errorf("%s: %v", body, err)
+			}
+			answers <- answer{resp.Header.Get("X-Highway-Instance"), d}
+		}()
+	}
+	// Every caller is waiting once the one upstream call is in; then it
+	// answers.
+	for calls.Load() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(release)
+	shared := map[string]int{}
+	for range 10 {
+		ans := <-answers
+		if ans.d == nil {
+			continue
+		}
+		chat := ans.d.Sources.Get("chat")
+		if chat.Status != "ok" {
+			t.Errorf("%s: chat %s", ans.instance, chat.Status)
+		}
+		if chat.Coalesced || chat.Cached { // a caller late to the flight finds the answer cached
+			shared[ans.instance]++
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("ten identical calls on two replicas made %d upstream calls, want 1", n)
+	}
+	if shared["a"]+shared["b"] != 9 || shared["a"] == 0 || shared["b"] == 0 {
+		t.Errorf("shared answers by replica %v, want 9 on both replicas together", shared)
 	}
 }

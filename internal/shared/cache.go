@@ -81,3 +81,27 @@ func (c *Cache) Set(ctx context.Context, key string, v json.RawMessage, ttl time
 		c.s.fellBack("cache")
 	}
 }
+
+// Lease takes the lease on the call key for ttl (SET NX with an expiry),
+// so that replicas missing the same key share one upstream call. Redis not
+// answering counts as taken: the caller calls the upstream itself.
+func (c *Cache) Lease(ctx context.Context, key string, ttl time.Duration) bool {
+	taken := true
+	err := c.s.do(ctx, func(ctx context.Context) error {
+		var err error
+		taken, err = c.s.rdb.SetNX(ctx, c.key(key)+":lease", c.s.cfg.Prefix, ttl).Result()
+		return err
+	})
+	if err != nil {
+		c.s.fellBack("cache")
+		return true
+	}
+	return taken
+}
+
+// Unlease drops the lease on the call key.
+func (c *Cache) Unlease(ctx context.Context, key string) {
+	if err := c.s.do(ctx, func(ctx context.Context) error { return c.s.rdb.Del(ctx, c.key(key)+":lease").Err() }); err != nil {
+		c.s.fellBack("cache")
+	}
+}
