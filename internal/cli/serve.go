@@ -135,6 +135,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return sw, func(base string) {
 			fmt.Fprintf(stderr, "highway: serving %s on %s\n", cfg.File, base)
 			fmt.Fprintf(stderr, "highway: routes %s\n", strings.Join(srv.Paths(), " "))
+			if shared := srv.SharedWith(ctx); shared != "" {
+				fmt.Fprintf(stderr, "highway: %s\n", shared)
+			}
 			fmt.Fprintf(stderr, "highway: try  curl -s %s%s\n", base, srv.Paths()[0])
 		}, nil
 	})

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/citypopy/highway/internal/config"
@@ -19,4 +21,18 @@ func openShared(cfg config.Redis, prev *shared.Store, logger *slog.Logger, m *me
 		return prev
 	}
 	return shared.Open(cfg, shared.Options{Logger: logger, Up: m.RedisUp, Fallback: m.RedisFallback})
+}
+
+// SharedWith says where the server shares client rate limits and caches
+// with other replicas, and whether that Redis answers now; "" when it
+// shares nothing.
+func (s *Server) SharedWith(ctx context.Context) string {
+	if s.shared == nil {
+		return ""
+	}
+	cfg := s.shared.Config()
+	if err := s.shared.Ping(ctx); err != nil {
+		return fmt.Sprintf("redis %s does not answer yet (%v): serving without it (on_error: %s) until it does", cfg.Addr, err, cfg.OnError)
+	}
+	return fmt.Sprintf("sharing client rate limits and caches through redis %s", cfg.Addr)
 }

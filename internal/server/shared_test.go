@@ -254,3 +254,32 @@ routes: [{path: /r, sources: [chat]}]
 		t.Errorf("shared answers by replica %v, want 9 on both replicas together", shared)
 	}
 }
+
+// A Redis that stops answering without closing its connections (paused,
+// as when it is overloaded) costs requests at most its timeout, and once
+// it counts as down, nothing.
+func TestAPausedRedisDoesNotHoldRequests(t *testing.T) {
+	rs := redistest.Start(t)
+	up, _ := countingUpstream(t)
+	a, _ := replicas(t, sharedCity(rs.Addr, up.URL, "open"), nil)
+	if resp, _ := call(t, a.URL, "/r", "alice-0123456789abcdef"); resp.StatusCode != 200 {
+		t.Fatalf("with Redis up: %d", resp.StatusCode)
+	}
+	rs.Pause()
+	defer rs.Resume()
+	for i := range 20 {
+		done := make(chan int, 1)
+		go func() {
+			resp, _ := call(t, a.URL, "/r", "bob-0123456789abcdef")
+			done <- resp.StatusCode
+		}()
+		select {
+		case code := <-done:
+			if code != 200 && code != 429 {
+				t.Errorf("request %d with Redis paused: %d", i, code)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("request %d hung on a paused Redis", i)
+		}
+	}
+}

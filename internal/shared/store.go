@@ -156,3 +156,8 @@ func (s *Store) changed(_ string, from, to gobreaker.State) {
 	s.o.Logger.Warn("redis does not answer: caches go to the upstreams; rate limits "+limits+"; retrying every second",
 		"addr", s.cfg.Addr, "after_failures", tripAfter)
 }
+
+// Ping asks Redis whether it answers, within the operation timeout.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.do(ctx, func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() })
+}
