@@ -17,6 +17,11 @@
 // attempt count see every single upstream call, hedges and retries
 // included. What they do is recorded on the call's Trace.
 //
+// A Cache may have a second tier that other processes share (a
+// SharedCache, such as Highway's in Redis), and through it share calls in
+// flight too (SharedFlights): replicas behind one balancer then answer
+// each other's repeats and make one upstream call for identical ones.
+//
 // The policies that start goroutines (Hedge, Coalesce) start them with
 // fanout.Go: a panicking source fails its call with a *fanout.PanicError,
 // and the process lives on.
