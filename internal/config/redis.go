@@ -1,7 +1,10 @@
 package config
 
 import (
+	"crypto/x509"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -16,8 +19,13 @@ type Redis struct {
 	// for requirepass). Give them as ${NAME} from the environment.
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
-	// TLS connects with TLS, verifying the server's certificate.
+	// TLS connects with TLS 1.2 or later, verifying the server's
+	// certificate against the system's roots, or TLSCAFile's.
 	TLS bool `yaml:"tls"`
+	// TLSCAFile names a PEM file of the CA certificates to trust instead
+	// of the system's, for a Redis with a private CA. A relative path is
+	// from the config file's directory.
+	TLSCAFile string `yaml:"tls_ca_file"`
 	// DB is the database number. Default 0.
 	DB int `yaml:"db"`
 	// Prefix starts every key Highway writes, so that several deployments
@@ -34,7 +42,13 @@ type Redis struct {
 	// MaxEntryBytes is the largest answer written to the shared cache;
 	// bigger ones stay in the replica's memory only. Default 1 MiB.
 	MaxEntryBytes ByteSize `yaml:"max_entry_bytes"`
+
+	caPEM string // TLSCAFile's certificates, read by validation
 }
+
+// CAPEM is the PEM of the CA certificates TLSCAFile named, read when the
+// config was loaded; empty means the system's roots.
+func (r *Redis) CAPEM() []byte { return []byte(r.caPEM) }
 
 // On reports whether a Redis is configured.
 func (r *Redis) On() bool { return r.Addr != "" }
@@ -72,7 +86,7 @@ func (r *Redis) defaults() {
 
 func (d *decoder) validateRedis(r *Redis) {
 	if !r.On() {
-		if r.Username != "" || r.Password != "" || r.TLS || r.Prefix != "" || r.OnError != "" {
+		if r.Username != "" || r.Password != "" || r.TLS || r.TLSCAFile != "" || r.Prefix != "" || r.OnError != "" {
 			d.failAt("redis.addr", "redis settings without an addr: give addr host:port, or remove the redis section")
 		}
 		return
@@ -94,4 +108,28 @@ func (d *decoder) validateRedis(r *Redis) {
 	if r.MaxEntryBytes < 0 {
 		d.failAt("redis.max_entry_bytes", "must not be negative")
 	}
+	if r.TLSCAFile != "" {
+		d.readCA(r)
+	}
+}
+
+func (d *decoder) readCA(r *Redis) {
+	if !r.TLS {
+		d.failAt("redis.tls_ca_file", "a CA file without tls: true would not be used")
+		return
+	}
+	path := r.TLSCAFile
+	if !filepath.IsAbs(path) && d.file != "" {
+		path = filepath.Join(filepath.Dir(d.file), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		d.failAt("redis.tls_ca_file", "%v", err)
+		return
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(b) {
+		d.failAt("redis.tls_ca_file", "%s holds no PEM certificate", path)
+		return
+	}
+	r.caPEM = string(b)
 }

@@ -49,3 +49,16 @@ func TestARedisPasswordNeverShows(t *testing.T) {
 		t.Errorf("the message shows the password: %v", err)
 	}
 }
+
+func TestARedisCAFileIsReadAtLoad(t *testing.T) {
+	for _, bad := range []struct{ yaml, want string }{
+		{"redis: {addr: 'h:6379', tls_ca_file: ca.pem}", "redis.tls_ca_file: a CA file without tls: true"},
+		{"redis: {addr: 'h:6379', tls: true, tls_ca_file: /nonexistent/ca.pem}", "redis.tls_ca_file: open /nonexistent/ca.pem"},
+		{"redis: {addr: 'h:6379', tls: true, tls_ca_file: /etc/hostname}", "holds no PEM certificate"},
+	} {
+		_, err := parse("f.yaml", []byte(srcRoutes+bad.yaml+"\n"), env(nil))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: err = %v, want %q", bad.yaml, err, bad.want)
+		}
+	}
+}

@@ -27,14 +27,28 @@ type Server struct {
 
 	t   testing.TB
 	dir string
-	mu  sync.Mutex // over cmd: a test may stop the server from a timer
-	cmd *exec.Cmd
+	tls *TLS // nil: plain TCP
+	mu   sync.Mutex // over cmd: a test may stop the server from a timer
+	cmd  *exec.Cmd
+	args []string // the last start's extra arguments
 }
 
 // Start runs a redis-server with no persistence on a free loopback port
 // and waits until it answers. Without redis-server on PATH the test is
 // skipped, except under CI, where it fails: CI installs it.
 func Start(t testing.TB, args ...string) *Server {
+	t.Helper()
+	return startWith(t, nil, args)
+}
+
+// StartTLS is Start with TLS only, on a certificate for 127.0.0.1 signed
+// by a CA of the test's own, whose PEM file is Server.TLS().CAFile.
+func StartTLS(t testing.TB, args ...string) *Server {
+	t.Helper()
+	return startWith(t, newTLS(t), args)
+}
+
+func startWith(t testing.TB, tls *TLS, args []string) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") != "" {
@@ -48,7 +62,7 @@ func Start(t testing.TB, args ...string) *Server {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	s := &Server{Addr: addr, t: t, dir: t.TempDir()}
+	s := &Server{Addr: addr, t: t, dir: t.TempDir(), tls: tls}
 	s.start(args)
 	t.Cleanup(s.Stop)
 	return s
@@ -57,8 +71,13 @@ func Start(t testing.TB, args ...string) *Server {
 func (s *Server) start(args []string) {
 	s.t.Helper()
 	_, port, _ := net.SplitHostPort(s.Addr)
-	all := append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", s.dir, "--daemonize", "no", "--loglevel", "warning"}, args...)
+	listen := []string{"--port", port}
+	if s.tls != nil {
+		listen = []string{"--port", "0", "--tls-port", port, "--tls-cert-file", s.tls.cert, "--tls-key-file", s.tls.key,
+			"--tls-ca-cert-file", s.tls.CAFile, "--tls-auth-clients", "no"}
+	}
+	all := append(append(listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", s.dir, "--daemonize", "no", "--loglevel", "warning"), args...)
 	cmd := exec.Command("redis-server", all...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -66,6 +85,7 @@ func (s *Server) start(args []string) {
 	}
 	s.mu.Lock()
 	s.cmd = cmd
+	s.args = args
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -82,8 +102,20 @@ func (s *Server) start(args []string) {
 
 // Client is a new client of the server, for the test to look inside.
 func (s *Server) Client() *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: s.Addr, DisableIdentity: true, MaxRetries: -1})
+	o := &redis.Options{Addr: s.Addr, DisableIdentity: true, MaxRetries: -1}
+	if s.tls != nil {
+		o.TLSConfig = s.tls.Config()
+	}
+	for i, a := range s.args {
+		if a == "--requirepass" && i+1 < len(s.args) {
+			o.Password = s.args[i+1]
+		}
+	}
+	return redis.NewClient(o)
 }
+
+// TLS is the server's TLS material, nil without TLS.
+func (s *Server) TLS() *TLS { return s.tls }
 
 // Stop kills the server; its data is gone. Stopping twice is harmless.
 func (s *Server) Stop() {

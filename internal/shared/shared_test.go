@@ -239,3 +239,32 @@ func TestAPausedRedisCostsAtMostTheTimeout(t *testing.T) {
 		t.Fatal("an operation on a paused Redis did not return: the timeout is not applied")
 	}
 }
+
+// parsed is the redis section of a config that says yaml, as Highway
+// loads it (the CA file read, the environment expanded).
+func parsed(t *testing.T, yaml string) config.Redis {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(yaml+"\nsources: {a: {kind: mock}}\nroutes: [{path: /r, sources: [a]}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Redis
+}
+
+func TestTLSWithAPrivateCAAndAPassword(t *testing.T) {
+	srv := redistest.StartTLS(t, "--requirepass", "s3cret-pass-word")
+	t.Setenv("REDIS_PASSWORD", "s3cret-pass-word")
+	ok := parsed(t, `redis: {addr: "`+srv.Addr+`", tls: true, tls_ca_file: "`+srv.TLS().CAFile+`", password: "${REDIS_PASSWORD}", timeout: 2s}`)
+	if allowed, _, err := open(t, ok, shared.Options{}).Allow(t.Context(), "k", 10, 10); err != nil || !allowed {
+		t.Fatalf("TLS with the CA and the password: allowed %v, %v", allowed, err)
+	}
+	for name, yaml := range map[string]string{
+		"the system's roots": `redis: {addr: "` + srv.Addr + `", tls: true, password: "${REDIS_PASSWORD}"}`,
+		"no TLS":             `redis: {addr: "` + srv.Addr + `", password: "${REDIS_PASSWORD}"}`,
+		"the wrong password": `redis: {addr: "` + srv.Addr + `", tls: true, tls_ca_file: "` + srv.TLS().CAFile + `", password: wrong-password}`,
+	} {
+		if _, _, err := open(t, parsed(t, yaml), shared.Options{}).Allow(t.Context(), "k", 10, 10); err == nil {
+			t.Errorf("%s: Redis answered", name)
+		}
+	}
+}

@@ -9,6 +9,7 @@ package shared
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net"
@@ -83,6 +84,10 @@ func Open(cfg config.Redis, o Options) *Store {
 	if cfg.TLS {
 		host, _, _ := net.SplitHostPort(cfg.Addr)
 		opts.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		if ca := cfg.CAPEM(); len(ca) > 0 {
+			opts.TLSConfig.RootCAs = x509.NewCertPool()
+			opts.TLSConfig.RootCAs.AppendCertsFromPEM(ca) // checked when the config was loaded
+		}
 	}
 	s := &Store{cfg: cfg, rdb: redis.NewClient(opts), o: o}
 	s.gate = gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
