@@ -25,9 +25,9 @@ type Server struct {
 	// Restart.
 	Addr string
 
-	t   testing.TB
-	dir string
-	tls *TLS // nil: plain TCP
+	t    testing.TB
+	dir  string
+	tls  *TLS       // nil: plain TCP
 	mu   sync.Mutex // over cmd: a test may stop the server from a timer
 	cmd  *exec.Cmd
 	args []string // the last start's extra arguments
