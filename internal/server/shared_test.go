@@ -283,3 +283,32 @@ func TestAPausedRedisDoesNotHoldRequests(t *testing.T) {
 		}
 	}
 }
+
+// A reload keeps the Redis connection while the redis section is the
+// same, and the sources' shared caches with it; a changed section opens a
+// new one and closes the old.
+func TestAReloadKeepsRedisUnlessItsSectionChanged(t *testing.T) {
+	rs := redistest.Start(t)
+	cfg := func(prefix string) string {
+		return `
+redis: {addr: "` + rs.Addr + `", prefix: "` + prefix + `"}
+sources: {w: {kind: mock, latency: 1ms, data: 1, cache: {ttl: 1m}}}
+routes: [{path: /r, sources: [w]}]
+`
+	}
+	first := newServerWith(t, cfg("a:"), Options{})
+	same := newServerWith(t, cfg("a:"), Options{Previous: first})
+	if same.shared != first.shared || same.upstreams["w"] != first.upstreams["w"] {
+		t.Error("an unchanged redis section did not keep its connection and the source its cache")
+	}
+	changed := newServerWith(t, cfg("b:"), Options{Previous: same})
+	if changed.shared == same.shared || changed.upstreams["w"] == same.upstreams["w"] {
+		t.Error("a changed redis section kept the old connection")
+	}
+	if err := same.shared.Ping(t.Context()); err == nil {
+		t.Error("the replaced connection is still open")
+	}
+	if err := changed.shared.Ping(t.Context()); err != nil {
+		t.Errorf("the new connection: %v", err)
+	}
+}
