@@ -79,3 +79,35 @@ func Example_panickingSource() {
 	// coalesced  panicked: true
 	// weather 22°C panicked: false
 }
+
+// tier is a SharedCache in this process's memory, standing for one that
+// other processes see too (Highway's is in Redis).
+type tier struct{ m map[string]string }
+
+func (t tier) Get(_ context.Context, key string) (string, time.Duration, bool) {
+	v, ok := t.m[key]
+	return v, time.Minute, ok
+}
+
+func (t tier) Set(_ context.Context, key, v string, _ time.Duration) { t.m[key] = v }
+
+// Two replicas' caches with one shared tier: what one fetched, the other
+// serves without calling the upstream.
+func ExampleSharedCache() {
+	calls := 0
+	upstream := policy.Func[string, string](func(ctx context.Context, city string) (string, error) {
+		calls++
+		return "sunny in " + city, nil
+	})
+	shared := tier{m: map[string]string{}}
+	byCity := func(city string) string { return city }
+	a := &policy.Cache[string, string]{Next: upstream, TTL: time.Minute, Key: byCity, Shared: shared}
+	b := &policy.Cache[string, string]{Next: upstream, TTL: time.Minute, Key: byCity, Shared: shared}
+	defer a.Close()
+	defer b.Close()
+	a.Fetch(context.Background(), "Citypopy")
+	tr := &policy.Trace{}
+	v, _ := b.Fetch(policy.WithTrace(context.Background(), tr), "Citypopy")
+	fmt.Println(v, "| upstream calls:", calls, "| cache hit:", tr.Marks().Has(policy.CacheHit))
+	// Output: sunny in Citypopy | upstream calls: 1 | cache hit: true
+}
