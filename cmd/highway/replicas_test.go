@@ -24,7 +24,7 @@ import (
 // source and a slow one, sharing the test's Redis.
 func replicaCity(redisAddr string) string {
 	return `
-redis: {addr: "` + redisAddr + `", timeout: 100ms}
+redis: {addr: "` + redisAddr + `", timeout: 500ms}
 clients:
   keys:
     - {name: limited, key: limited-0123456789abcdef, rate: 5, burst: 5}
@@ -120,7 +120,7 @@ func TestThreeReplicasBehindNginxShareRedis(t *testing.T) {
 	var replicas []*replica
 	for i := range 3 {
 		name := fmt.Sprintf("r%d", i+1)
-		cmd, base, lines := start(t, bin, "-config", cfg, "-instance", name, "-drain-delay", "500ms", "-log", "json")
+		cmd, base, lines := start(t, bin, "-config", cfg, "-instance", name, "-log", "json") // the default -drain-delay, 1s
 		r := &replica{name: name, base: base, cmd: cmd}
 		r.collect(lines)
 		replicas = append(replicas, r)
@@ -200,7 +200,7 @@ func TestThreeReplicasBehindNginxShareRedis(t *testing.T) {
 			victim.cmd.Process.Signal(syscall.SIGTERM)
 			// Within the drain delay the replica still listens and says
 			// it is not ready.
-			for deadline := time.Now().Add(400 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			for deadline := time.Now().Add(900 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 				req, _ := http.NewRequest("GET", victim.base+"/readyz", nil)
 				req.Header.Set("X-API-Key", "free-0123456789abcdef") // keys are on: operators present one too
 				if resp, err := http.DefaultClient.Do(req); err == nil {

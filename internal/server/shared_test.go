@@ -52,7 +52,7 @@ func call(t *testing.T, base, path, key string) (*http.Response, string) {
 // source whose upstream counts its calls.
 func sharedCity(redisAddr, upstream, onError string) string {
 	return `
-redis: {addr: "` + redisAddr + `", prefix: "t:", timeout: 100ms, on_error: ` + onError + `}
+redis: {addr: "` + redisAddr + `", prefix: "t:", timeout: 500ms, on_error: ` + onError + `}
 clients:
   keys:
     - {name: bob, key: bob-0123456789abcdef, rate: 0.01, burst: 3}
