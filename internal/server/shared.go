@@ -31,7 +31,7 @@ func (s *Server) SharedWith(ctx context.Context) string {
 		return ""
 	}
 	cfg := s.shared.Config()
-	if err := s.shared.Ping(ctx); err != nil {
+	if err := s.shared.Check(ctx); err != nil {
 		return fmt.Sprintf("redis %s does not answer yet (%v): serving without it (on_error: %s) until it does", cfg.Addr, err, cfg.OnError)
 	}
 	return fmt.Sprintf("sharing client rate limits and caches through redis %s", cfg.Addr)

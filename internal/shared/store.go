@@ -166,3 +166,15 @@ func (s *Store) changed(_ string, from, to gobreaker.State) {
 func (s *Store) Ping(ctx context.Context) error {
 	return s.do(ctx, func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() })
 }
+
+// Check pings Redis until it answers, as many times as it takes to count
+// it as down: at start, so that a Redis that is not there is said (and
+// highway_redis_up is 0) before the first request rather than after.
+func (s *Store) Check(ctx context.Context) (err error) {
+	for range tripAfter {
+		if err = s.Ping(ctx); err == nil {
+			return nil
+		}
+	}
+	return err
+}
