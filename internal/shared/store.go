@@ -77,6 +77,10 @@ func Open(cfg config.Redis, o Options) *Store {
 		// One retry redials a pooled connection that a restarted Redis
 		// dropped; the operation's deadline still bounds both tries.
 		MaxRetries: 1,
+		// A dial that fails is not tried again in the background: the
+		// Store's gate decides when to try Redis again, and a pool
+		// closed by a reload leaves no dial behind.
+		DialerRetries: 1,
 		// Identification (CLIENT SETINFO) is not needed and older or
 		// proxied servers refuse it.
 		DisableIdentity: true,
