@@ -131,13 +131,14 @@ func (g *gather[T]) start() {
 	g.advance()
 }
 
-// advance is what every event ends with: start what lanes and needs now
-// allow, hand the resolved tasks to Results, and either wait for the next
-// event or, once every task is resolved, end.
+// advance is what every event ends with: hand the resolved tasks to
+// Results, start what lanes and needs now allow, and either wait for the
+// next event or, once every task is resolved, end.
 func (g *gather[T]) advance() {
 	if g.ended {
 		return
 	}
+	g.land() // what this event resolved lands before what it lets start
 	g.fill()
 	g.land()
 	if g.left > 0 {

@@ -26,6 +26,7 @@ func (g *gather[T]) launch(i, after int) {
 	s, res := &g.slots[i], &g.results[i]
 	s.state, s.after = running, after
 	res.Start = start.Sub(g.t0)
+	g.owner.events <- ^i // a start; never blocks: room for every task
 	g.inflight++
 	if to := g.tasks[i].Timeout; to > 0 {
 		s.deadline = start.Add(to)

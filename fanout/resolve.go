@@ -130,7 +130,7 @@ func (g *gather[T]) resolve(i int) {
 func (g *gather[T]) land() {
 	slices.SortStableFunc(g.ready, func(a, b int) int { return int(g.results[a].End - g.results[b].End) })
 	for _, i := range g.ready {
-		g.owner.landed <- i // never blocks: room for every task
+		g.owner.events <- i // never blocks: room for every task
 	}
 	g.ready = g.ready[:0]
 }

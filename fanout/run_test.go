@@ -121,3 +121,48 @@ func TestAGatherEndsWithoutWait(t *testing.T) {
 		}
 	})
 }
+
+// Events says when each task really starts: with one lane, each after the
+// last has landed; a task that needs another, after it; a task skipped
+// for a failed need lands without a start.
+func TestEventsSayWhenEachTaskStarts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		broken := fanout.Func[string](func(ctx context.Context, _ map[string]string) (string, error) {
+			time.Sleep(5 * time.Millisecond)
+			return "", errors.New("down")
+		})
+		run := fanout.Start(t.Context(), []fanout.Task[string]{
+			{Name: "weather", Source: sleeper(10*time.Millisecond, "sun")},
+			{Name: "search", Source: sleeper(20*time.Millisecond, "3 hits")},
+			{Name: "brief", Source: sleeper(10*time.Millisecond, "ok"), Needs: []string{"weather"}},
+			{Name: "broken", Source: broken},
+			{Name: "after-broken", Source: sleeper(time.Millisecond, "never"), Needs: []string{"broken"}},
+		}, fanout.Options{Lanes: 1})
+		var got []string
+		starts := map[string]time.Duration{}
+		for e := range run.Events() {
+			if e.Started {
+				got = append(got, "start "+e.Result.Name)
+				starts[e.Result.Name] = e.Result.Start
+			} else {
+				got = append(got, "land "+e.Result.Name)
+				if s, ok := starts[e.Result.Name]; ok && s != e.Result.Start {
+					t.Errorf("%s: started at %v by its event, %v by its result", e.Result.Name, s, e.Result.Start)
+				}
+			}
+		}
+		want := []string{"start weather", "land weather", "start search", "land search", "start brief", "land brief",
+			"start broken", "land broken", "land after-broken"}
+		if len(got) != len(want) {
+			t.Fatalf("events %v, want %v", got, want)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("events %v, want %v", got, want)
+			}
+		}
+		if starts["search"] != 10*time.Millisecond || starts["brief"] != 30*time.Millisecond {
+			t.Errorf("starts %v: one lane, each when the last landed", starts)
+		}
+	})
+}

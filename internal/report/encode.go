@@ -196,6 +196,16 @@ func appendNames(b []byte, field string, names []string) []byte {
 	return append(b, ']')
 }
 
+// AppendStart appends the data of a stream's start event for a source
+// that has just started: {"name":…,"start_ms":…}.
+func AppendStart(b []byte, r *fanout.Result[json.RawMessage]) []byte {
+	b = append(b, `{"name":`...)
+	b = appendString(b, r.Name)
+	b = append(b, `,"start_ms":`...)
+	b = appendMS(b, r.Start)
+	return append(b, '}')
+}
+
 // appendMS writes d in milliseconds with microsecond precision.
 func appendMS(b []byte, d time.Duration) []byte {
 	return strconv.AppendFloat(b, math.Round(float64(d)/1e3)/1e3, 'f', -1, 64)

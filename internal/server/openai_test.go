@@ -69,7 +69,7 @@ routes:
 		}
 	}
 	seq := strings.Join(types, " ")
-	if !strings.HasPrefix(seq, "source delta") || !strings.HasSuffix(seq, "delta source report") {
+	if !strings.HasPrefix(seq, "start start source delta") || !strings.HasSuffix(seq, "delta source report") {
 		t.Errorf("event order: %s", seq)
 	}
 	want := "Hello from AI City! Popy heard: Weather in Citypopy?"
@@ -151,7 +151,7 @@ routes: [{path: /chat, sources: [chat]}]
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e, err := sse.NewReader(resp.Body).Next(); err != nil || e.Type != "delta" {
+	if e, err := nextLanded(sse.NewReader(resp.Body)); err != nil || e.Type != "delta" {
 		t.Fatalf("%+v %v", e, err)
 	}
 	cancel() // mid-stream, after the first token

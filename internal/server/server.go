@@ -178,6 +178,8 @@ func (s *Server) Close() {
 	}
 }
 
+var noStore = []string{"no-store"}
+
 // Paths lists the route paths served, in config order.
 func (s *Server) Paths() []string { return append([]string(nil), s.paths...) }
 
@@ -229,6 +231,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(sw, &requestError{status: http.StatusNotFound, msg: msg})
 		return
 	}
+	// Every answer is a new measurement: no cache may keep one, and a
+	// browser must not queue identical requests behind its cache lock.
+	w.Header()["Cache-Control"] = noStore
 	var err error
 	if client, err = s.clients.admit(r); err != nil {
 		writeError(sw, err)

@@ -14,13 +14,15 @@ import (
 
 // Event types of a streamed route.
 const (
+	EventStart  = "start"  // a source starting: its lane was free and its needs had answered
 	EventDelta  = "delta"  // a piece of a streaming source's answer, as it arrives
 	EventSource = "source" // one source's result, the moment it lands
 	EventReport = "report" // the whole report, as the JSON answer has it
 )
 
-// stream answers a route as Server-Sent Events: one source event per
-// source as it lands, in completion order, then the report. The status is
+// stream answers a route as Server-Sent Events: a start event per source
+// as it starts, a source event per source as it lands, in the order they
+// happen, then the report. The status is
 // 200 once the stream starts; the report says what failed. Once it
 // returns nothing more is written, whatever a source still running does.
 func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *pass) *fanout.Report[json.RawMessage] {
@@ -38,9 +40,15 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *
 	run := fanout.Start(ctx, p.tasks, req.options)
 	bp := buffers.Get().(*[]byte)
 	b := (*bp)[:0]
-	for res := range run.Results() {
-		b = report.AppendSource(b[:0], &rt.shape, &res, p.trace(res.Index))
-		if sw.Event(int(ids.Add(1)), EventSource, b) != nil {
+	for e := range run.Events() {
+		kind := EventSource
+		if e.Started {
+			kind = EventStart
+			b = report.AppendStart(b[:0], &e.Result)
+		} else {
+			b = report.AppendSource(b[:0], &rt.shape, &e.Result, p.trace(e.Result.Index))
+		}
+		if sw.Event(int(ids.Add(1)), kind, b) != nil {
 			break // the client has gone; its context stops the sources
 		}
 	}

@@ -50,20 +50,30 @@ func TestStreamSendsEachSourceAsItLandsThenTheReport(t *testing.T) {
 				t.Errorf("%d heartbeats in 800ms at 200ms, want 3 or 4", n)
 			}
 			events := readEvents(t, strings.NewReader(rec.Body.String()))
-			var order []string
+			// Three lanes: the three starts at 0, then each source as it lands.
 			for i, e := range events[:3] {
-				var src report.SourceEntry
-				if err := json.Unmarshal(e.Data, &src); err != nil || e.Type != "source" || e.ID != fmt.Sprint(i+1) || src.Status != "ok" {
+				var st struct {
+					Name    string   `json:"name"`
+					StartMS *float64 `json:"start_ms"`
+				}
+				if err := json.Unmarshal(e.Data, &st); err != nil || e.Type != "start" || e.ID != fmt.Sprint(i+1) || st.Name == "" || st.StartMS == nil || *st.StartMS != 0 {
 					t.Fatalf("event %d: %+v %v", i, e, err)
+				}
+			}
+			var order []string
+			for i, e := range events[3:6] {
+				var src report.SourceEntry
+				if err := json.Unmarshal(e.Data, &src); err != nil || e.Type != "source" || e.ID != fmt.Sprint(i+4) || src.Status != "ok" {
+					t.Fatalf("event %d: %+v %v", i+3, e, err)
 				}
 				order = append(order, fmt.Sprintf("%s@%v", src.Name, src.EndMS))
 			}
 			if got := strings.Join(order, " "); got != "weather@300 chat@500 image@800" {
 				t.Errorf("completion order %s", got)
 			}
-			last := events[3]
+			last := events[6]
 			d, err := report.Decode(last.Data)
-			if last.Type != "report" || last.ID != "4" || err != nil || d.TotalMS != 800 || !d.Complete || len(events) != 4 {
+			if last.Type != "report" || last.ID != "7" || err != nil || d.TotalMS != 800 || !d.Complete || len(events) != 7 {
 				t.Errorf("report event %+v: %v", last, err)
 			}
 		})
@@ -117,13 +127,13 @@ routes: [{path: /r, sources: [slow, fast], timeout: 1m}]
 	}
 	defer resp.Body.Close()
 	r := sse.NewReader(resp.Body)
-	first, err := r.Next() // would hang here if the stream were buffered: slow is held until we have it
+	first, err := nextLanded(r) // would hang here if the stream were buffered: slow is held until we have it
 	if err != nil || !strings.Contains(string(first.Data), `"name":"fast"`) {
 		t.Fatalf("%+v %v", first, err)
 	}
 	close(g.open)
-	second, _ := r.Next()
-	final, _ := r.Next()
+	second, _ := nextLanded(r)
+	final, _ := nextLanded(r)
 	if !strings.Contains(string(second.Data), `"name":"slow"`) || final.Type != "report" {
 		t.Errorf("%+v / %+v", second, final)
 	}
@@ -155,4 +165,14 @@ routes: [{path: /r, sources: [slow, fast], timeout: 1m}]
 	resp.Body.Close()
 	await(t, g.gone, 1, "the slow upstream call to be cancelled when the client left")
 	http.DefaultClient.CloseIdleConnections()
+}
+
+// nextLanded is the next event that is not a source starting.
+func nextLanded(r *sse.Reader) (*sse.Event, error) {
+	for {
+		e, err := r.Next()
+		if err != nil || e.Type != EventStart {
+			return e, err
+		}
+	}
 }

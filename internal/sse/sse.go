@@ -36,7 +36,7 @@ type Writer struct {
 func NewWriter(w http.ResponseWriter, timeout time.Duration) *Writer {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
+	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // tell nginx-like proxies not to buffer
 	sw := &Writer{w: w, rc: http.NewResponseController(w), timeout: timeout}
 	sw.deadline()
