@@ -22,11 +22,10 @@ func Gather[T any](ctx context.Context, tasks []Task[T], opt Options) *Report[T]
 type Run[T any] struct {
 	g      *gather[T]
 	events chan int // landings (i) and starts (^i), in the order they happen
-	taken  int        // how many landings Results and Events have yielded
+	taken  int      // how many landings Results and Events have yielded
 	done   chan struct{}
 	report *Report[T] // set before done is closed
 }
-
 
 // Start starts tasks under ctx as opt says and returns at once. Tasks start
 // in the order given as lanes are free, or as their needs finish.
