@@ -1,15 +1,12 @@
 package server
 
 import (
-	"context"
 	"math"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -18,10 +15,6 @@ import (
 // headless, against a real server: the lanes in both modes, the race, a
 // short surge and the health table, read back from the DOM.
 func TestDashboardInARealBrowser(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is needed for the dashboard test; make test installs it (Debian package chromium)")
-	}
 	// With client keys on, so that the page's key prompt, and every
 	// request after it (the surge's own too), is tried.
 	const key = "browser-0123456789abcdef"
@@ -42,47 +35,8 @@ dashboard: {surge_max_users: 50, surge_max_duration: 5s}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1000, 1000))
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(actx)
-	defer cancelTab()
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	attr := func(sel, name string) string {
-		t.Helper()
-		r, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
-		if err != nil {
-			t.Fatalf("attribute %s of %s: %v", name, sel, err)
-		}
-		return r.Value
-	}
-	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return v
-	}
-	poll := func(what, expr string) {
-		t.Helper()
-		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if _, err := chromedp.Run(pctx, chromedp.Poll[bool](expr)); err != nil {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-	}
+	b := newTab(t, 1000, 1000)
+	do, attr, text, poll, ctx := b.do, b.attr, b.text, b.poll, b.ctx
 	do("load the page", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
 	do("give the key the server asks for", chromedp.WaitVisible(chromedp.CSS(`#key-form`)),
 		chromedp.SendKeys(chromedp.CSS(`#key`), key), chromedp.Click(chromedp.CSS(`#key-form button`)))

@@ -12,7 +12,10 @@ let routes = [];
 async function api(url, init = {}) {
   const key = sessionStorage.getItem("highway-key");
   const headers = Object.assign({}, init.headers || {}, key ? { Authorization: "Bearer " + key } : {});
-  const resp = await fetch(url, Object.assign({}, init, { headers }));
+  // Every answer is a measurement: never from, nor queued behind, the
+  // browser's cache (Chrome makes identical GETs wait for the first's
+  // headers otherwise, which a report sends only when it is done).
+  const resp = await fetch(url, Object.assign({ cache: "no-store" }, init, { headers }));
   if (resp.status === 401) {
     $("key-form").hidden = false;
     $("key").focus();
@@ -57,7 +60,8 @@ async function sse(url, on) {
   }
 }
 
-// Tabs, usable with the keyboard (arrows move between them).
+// Tabs, usable with the keyboard: arrows move between them, Home and End
+// go to the first and the last.
 function setupTabs() {
   const tabs = [...document.querySelectorAll("[role=tab]")];
   const show = (tab) => {
@@ -72,11 +76,37 @@ function setupTabs() {
   tabs.forEach((t, i) => {
     t.addEventListener("click", () => show(t));
     t.addEventListener("keydown", (e) => {
-      const d = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
-      if (d) { const n = tabs[(i + d + tabs.length) % tabs.length]; n.focus(); show(n); }
+      const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
+      if (to === undefined) return;
+      e.preventDefault();
+      const n = tabs[(to + tabs.length) % tabs.length];
+      n.focus();
+      show(n);
     });
   });
   show(tabs[0]);
+}
+
+// busy disables a button while work runs, and gives the focus back to it
+// afterwards if it had it: a disabled button drops the focus to the body.
+async function busy(button, work) {
+  const had = document.activeElement === button;
+  button.disabled = true;
+  try {
+    return await work();
+  } finally {
+    button.disabled = false;
+    if (had || document.activeElement === document.body) button.focus();
+  }
+}
+
+// el makes an element with a class and text: the page builds its markup
+// with the DOM, never with style attributes (its CSP allows none).
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
 }
 
 async function loadRoutes() {
@@ -84,124 +114,212 @@ async function loadRoutes() {
   if (!resp.ok) return;
   const r = await resp.json();
   routes = (r.routes || []).filter((x) => x.method === "GET");
-  $("route").innerHTML = routes.map((x) => `<option>${x.path}</option>`).join("");
+  for (const sel of [$("route"), $("race-route")]) {
+    sel.replaceChildren(...routes.map((x) => el("option", "", x.path)));
+  }
   $("surge-users").max = r.surge.max_users;
   $("surge-users").value = Math.min(200, r.surge.max_users);
   $("surge-seconds").max = Math.floor(r.surge.max_duration_s);
+  routeChanged();
 }
 
-// Lanes: each source is a lane; its car grows while the call is in flight
-// and stops at its real start and end when its event lands.
+const currentRoute = () => routes.find((x) => x.path === $("route").value);
+
+// routeChanged clears the last route's board and offers the new route's
+// own parameters, with their defaults.
+function routeChanged() {
+  const route = currentRoute();
+  $("board").replaceChildren();
+  $("chat").textContent = "";
+  $("lanes-status").textContent = "";
+  for (const mode of ["sequential", "concurrent", "lanes"]) { // the totals were the last route's
+    for (const col of ["total", "sum", "slowest"]) {
+      $(col + "-" + mode).textContent = "–";
+      delete $(col + "-" + mode).dataset.ms;
+    }
+  }
+  $("label-lanes").textContent = "Lanes";
+  const params = Object.entries((route && route.params) || {});
+  $("params").replaceChildren(...params.map(([name, p]) => {
+    const label = el("label", "", name + " ");
+    const input = el("input");
+    input.name = name;
+    input.dataset.param = name;
+    input.size = 10;
+    const def = p.Default ?? p.default;
+    if (def != null && def !== "[redacted]") input.value = def;
+    if (def == null) input.required = true;
+    label.append(input);
+    return label;
+  }));
+}
+
+function paramQuery() {
+  const q = new URLSearchParams();
+  for (const input of document.querySelectorAll("#params input")) {
+    if (input.value !== "") q.set(input.dataset.param, input.value);
+  }
+  return q;
+}
+
+// Lanes: each source is a lane. It stays empty while it waits (for a lane
+// or for its needs), its car grows from the moment the server says it
+// started, and stops at its real start and end when it lands; at the
+// end every car is placed on the report's own scale.
 async function runLanes(e) {
   e.preventDefault();
-  const path = $("route").value;
-  const route = routes.find((x) => x.path === path);
+  const route = currentRoute();
+  if (!route) return;
   const choice = document.querySelector("input[name=mode]:checked").value;
-  const query = choice === "lanes" ? "lanes=" + Math.max(1, +$("lane-count").value) : "mode=" + choice;
-  const board = $("board");
-  board.innerHTML = route.sources.map((s) =>
-    `<div class="lane" id="lane-${s}"><span class="name">${s}</span><div class="track"><div class="car" style="left:0;width:0"></div></div><span class="ms">…</span></div>`).join("");
-  $("chat").textContent = "";
-  $("lanes-status").textContent = "running " + path + "?" + query;
-  $("run-lanes").disabled = true;
-  const t0 = performance.now();
-  const landed = {};
-  let scale = 1000;
-  const place = (name, start, end, cls) => {
-    const car = document.querySelector(`#lane-${name} .car`);
-    car.style.left = (100 * start / scale) + "%";
-    car.style.width = (100 * Math.max(end - start, 1) / scale) + "%";
-    if (cls) car.className = "car " + cls;
-  };
-  // A lane that needs others waits, empty, until the last of them lands.
-  const needs = route.needs || {};
-  const waitsUntil = (s) => {
-    let from = 0;
-    for (const n of needs[s] || []) {
-      if (!landed[n]) return null;
-      from = Math.max(from, landed[n].end_ms);
+  const q = paramQuery();
+  if (choice === "lanes") {
+    const raw = $("lane-count").value.trim();
+    if (!/^[1-9][0-9]{0,3}$/.test(raw)) {
+      $("lanes-status").textContent = `lanes must be a whole number from 1, got "${raw}"`;
+      $("lane-count").focus();
+      return;
     }
-    return from;
-  };
-  for (const [s, ns] of Object.entries(needs)) {
-    document.querySelector(`#lane-${s} .ms`).textContent = "waits for " + ns.join(", ");
+    q.set("lanes", raw);
+  } else {
+    q.set("mode", choice);
   }
+  q.set("stream", "1");
+  await busy($("run-lanes"), () => drive(route, choice, q));
+}
+
+async function drive(route, choice, q) {
+  const board = $("board");
+  const needs = route.needs || {};
+  const lanes = {};
+  board.replaceChildren(...route.sources.map((name) => {
+    const row = el("div", "lane waiting");
+    row.id = "lane-" + name;
+    const car = el("div", "car");
+    const track = el("div", "track");
+    track.append(car);
+    const info = el("span", "ms", needs[name] ? "waits for " + needs[name].join(", ") : "waiting for a lane");
+    row.append(el("span", "name", name), track, info);
+    lanes[name] = { row, car, info };
+    return row;
+  }));
+  $("chat").textContent = "";
+  $("lanes-status").textContent = "running " + route.path + "?" + q;
+  const started = {}, landed = {};
+  let scale = 1000, done = false, frame = 0;
+  const t0 = performance.now();
+  const place = (name, start, end) => {
+    const car = lanes[name].car;
+    car.style.left = (100 * start / scale) + "%";
+    car.style.width = (100 * Math.max(end - start, 0) / scale) + "%";
+  };
   const tick = () => {
+    if (done) return;
     const now = performance.now() - t0;
     scale = Math.max(scale, now * 1.1);
-    for (const s of route.sources) {
-      const l = landed[s];
-      const from = waitsUntil(s);
-      if (l) place(s, l.start_ms, l.end_ms);
-      else if (from === null) place(s, 0, 0, "waiting");
-      else place(s, from, now, "running");
+    for (const name of route.sources) {
+      if (landed[name]) place(name, landed[name].start_ms, landed[name].end_ms);
+      else if (started[name] !== undefined) place(name, started[name], Math.max(now, started[name]));
     }
-    if (!board.dataset.done) requestAnimationFrame(tick);
+    frame = requestAnimationFrame(tick);
   };
-  delete board.dataset.done;
-  requestAnimationFrame(tick);
+  frame = requestAnimationFrame(tick);
+  const finish = () => { done = true; cancelAnimationFrame(frame); };
   try {
-    await sse(path + "?stream=1&" + query, (type, d) => {
+    await sse(route.path + "?" + q, (type, d) => {
+      const lane = lanes[d.name];
+      if (type === "start" && lane) {
+        started[d.name] = d.start_ms;
+        lane.row.className = "lane running";
+        lane.row.dataset.start = d.start_ms;
+        lane.info.textContent = "running";
+      }
       if (type === "delta") $("chat").textContent += d.text;
-      if (type === "source") {
+      if (type === "source" && lane) {
         landed[d.name] = d;
-        place(d.name, d.start_ms, d.end_ms, d.status);
-        document.querySelector(`#lane-${d.name} .ms`).textContent = d.status === "skipped" ? "skipped: " + d.need + " failed" : ms(d.latency_ms);
-        Object.assign(document.querySelector(`#lane-${d.name}`).dataset, { latency: d.latency_ms, start: d.start_ms, end: d.end_ms });
+        lane.row.className = "lane " + d.status;
+        Object.assign(lane.row.dataset, { latency: d.latency_ms, start: d.start_ms, end: d.end_ms, status: d.status, reason: d.reason || "" });
+        lane.info.textContent = d.status === "ok" ? ms(d.latency_ms) : why(d);
+        lane.info.title = d.error || "";
       }
       if (type === "report") {
-        board.dataset.done = "1";
+        finish();
         scale = Math.max(d.total_ms, 1);
-        for (const [name, s] of Object.entries(d.sources)) place(name, s.start_ms, s.end_ms, s.status);
-        document.querySelector(`#lane-${d.slowest}`)?.classList.add("slowest");
-        const key = d.mode === "sequential" ? "sequential" : "concurrent";
+        for (const [name, s] of Object.entries(d.sources)) {
+          if (lanes[name] && s.status !== "skipped") place(name, s.start_ms, s.end_ms);
+        }
+        lanes[d.slowest]?.row.classList.add("slowest");
+        const key = choice;
+        if (key === "lanes") $("label-lanes").textContent = "Lanes (" + q.get("lanes") + ")";
         $("total-" + key).textContent = ms(d.total_ms);
         $("total-" + key).dataset.ms = d.total_ms;
         $("sum-" + key).textContent = ms(d.sum_ms);
         $("sum-" + key).dataset.ms = d.sum_ms;
         $("slowest-" + key).textContent = (d.critical_path || []).join(" → ");
-        $("lanes-status").textContent = `${d.complete ? "all lanes answered" : d.failed + " failed"} in ${ms(d.total_ms)} (one lane would take ${ms(d.sum_ms)})`;
+        const status = $("lanes-status");
+        status.textContent = `${d.complete ? "all lanes answered" : d.failed + " failed"} in ${ms(d.total_ms)} (one lane would take ${ms(d.sum_ms)})`;
+        status.className = "status " + (d.complete ? "good" : "bad");
       }
     });
   } catch (err) {
     $("lanes-status").textContent = "error: " + err.message;
+    $("lanes-status").className = "status bad";
   } finally {
-    board.dataset.done = "1";
-    $("run-lanes").disabled = false;
+    finish();
   }
 }
 
-// Race: 6 requests; Sync City serves them one after another on a single
-// lane each, the Async Highway all at once, each on the highway.
+// why is a failed lane's short reason: what happened, and for a skipped
+// lane which need failed.
+function why(d) {
+  if (d.status === "skipped") return "skipped: " + d.need + " failed";
+  return (d.reason || d.status).replaceAll("_", " ") + " at " + ms(d.end_ms);
+}
+
+// Race: 6 requests on the race's route. The Async Highway sends all six
+// at once, each served on the highway; then Sync City sends them one
+// after another, each served on a single lane. One side at a time: a
+// browser keeps at most six connections to a server, and a seventh
+// request running beside the highway's six would queue behind them.
 async function runRace() {
-  const path = $("route").value;
-  $("run-race").disabled = true;
+  const path = $("race-route").value;
   $("race-winner").textContent = "";
-  const side = (name, mode, oneByOne) => {
+  delete $("race-winner").dataset.winner;
+  const side = async (name, mode, oneByOne) => {
+    const list = $(name + "-lanes");
+    const minis = Array.from({ length: 6 }, (_, i) => {
+      const li = el("li", "mini");
+      li.append(el("span", "fill"), el("span", "ms", "#" + (i + 1)));
+      return li;
+    });
+    list.replaceChildren(...minis);
+    $(name + "-done").textContent = 0;
+    $(name + "-time").textContent = "running…";
     let done = 0;
     const t0 = performance.now();
-    const one = async () => {
-      await (await api(`${path}?mode=${mode}`)).json();
-      done++;
-      $(name + "-done").textContent = done;
-      $(name + "-bar").style.width = (100 * done / 6) + "%";
-    };
-    const run = oneByOne
-      ? (async () => { for (let i = 0; i < 6; i++) await one(); })()
-      : Promise.all(Array.from({ length: 6 }, one));
-    return run.then(() => {
+    const one = async (i) => {
+      minis[i].className = "mini running";
+      const resp = await api(`${path}?mode=${mode}`);
+      await resp.json();
       const t = performance.now() - t0;
-      $(name + "-time").textContent = ms(t);
-      $(name + "-time").dataset.ms = t;
-      return t;
-    });
+      minis[i].className = "mini " + (resp.ok ? "ok" : "failed");
+      minis[i].lastChild.textContent = ms(t);
+      $(name + "-done").textContent = ++done;
+    };
+    if (oneByOne) for (let i = 0; i < 6; i++) await one(i);
+    else await Promise.all(minis.map((_, i) => one(i)));
+    const t = performance.now() - t0;
+    $(name + "-time").textContent = ms(t);
+    $(name + "-time").dataset.ms = t;
+    return t;
   };
-  for (const n of ["sync", "async"]) { $(n + "-done").textContent = 0; $(n + "-bar").style.width = 0; $(n + "-time").textContent = "–"; }
-  const [sync, asyncT] = await Promise.all([side("sync", "sequential", true), side("async", "concurrent", false)]);
-  const winner = asyncT < sync ? "Async Highway" : "Sync City";
-  $("race-winner").textContent = `${winner} wins: ${ms(Math.min(sync, asyncT))} against ${ms(Math.max(sync, asyncT))} (${(Math.max(sync, asyncT) / Math.min(sync, asyncT)).toFixed(1)}x)`;
-  $("race-winner").dataset.winner = winner;
-  $("run-race").disabled = false;
+  await busy($("run-race"), async () => {
+    const fast = await side("async", "concurrent", false);
+    const slow = await side("sync", "sequential", true);
+    const winner = fast < slow ? "Async Highway" : "Sync City";
+    const ratio = Math.max(fast, slow) / Math.min(fast, slow);
+    $("race-winner").textContent = `${winner} wins on ${path}: ${ms(Math.min(fast, slow))} against ${ms(Math.max(fast, slow))}, ${ratio.toFixed(1)}x`;
+    Object.assign($("race-winner").dataset, { winner, ratio });
+  });
 }
 
 // Surge: a bounded surge the server runs against its own route, charted
@@ -258,6 +376,7 @@ async function refreshHealth() {
 document.addEventListener("DOMContentLoaded", async () => {
   setupTabs();
   $("lanes-form").addEventListener("submit", runLanes);
+  $("route").addEventListener("change", routeChanged);
   $("run-race").addEventListener("click", runRace);
   $("surge-form").addEventListener("submit", runSurge);
   $("key-form").addEventListener("submit", saveKey);

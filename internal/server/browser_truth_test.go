@@ -1,0 +1,127 @@
+package server
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/mock"
+)
+
+// TestDashboardNumbersAreTrue checks what the page shows on the default
+// city against what happened: a single lane moves one lane at a time; the
+// slowest lane ends at the end of its track; the race's ratio is the
+// highway's real one, its time what six parallel requests from Go take;
+// no tab scrolls sideways on a 390 px phone; and the console stays clean,
+// with no request to any other host.
+func TestDashboardNumbersAreTrue(t *testing.T) {
+	llm := httptest.NewServer(mock.LLM()) // the default city's chat lane talks to it
+	defer llm.Close()
+	t.Setenv("HIGHWAY_MOCK_ADDR", strings.TrimPrefix(llm.URL, "http://"))
+	s, err := New(config.Default(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	b := newTab(t, 1000, 1000)
+	b.do("load the page", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
+
+	// The single lane: never more than one lane running at once, each
+	// starting after the last ended.
+	eval[bool](b, `window.maxRunning = 0; setInterval(() => { window.maxRunning = Math.max(window.maxRunning, document.querySelectorAll('.lane.running').length) }, 5); true`)
+	b.do("run the single lane", chromedp.Click(chromedp.CSS(`input[name=mode][value=sequential]`)), chromedp.Click(chromedp.CSS(`#run-lanes`)),
+		chromedp.WaitVisible(chromedp.CSS(`#total-sequential[data-ms]`)))
+	if n := eval[int](b, `window.maxRunning`); n != 1 {
+		t.Errorf("%d lanes ran at once in the single lane", n)
+	}
+	spans := eval[[][2]float64](b, `[...document.querySelectorAll('.lane')].map(l => [+l.dataset.start, +l.dataset.end])`)
+	sort.Slice(spans, func(i, j int) bool { return spans[i][0] < spans[j][0] })
+	for i := 1; i < len(spans); i++ {
+		if spans[i][0] < spans[i-1][1]-1 {
+			t.Errorf("single lane drawn overlapping: %v", spans)
+		}
+	}
+	if focused := eval[string](b, `document.activeElement.id`); focused != "run-lanes" {
+		t.Errorf("focus after the run is on %q, want the Run button", focused)
+	}
+
+	// The highway: the slowest lane's car ends where its track ends.
+	b.do("run the highway", chromedp.Click(chromedp.CSS(`input[name=mode][value=concurrent]`)), chromedp.Click(chromedp.CSS(`#run-lanes`)),
+		chromedp.WaitVisible(chromedp.CSS(`#total-concurrent[data-ms]`)))
+	time.Sleep(100 * time.Millisecond) // a few animation frames: the end must stay put
+	gap := eval[float64](b, `(() => { const l = document.querySelector('.lane.slowest');
+		return l.querySelector('.track').getBoundingClientRect().right - l.querySelector('.car').getBoundingClientRect().right })()`)
+	if gap < -1 || gap > 1.5 {
+		t.Errorf("the slowest lane ends %.1f px before the end of its track", gap)
+	}
+
+	// A bad lane count is refused with a message, not run as something else.
+	b.do("ask for abc lanes", chromedp.Click(chromedp.CSS(`input[name=mode][value=lanes]`)),
+		chromedp.SetValue(chromedp.CSS(`#lane-count`), "abc"), chromedp.Click(chromedp.CSS(`#run-lanes`)))
+	if st := b.text(`#lanes-status`); !strings.Contains(st, "whole number") {
+		t.Errorf("lanes=abc: status %q", st)
+	}
+
+	// The race against six parallel requests from Go.
+	b.do("run the race", chromedp.Click(chromedp.CSS(`#tab-race`)), chromedp.SetValue(chromedp.CSS(`#race-route`), "/city-report"),
+		chromedp.Click(chromedp.CSS(`#run-race`)))
+	b.poll("the race to end", `document.getElementById('race-winner').dataset.winner !== undefined`)
+	ratio, _ := strconv.ParseFloat(b.attr(`#race-winner`, "data-ratio"), 64)
+	async, _ := strconv.ParseFloat(b.attr(`#async-time`, "data-ms"), 64)
+	if winner := b.attr(`#race-winner`, "data-winner"); winner != "Async Highway" || ratio < 8 {
+		t.Errorf("race: %s by %.1fx, want the highway by 8x or more (%s)", winner, ratio, b.text(`#race-winner`))
+	}
+	direct := sixAtOnce(t, srv.URL+"/city-report?mode=concurrent")
+	t.Logf("race on the page: %s; six parallel requests from Go: %v", b.text(`#race-winner`), direct)
+	if d := async - float64(direct.Milliseconds()); d > 150+0.25*float64(direct.Milliseconds()) || d < -100 {
+		t.Errorf("the page's highway took %.0f ms, six parallel requests from Go %v", async, direct)
+	}
+
+	// A 390 px phone: no tab scrolls sideways.
+	b.do("become a phone", chromedp.EmulateViewport(390, 844))
+	for _, tab := range []string{"lanes", "race", "surge", "health"} {
+		b.do("open "+tab, chromedp.Click(chromedp.CSS(`#tab-`+tab)))
+		if over := eval[int](b, `document.documentElement.scrollWidth - document.documentElement.clientWidth`); over > 0 {
+			t.Errorf("tab %s scrolls sideways by %d px at 390 px", tab, over)
+		}
+	}
+
+	hosts := eval[[]string](b, `[...performance.getEntriesByType('resource'), ...performance.getEntriesByType('navigation')].map(e => e.name)`)
+	for _, h := range hosts {
+		if !strings.HasPrefix(h, srv.URL+"/") {
+			t.Errorf("the page asked another host: %s", h)
+		}
+	}
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// sixAtOnce is how long six parallel GETs of url take, from Go.
+func sixAtOnce(t *testing.T, url string) time.Duration {
+	t.Helper()
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 6 {
+		wg.Go(func() {
+			resp, err := http.Get(url)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+		})
+	}
+	wg.Wait()
+	return time.Since(start)
+}
