@@ -99,7 +99,7 @@ type Server struct {
 // Dashboard bounds the surges the web page may start against the server's
 // own routes.
 type Dashboard struct {
-	// SurgeMaxUsers caps a surge's users. Default 500; 0 after defaults
+	// SurgeMaxUsers caps a surge's users. Default 1000, the seed's scene; 0 after defaults
 	// is impossible, set -1 to turn surges off.
 	SurgeMaxUsers int `yaml:"surge_max_users"`
 	// SurgeMaxDuration caps a surge's length. Default 30s.
@@ -274,7 +274,7 @@ func (c *Config) applyDefaults() {
 		c.Admission = DefaultAdmission
 	}
 	if c.Dashboard.SurgeMaxUsers == 0 {
-		c.Dashboard.SurgeMaxUsers = 500
+		c.Dashboard.SurgeMaxUsers = 1000
 	}
 	if c.Dashboard.SurgeMaxDuration == 0 {
 		c.Dashboard.SurgeMaxDuration = Duration(30 * time.Second)

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -124,4 +126,26 @@ func eval[T any](b *tab, expr string) T {
 		b.t.Fatalf("%s: %v", strings.SplitN(expr, "\n", 2)[0], err)
 	}
 	return v
+}
+
+// shot saves a screenshot of the whole page as NAME.png in the artifacts
+// folder ($HIGHWAY_ARTIFACTS, else artifacts/ at the repository's root)
+// and returns it.
+func (b *tab) shot(name string) []byte {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	dir := os.Getenv("HIGHWAY_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		p := filepath.Join(dir, name+".png")
+		if err := os.WriteFile(p, png, 0o644); err == nil {
+			b.t.Logf("screenshot: %s", p)
+		}
+	}
+	return png
 }

@@ -3,8 +3,6 @@ package server
 import (
 	"math"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -97,20 +95,7 @@ dashboard: {surge_max_users: 50, surge_max_duration: 5s}
 	do("open the health table", chromedp.Click(chromedp.CSS(`#tab-health`)))
 	poll("a row per source", `document.querySelectorAll('#health-rows tr').length === 4`)
 	do("back to the lanes", chromedp.Click(chromedp.CSS(`#tab-lanes`)))
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := os.Getenv("HIGHWAY_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "artifacts")
-	}
-	if err := os.MkdirAll(dir, 0o755); err == nil {
-		p := filepath.Join(dir, "dashboard.png")
-		if err := os.WriteFile(p, shot, 0o644); err == nil {
-			t.Logf("screenshot: %s", p)
-		}
-	}
+	shot := b.shot("dashboard")
 	if len(shot) < 10000 {
 		t.Errorf("screenshot of %d bytes", len(shot))
 	}

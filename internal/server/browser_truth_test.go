@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -59,6 +60,7 @@ func TestDashboardNumbersAreTrue(t *testing.T) {
 	b.do("run the highway", chromedp.Click(chromedp.CSS(`input[name=mode][value=concurrent]`)), chromedp.Click(chromedp.CSS(`#run-lanes`)),
 		chromedp.WaitVisible(chromedp.CSS(`#total-concurrent[data-ms]`)))
 	time.Sleep(100 * time.Millisecond) // a few animation frames: the end must stay put
+	b.shot("tab-lanes")
 	gap := eval[float64](b, `(() => { const l = document.querySelector('.lane.slowest');
 		return l.querySelector('.track').getBoundingClientRect().right - l.querySelector('.car').getBoundingClientRect().right })()`)
 	if gap < -1 || gap > 1.5 {
@@ -83,8 +85,32 @@ func TestDashboardNumbersAreTrue(t *testing.T) {
 	}
 	direct := sixAtOnce(t, srv.URL+"/city-report?mode=concurrent")
 	t.Logf("race on the page: %s; six parallel requests from Go: %v", b.text(`#race-winner`), direct)
+	b.shot("tab-race")
 	if d := async - float64(direct.Milliseconds()); d > 150+0.25*float64(direct.Milliseconds()) || d < -100 {
 		t.Errorf("the page's highway took %.0f ms, six parallel requests from Go %v", async, direct)
+	}
+
+	// The seed's 1,000 users, from the page, on the default city.
+	before := requestsServed(t, srv.URL)
+	b.do("start the 1,000-user surge", chromedp.Click(chromedp.CSS(`#tab-surge`)), chromedp.SetValue(chromedp.CSS(`#surge-route`), "/city-report"),
+		chromedp.SetValue(chromedp.CSS(`#surge-users`), "1000"), chromedp.SetValue(chromedp.CSS(`#surge-seconds`), "3"),
+		chromedp.Click(chromedp.CSS(`#run-surge`)))
+	b.poll("the surge to end", `document.getElementById('surge-chart').dataset.final === "1"`)
+	served := requestsServed(t, srv.URL) - before
+	chart := eval[map[string]string](b, `({...document.getElementById('surge-chart').dataset, inflight: document.getElementById('surge-inflight').textContent})`)
+	requests, _ := strconv.Atoi(chart["requests"])
+	t.Logf("surge of 1,000 users from the page: %s; the server answered %d", b.text(`#surge-status`), served)
+	b.shot("tab-surge")
+	b.do("open the health", chromedp.Click(chromedp.CSS(`#tab-health`)))
+	b.poll("a row per source", `document.querySelectorAll('#health-rows tr').length === `+strconv.Itoa(len(s.upstreams)))
+	b.shot("tab-health")
+	if last, _ := strconv.ParseFloat(chart["lastElapsed"], 64); last < 2.9 || chart["inflight"] != "0" {
+		t.Errorf("surge chart: %v; want it drawn to the end of the 3 seconds, and nothing in flight after", chart)
+	}
+	// The page's count is the users' answers; the server also counted
+	// those cut off when the surge ended, at most one per user.
+	if requests == 0 || served < requests || served > requests+1000 {
+		t.Errorf("the page counted %d answers, the server %d", requests, served)
 	}
 
 	// A 390 px phone: no tab scrolls sideways.
@@ -124,4 +150,25 @@ func sixAtOnce(t *testing.T, url string) time.Duration {
 	}
 	wg.Wait()
 	return time.Since(start)
+}
+
+// requestsServed is the server's count of answered route requests, from
+// /metrics.
+func requestsServed(t *testing.T, base string) int {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	n := 0.0
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "highway_requests_total{") && strings.Contains(line, `route="/city-report"`) {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			n += v
+		}
+	}
+	return int(n)
 }

@@ -252,19 +252,30 @@ func watch(ctx context.Context, opt Options, start time.Time, win *window, infli
 	t := time.NewTicker(opt.Tick)
 	defer t.Stop()
 	var last int64
+	lastTick := start
 	for {
+		final := false
 		select {
 		case <-ctx.Done():
-			return peak, samples, sum
+			// The last period, however short, gets its tick too: N ticks
+			// for N seconds, the last one the moment the surge ends.
+			final = true
 		case <-t.C:
 		}
+		now := time.Now()
 		n := int(inflight.Load())
-		peak, samples, sum = max(peak, n), samples+1, sum+float64(n)
-		if opt.OnTick != nil {
+		if !final {
+			peak, samples, sum = max(peak, n), samples+1, sum+float64(n)
+		}
+		if opt.OnTick != nil && (!final || now.Sub(lastTick) > opt.Tick/10) {
 			p := percentiles(win.take())
 			d := done.Load()
-			opt.OnTick(TickStats{ElapsedS: time.Since(start).Seconds(), PerSec: float64(p.N) / opt.Tick.Seconds(),
+			opt.OnTick(TickStats{ElapsedS: now.Sub(start).Seconds(), PerSec: float64(p.N) / now.Sub(lastTick).Seconds(),
 				P50MS: ms(p.P50), P99MS: ms(p.P99), InFlight: n, Shed: shed.Load(), Errors: failed.Load(), Requests: d})
+		}
+		lastTick = now
+		if final {
+			return peak, samples, sum
 		}
 		if opt.Progress != nil {
 			d := done.Load()

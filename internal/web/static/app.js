@@ -33,8 +33,8 @@ async function saveKey(e) {
 
 // sse reads a text/event-stream with fetch, calling on(type, data) per
 // event; a non-stream answer (a JSON error) rejects with its message.
-async function sse(url, on) {
-  const resp = await api(url, { headers: { Accept: "text/event-stream" } });
+async function sse(url, on, signal) {
+  const resp = await api(url, { headers: { Accept: "text/event-stream" }, signal });
   if (!resp.ok || !(resp.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
     let msg = resp.status + " " + resp.statusText;
     try { msg = (await resp.json()).error || msg; } catch (e) {}
@@ -114,12 +114,15 @@ async function loadRoutes() {
   if (!resp.ok) return;
   const r = await resp.json();
   routes = (r.routes || []).filter((x) => x.method === "GET");
-  for (const sel of [$("route"), $("race-route")]) {
+  for (const sel of [$("route"), $("race-route"), $("surge-route")]) {
     sel.replaceChildren(...routes.map((x) => el("option", "", x.path)));
   }
   $("surge-users").max = r.surge.max_users;
-  $("surge-users").value = Math.min(200, r.surge.max_users);
+  $("surge-users").value = Math.min(1000, r.surge.max_users);
   $("surge-seconds").max = Math.floor(r.surge.max_duration_s);
+  $("surge-seconds").value = Math.min(10, Math.floor(r.surge.max_duration_s));
+  $("surge-users-label").textContent = `Users (1–${r.surge.max_users})`;
+  $("surge-seconds-label").textContent = `Seconds (1–${Math.floor(r.surge.max_duration_s)})`;
   routeChanged();
 }
 
@@ -323,46 +326,104 @@ async function runRace() {
 }
 
 // Surge: a bounded surge the server runs against its own route, charted
-// each second.
+// each second on one time axis: answers/s, p50 and p99, and sheds/s, each
+// on its own scale.
+let stopSurge = null;
+
 async function runSurge(e) {
   e.preventDefault();
-  const chart = $("surge-chart");
+  const users = +$("surge-users").value, seconds = +$("surge-seconds").value;
+  const maxUsers = +$("surge-users").max, maxSeconds = +$("surge-seconds").max;
+  if (!(users >= 1 && users <= maxUsers && seconds >= 1 && seconds <= maxSeconds && Number.isInteger(users) && Number.isInteger(seconds))) {
+    $("surge-status").textContent = `users must be from 1 to ${maxUsers}, seconds from 1 to ${maxSeconds}`;
+    $("surge-status").className = "status bad";
+    return;
+  }
   const points = [];
-  chart.innerHTML = "";
+  const chart = $("surge-chart");
+  chart.replaceChildren();
   chart.dataset.points = 0;
-  $("run-surge").disabled = true;
-  $("surge-status").textContent = "the surge is on…";
-  const draw = () => {
-    const maxR = Math.max(1, ...points.map((p) => p.per_sec)), maxL = Math.max(1, ...points.map((p) => p.p99_ms));
-    const x = (i) => 10 + i * (580 / Math.max(points.length - 1, 1));
-    const line = (key, max, color) => `<polyline fill="none" stroke="${color}" stroke-width="3" points="${points.map((p, i) => `${x(i)},${190 - 170 * p[key] / max}`).join(" ")}"/>`;
-    chart.innerHTML = line("per_sec", maxR, "#34d399") + line("p99_ms", maxL, "#fbbf24") +
-      `<text x="12" y="16" fill="#34d399" font-size="12">req/s (max ${maxR.toFixed(0)})</text><text x="200" y="16" fill="#fbbf24" font-size="12">p99 (max ${maxL.toFixed(0)} ms)</text>`;
-    chart.dataset.points = points.length;
-  };
-  const q = new URLSearchParams({ route: $("route").value, users: $("surge-users").value, duration: $("surge-seconds").value + "s" });
+  delete chart.dataset.final;
+  $("surge-status").textContent = `${users} users on ${$("surge-route").value} for ${seconds}s…`;
+  $("surge-status").className = "status";
+  const abort = new AbortController();
+  stopSurge = () => abort.abort();
+  $("stop-surge").disabled = false;
+  const q = new URLSearchParams({ route: $("surge-route").value, users, duration: seconds + "s" });
+  let shedBefore = 0;
   try {
-    await sse("/highway/surge?" + q, (type, d) => {
+    await busy($("run-surge"), () => sse("/highway/surge?" + q, (type, d) => {
       if (type === "tick") {
+        d.shed_per_sec = (d.shed - shedBefore) / Math.max(d.elapsed_s - (points.at(-1)?.elapsed_s || 0), 0.001);
+        shedBefore = d.shed;
         points.push(d);
         $("surge-rps").textContent = d.per_sec.toFixed(0);
         $("surge-p50").textContent = ms(d.p50_ms);
         $("surge-p99").textContent = ms(d.p99_ms);
         $("surge-inflight").textContent = d.in_flight;
         $("surge-shed").textContent = d.shed;
-        draw();
+        drawSurge(chart, points, seconds);
       }
       if (type === "summary") {
+        $("surge-inflight").textContent = 0;
+        $("surge-rps").textContent = d.per_sec.toFixed(0);
+        $("surge-p50").textContent = ms(d.p50_ms);
+        $("surge-p99").textContent = ms(d.p99_ms);
+        $("surge-shed").textContent = d.shed;
+        Object.assign(chart.dataset, { final: "1", requests: d.requests, perSec: d.per_sec, shed: d.shed });
         $("surge-status").textContent = (d.shed > 0 ? `the city stayed alive by shedding ${d.shed} requests` : "the city stayed alive") +
-          `: ${d.requests} requests, ${d.per_sec.toFixed(0)} req/s, p99 ${ms(d.p99_ms)}, ${d.errors} errors`;
+          `: ${d.requests} requests, ${d.per_sec.toFixed(0)} answers/s, p50 ${ms(d.p50_ms)}, p99 ${ms(d.p99_ms)}, ${d.errors} errors`;
+        $("surge-status").className = "status " + (d.errors > 0 ? "bad" : "good");
       }
       if (type === "error") $("surge-status").textContent = "error: " + d.error;
-    });
+    }, abort.signal));
   } catch (err) {
-    $("surge-status").textContent = "error: " + err.message;
+    $("surge-status").textContent = abort.signal.aborted ? "stopped" : "error: " + err.message;
+    $("surge-inflight").textContent = 0;
   } finally {
-    $("run-surge").disabled = false;
+    stopSurge = null;
+    $("stop-surge").disabled = true;
   }
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, text) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+// drawSurge draws three panels over one time axis (0 to the surge's
+// length): answers/s, latency (p50 and p99), sheds/s; each panel scaled
+// to its own largest value, which it labels.
+function drawSurge(chart, points, seconds) {
+  const left = 56, right = 590, x = (t) => left + (right - left) * Math.min(t / seconds, 1);
+  const panels = [
+    { top: 10, h: 80, lines: [["per_sec", "#34d399", "answers/s"]], unit: "/s" },
+    { top: 110, h: 80, lines: [["p50_ms", "#60a5fa", "p50"], ["p99_ms", "#fbbf24", "p99"]], unit: " ms" },
+    { top: 210, h: 80, lines: [["shed_per_sec", "#f87171", "shed/s"]], unit: "/s" },
+  ];
+  const parts = [];
+  for (const p of panels) {
+    const max = Math.max(1, ...p.lines.flatMap(([k]) => points.map((pt) => pt[k])));
+    const y = (v) => p.top + p.h - p.h * v / max;
+    parts.push(svg("line", { x1: left, y1: p.top + p.h, x2: right, y2: p.top + p.h, class: "axis" }));
+    parts.push(svg("text", { x: left - 6, y: p.top + 10, class: "label end" }, max.toFixed(0) + p.unit));
+    parts.push(svg("text", { x: left - 6, y: p.top + p.h, class: "label end" }, "0"));
+    p.lines.forEach(([k, color, name], i) => {
+      parts.push(svg("polyline", { fill: "none", stroke: color, "stroke-width": 2.5,
+        points: [[0, 0], ...points.map((pt) => [pt.elapsed_s, pt[k]])].map(([t, v]) => `${x(t)},${y(v)}`).join(" ") }));
+      parts.push(svg("text", { x: left + 8 + 90 * i, y: p.top + 10, fill: color, class: "label" }, name));
+    });
+  }
+  const step = seconds <= 10 ? 1 : seconds <= 30 ? 5 : 10;
+  for (let t = 0; t <= seconds; t += step) {
+    parts.push(svg("text", { x: x(t), y: 310, class: "label middle" }, t + "s"));
+  }
+  chart.replaceChildren(...parts);
+  chart.dataset.points = points.length;
+  chart.dataset.lastElapsed = points.at(-1)?.elapsed_s ?? 0;
 }
 
 async function refreshHealth() {
@@ -379,6 +440,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("route").addEventListener("change", routeChanged);
   $("run-race").addEventListener("click", runRace);
   $("surge-form").addEventListener("submit", runSurge);
+  $("stop-surge").addEventListener("click", () => stopSurge && stopSurge());
   $("key-form").addEventListener("submit", saveKey);
   await loadRoutes();
   setInterval(() => { if (!$("health").hidden) refreshHealth(); }, 2000);
