@@ -38,6 +38,13 @@ func (l *Latencies) Observe(d time.Duration) {
 	l.mu.Unlock()
 }
 
+// Len is how many recent latencies are held, up to the window of 512.
+func (l *Latencies) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
+}
+
 // Percentile returns the p-th percentile (0 < p <= 100) of the recent
 // latencies, and false while there are fewer than MinSamples.
 func (l *Latencies) Percentile(p float64) (time.Duration, bool) {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -104,6 +105,29 @@ func TestDashboardNumbersAreTrue(t *testing.T) {
 	b.do("open the health", chromedp.Click(chromedp.CSS(`#tab-health`)))
 	b.poll("a row per source", `document.querySelectorAll('#health-rows tr').length === `+strconv.Itoa(len(s.upstreams)))
 	b.shot("tab-health")
+	cells := eval[map[string]string](b, `({imageP50: document.querySelector('tr[data-source=image] td[data-label=p50]').textContent,
+		searchP50: document.querySelector('tr[data-source=search] td[data-label=p50]').textContent,
+		imageErrors: document.querySelector('tr[data-source=image] td[data-label="Recent errors"]').textContent})`)
+	var health struct {
+		Sources []struct {
+			Name  string   `json:"name"`
+			P50MS *float64 `json:"p50_ms"`
+		} `json:"sources"`
+	}
+	resp, err := http.Get(srv.URL + SourcesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	for _, src := range health.Sources {
+		if src.Name == "image" && (src.P50MS == nil || !strings.HasPrefix(cells["imageP50"], strconv.FormatFloat(*src.P50MS, 'f', 1, 64))) {
+			t.Errorf("health shows image's p50 as %q, the server says %v", cells["imageP50"], src.P50MS)
+		}
+	}
+	if !strings.Contains(cells["searchP50"], "of 20 calls") || !strings.Contains(cells["imageErrors"], "0% of the last 100") {
+		t.Errorf("health cells: %v", cells)
+	}
 	if last, _ := strconv.ParseFloat(chart["lastElapsed"], 64); last < 2.9 || chart["inflight"] != "0" {
 		t.Errorf("surge chart: %v; want it drawn to the end of the 3 seconds, and nothing in flight after", chart)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/policy"
 	"github.com/citypopy/highway/internal/sse"
 	"github.com/citypopy/highway/internal/surge"
 	"github.com/citypopy/highway/internal/web"
@@ -107,22 +108,31 @@ type sourceHealth struct {
 	Kind      string  `json:"kind"`
 	Calls     int64   `json:"calls"`
 	Failures  int64   `json:"failures"`
-	ErrorRate float64 `json:"error_rate"`
-	// Percentiles are null until there are enough recent calls.
-	P50MS   *float64 `json:"p50_ms"`
-	P95MS   *float64 `json:"p95_ms"`
-	P99MS   *float64 `json:"p99_ms"`
-	Breaker string   `json:"breaker"`
+	ErrorRate float64 `json:"error_rate"` // since start (or the source's last change)
+	// RecentErrorRate is over the last RecentCalls calls, at most 100.
+	RecentErrorRate float64 `json:"recent_error_rate"`
+	RecentCalls     int     `json:"recent_calls"`
+	// Percentiles are of the last Samples successful calls (at most 512),
+	// and null until there are MinSamples of them.
+	P50MS      *float64   `json:"p50_ms"`
+	P95MS      *float64   `json:"p95_ms"`
+	P99MS      *float64   `json:"p99_ms"`
+	Samples    int        `json:"samples"`
+	MinSamples int        `json:"min_samples"`
+	LastError  *lastError `json:"last_error"`
+	Breaker    string     `json:"breaker"`
 }
 
 func (d *dashboard) sources() any {
 	var out []sourceHealth
 	for _, name := range slices.Sorted(maps.Keys(d.s.upstreams)) {
 		u := d.s.upstreams[name]
-		h := sourceHealth{Name: name, Kind: u.kind, Calls: u.health.calls.Load(), Failures: u.health.failures.Load(), Breaker: "none"}
+		h := sourceHealth{Name: name, Kind: u.kind, Calls: u.health.calls.Load(), Failures: u.health.failures.Load(), Breaker: "none",
+			Samples: u.health.recent.Len(), MinSamples: policy.MinSamples, LastError: u.health.last.Load()}
 		if h.Calls > 0 {
 			h.ErrorRate = float64(h.Failures) / float64(h.Calls)
 		}
+		h.RecentErrorRate, h.RecentCalls = u.health.recentErrorRate()
 		for p, dst := range map[float64]**float64{50: &h.P50MS, 95: &h.P95MS, 99: &h.P99MS} {
 			if v, ok := u.health.recent.Percentile(p); ok {
 				m := ms(v)

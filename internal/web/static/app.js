@@ -430,8 +430,41 @@ async function refreshHealth() {
   const resp = await api("/highway/sources");
   if (!resp.ok) return;
   const r = await resp.json();
-  $("health-rows").innerHTML = (r.sources || []).map((s) =>
-    `<tr><th>${s.name}</th><td>${s.kind}</td><td>${s.calls}</td><td>${(100 * s.error_rate).toFixed(1)}%</td><td>${ms(s.p50_ms)}</td><td>${ms(s.p95_ms)}</td><td>${ms(s.p99_ms)}</td><td>${s.breaker}</td></tr>`).join("");
+  $("health-rows").replaceChildren(...(r.sources || []).map(healthRow));
+}
+
+// healthRow is one source's row; each cell says its column's name, for
+// the phone layout, where rows become cards.
+function healthRow(s) {
+  const tr = el("tr");
+  tr.dataset.source = s.name;
+  const cell = (label, text, cls) => {
+    const td = el("td", cls || "", text);
+    td.dataset.label = label;
+    tr.append(td);
+    return td;
+  };
+  const name = el("th", "", s.name);
+  name.scope = "row";
+  tr.append(name);
+  cell("Kind", s.kind);
+  cell("Calls", String(s.calls));
+  const errs = cell("Recent errors", s.recent_calls ? `${(100 * s.recent_error_rate).toFixed(0)}% of the last ${s.recent_calls}` : "no calls yet",
+    s.recent_error_rate > 0.5 ? "bad" : s.recent_error_rate > 0 ? "warn" : "");
+  errs.title = `${(100 * s.error_rate).toFixed(1)}% of ${s.calls} calls since start`;
+  for (const [label, v] of [["p50", s.p50_ms], ["p95", s.p95_ms], ["p99", s.p99_ms]]) {
+    cell(label, v == null ? `– (${s.samples} of ${s.min_samples} calls)` : ms(v), v == null ? "muted" : "");
+  }
+  const last = cell("Last error", s.last_error ? `${s.last_error.reason.replaceAll("_", " ")}, ${ago(s.last_error.at)}` : "none", s.last_error ? "warn" : "muted");
+  if (s.last_error) last.title = s.last_error.message;
+  const b = cell("Breaker", "");
+  b.append(el("span", "badge breaker-" + s.breaker, s.breaker));
+  return tr;
+}
+
+function ago(when) {
+  const s = Math.max(0, (Date.now() - Date.parse(when)) / 1000);
+  return s < 60 ? `${s.toFixed(0)}s ago` : s < 3600 ? `${(s / 60).toFixed(0)} min ago` : `${(s / 3600).toFixed(1)} h ago`;
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
