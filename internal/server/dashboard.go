@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/citypopy/highway/internal/config"
-	"github.com/citypopy/highway/policy"
 	"github.com/citypopy/highway/internal/sse"
 	"github.com/citypopy/highway/internal/surge"
 	"github.com/citypopy/highway/internal/web"
+	"github.com/citypopy/highway/policy"
 )
 
 // The dashboard's endpoints, under config.ReservedPrefix.
