@@ -68,6 +68,19 @@ func TestDashboardNumbersAreTrue(t *testing.T) {
 		t.Errorf("the slowest lane ends %.1f px before the end of its track", gap)
 	}
 
+	// Both runs stacked on one time axis: the highway's bar ends where its
+	// total falls on the single lane's scale.
+	cmp := eval[map[string]float64](b, `(() => {
+		const g = (m) => document.querySelector('#compare .group[data-mode=' + m + ']');
+		const end = (m) => Math.max(...[...g(m).querySelectorAll('.car')].map(c => c.getBoundingClientRect().right));
+		const track = g('sequential').querySelector('.track').getBoundingClientRect();
+		return {seq: +g('sequential').dataset.total, con: +g('concurrent').dataset.total,
+			seqEnd: (end('sequential') - track.left) / track.width, conEnd: (end('concurrent') - track.left) / track.width};
+	})()`)
+	if want := cmp["con"] / cmp["seq"]; cmp["seqEnd"] < 0.98 || cmp["conEnd"] < want-0.02 || cmp["conEnd"] > want+0.02 {
+		t.Errorf("one time axis: the single lane ends at %.2f, the highway at %.2f of the track; want 1 and %.2f", cmp["seqEnd"], cmp["conEnd"], want)
+	}
+
 	// A bad lane count is refused with a message, not run as something else.
 	b.do("ask for abc lanes", chromedp.Click(chromedp.CSS(`input[name=mode][value=lanes]`)),
 		chromedp.SetValue(chromedp.CSS(`#lane-count`), "abc"), chromedp.Click(chromedp.CSS(`#run-lanes`)))

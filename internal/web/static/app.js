@@ -5,6 +5,7 @@
 const $ = (id) => document.getElementById(id);
 const ms = (v) => (v == null ? "–" : v.toFixed(1) + " ms");
 let routes = [];
+let lastRuns = {}; // the last report of each mode on the current route, for the comparison
 
 // api is fetch with the caller's API key, when the server asks for one
 // (clients: in its config). The key lives in this tab's sessionStorage
@@ -142,6 +143,8 @@ function routeChanged() {
     }
   }
   $("label-lanes").textContent = "Lanes";
+  lastRuns = {};
+  drawCompare();
   const params = Object.entries((route && route.params) || {});
   $("params").replaceChildren(...params.map(([name, p]) => {
     const label = el("label", "", name + " ");
@@ -258,6 +261,8 @@ async function drive(route, choice, q) {
         $("sum-" + key).textContent = ms(d.sum_ms);
         $("sum-" + key).dataset.ms = d.sum_ms;
         $("slowest-" + key).textContent = (d.critical_path || []).join(" → ");
+        lastRuns[key] = { label: key === "lanes" ? `${q.get("lanes")} lanes` : key === "sequential" ? "Single lane" : "Highway", report: d };
+        drawCompare();
         const status = $("lanes-status");
         status.textContent = `${d.complete ? "all lanes answered" : d.failed + " failed"} in ${ms(d.total_ms)} (one lane would take ${ms(d.sum_ms)})`;
         status.className = "status " + (d.complete ? "good" : "bad");
@@ -269,6 +274,38 @@ async function drive(route, choice, q) {
   } finally {
     finish();
   }
+}
+
+// drawCompare draws the last run of each mode stacked on one time axis,
+// the longest run's total as its end, so the difference is seen.
+function drawCompare() {
+  const modes = ["sequential", "concurrent", "lanes"].filter((m) => lastRuns[m]);
+  $("compare").hidden = modes.length === 0;
+  if (!modes.length) return;
+  const scale = Math.max(1, ...modes.map((m) => lastRuns[m].report.total_ms));
+  const route = currentRoute();
+  $("compare-groups").replaceChildren(...modes.map((m) => {
+    const { label, report } = lastRuns[m];
+    const group = el("div", "group");
+    group.dataset.mode = m;
+    group.dataset.total = report.total_ms;
+    group.append(el("h3", "", `${label}: ${ms(report.total_ms)}`));
+    for (const name of route.sources) {
+      const s = report.sources[name];
+      if (!s) continue;
+      const row = el("div", "lane " + s.status), track = el("div", "track"), car = el("div", "car");
+      row.dataset.source = name;
+      if (s.status !== "skipped") {
+        car.style.left = (100 * s.start_ms / scale) + "%";
+        car.style.width = (100 * (s.end_ms - s.start_ms) / scale) + "%";
+      }
+      track.append(car);
+      row.append(el("span", "name", name), track, el("span", "ms", s.status === "ok" ? ms(s.latency_ms) : s.status));
+      group.append(row);
+    }
+    return group;
+  }));
+  $("compare-axis").replaceChildren(...[0, 0.25, 0.5, 0.75, 1].map((f) => el("span", "", (f * scale).toFixed(0) + " ms")));
 }
 
 // why is a failed lane's short reason: what happened, and for a skipped
