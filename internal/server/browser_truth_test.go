@@ -81,6 +81,12 @@ func TestDashboardNumbersAreTrue(t *testing.T) {
 		t.Errorf("one time axis: the single lane ends at %.2f, the highway at %.2f of the track; want 1 and %.2f", cmp["seqEnd"], cmp["conEnd"], want)
 	}
 
+	// The Go snippet's keywords explain themselves to the keyboard.
+	b.do("focus the select keyword", chromedp.Focus(chromedp.CSS(`#code .kw[data-kw=select]`)))
+	if tip := b.text(`#code-tip`); !strings.Contains(tip, "ctx.Done()") {
+		t.Errorf("focusing select says %q", tip)
+	}
+
 	// A bad lane count is refused with a message, not run as something else.
 	b.do("ask for abc lanes", chromedp.Click(chromedp.CSS(`input[name=mode][value=lanes]`)),
 		chromedp.SetValue(chromedp.CSS(`#lane-count`), "abc"), chromedp.Click(chromedp.CSS(`#run-lanes`)))

@@ -145,6 +145,7 @@ function routeChanged() {
   $("label-lanes").textContent = "Lanes";
   lastRuns = {};
   drawCompare();
+  if (route) drawCode(route);
   const params = Object.entries((route && route.params) || {});
   $("params").replaceChildren(...params.map(([name, p]) => {
     const label = el("label", "", name + " ");
@@ -166,6 +167,65 @@ function paramQuery() {
     if (input.value !== "") q.set(input.dataset.param, input.value);
   }
   return q;
+}
+
+// Popy says what the lanes show, as the seed does.
+const popy = {
+  sequential: "One lane means everyone waits in line. Even a quick weather request has to sit behind slow image generation!",
+  concurrent: "Every request gets its own lane: the city answers in the time of its slowest source, not the sum.",
+  lanes: "A few lanes: at most that many sources on the road at once; the others wait at the on-ramp for a lane to free.",
+};
+
+// icon is a district's picture, by its name.
+function icon(name) {
+  for (const [k, v] of [["weather", "☀️"], ["image", "🎨"], ["chat", "💬"], ["search", "🔎"], ["brief", "📰"]]) {
+    if (name.includes(k)) return v;
+  }
+  return "🚚";
+}
+
+// The keywords of the Go snippet, as Popy explains them.
+const keywords = {
+  "go": "go starts a goroutine: its own lane. Starting one costs about a microsecond, so every source of every request gets one.",
+  "ctx": "ctx carries the request's deadline and its cancellation to every lane: when the caller leaves, every upstream call stops.",
+  "select": "select waits for whichever comes first: the answer, or ctx.Done(). A lane that ignores ctx (time.Sleep) cannot be cut off: the Go version of the seed's pitfall.",
+  "fanout.Gather": "fanout.Gather sends every task to its own lane at once and returns when the slowest lands: the foreman, like asyncio.gather.",
+};
+
+// drawCode writes the route's fan-out as Go, its keywords focusable.
+function drawCode(route) {
+  const code = $("code");
+  const parts = [];
+  const text = (t) => parts.push(document.createTextNode(t));
+  const kw = (k, shown = k) => {
+    const span = el("span", "kw", shown);
+    span.tabIndex = 0;
+    span.dataset.kw = k;
+    parts.push(span);
+  };
+  text("tasks := []fanout.Task[Answer]{\n");
+  for (const name of route.sources) text(`\t{Name: "${name}", Source: ${name.replace(/[^A-Za-z0-9]/g, "_")}},\n`);
+  text("}\n// each task on its own lane; the report waits for the slowest\nrep := ");
+  kw("fanout.Gather");
+  text("(");
+  kw("ctx");
+  text(", tasks, fanout.Options{})\n\n// inside, for each task:\n");
+  kw("go");
+  text(" func() { results <- t.Source.Fetch(");
+  kw("ctx");
+  text(", needs) }()\n\n// a source that honours its context:\nfunc weather(");
+  kw("ctx");
+  text(" context.Context, _ map[string]Answer) (Answer, error) {\n\t");
+  kw("select");
+  text(" {\n\tcase <-time.After(300 * time.Millisecond): // the district's work\n\t\treturn Answer{\"sky\": \"clear\"}, nil\n\tcase <-");
+  kw("ctx");
+  text(".Done(): // the caller left, or the deadline passed\n\t\treturn nil, ctx.Err()\n\t}\n}");
+  code.replaceChildren(...parts);
+}
+
+function explain(e) {
+  const k = e.target.closest?.(".kw");
+  if (k) $("code-tip").textContent = keywords[k.dataset.kw];
 }
 
 // Lanes: each source is a lane. It stays empty while it waits (for a lane
@@ -204,7 +264,9 @@ async function drive(route, choice, q) {
     const track = el("div", "track");
     track.append(car);
     const info = el("span", "ms", needs[name] ? "waits for " + needs[name].join(", ") : "waiting for a lane");
-    row.append(el("span", "name", name), track, info);
+    const label = el("span", "name", name);
+    label.prepend(el("span", "icon", icon(name) + " "));
+    row.append(label, track, info);
     lanes[name] = { row, car, info };
     return row;
   }));
@@ -263,6 +325,12 @@ async function drive(route, choice, q) {
         $("slowest-" + key).textContent = (d.critical_path || []).join(" → ");
         lastRuns[key] = { label: key === "lanes" ? `${q.get("lanes")} lanes` : key === "sequential" ? "Single lane" : "Highway", report: d };
         drawCompare();
+        if (choice === "sequential") {
+          const slow = Object.entries(d.sources).sort((a, b) => b[1].latency_ms - a[1].latency_ms)[0];
+          $("popy-says").textContent = `See how ${slow[0]} holds everyone back for ${ms(slow[1].latency_ms)}? On one lane the city took ${ms(d.total_ms)}, the sum of every lane. That's a city-wide traffic jam!`;
+        } else if (choice === "concurrent") {
+          $("popy-says").textContent = `Every lane at once: ${ms(d.total_ms)}, the time of ${d.slowest}, the slowest, instead of ${ms(d.sum_ms)} on one lane.`;
+        }
         const status = $("lanes-status");
         status.textContent = `${d.complete ? "all lanes answered" : d.failed + " failed"} in ${ms(d.total_ms)} (one lane would take ${ms(d.sum_ms)})`;
         status.className = "status " + (d.complete ? "good" : "bad");
@@ -293,7 +361,7 @@ function drawCompare() {
     for (const name of route.sources) {
       const s = report.sources[name];
       if (!s) continue;
-      const row = el("div", "lane " + s.status), track = el("div", "track"), car = el("div", "car");
+      const row = el("div", "cmp " + s.status), track = el("div", "track"), car = el("div", "car");
       row.dataset.source = name;
       if (s.status !== "skipped") {
         car.style.left = (100 * s.start_ms / scale) + "%";
@@ -508,6 +576,9 @@ document.addEventListener("DOMContentLoaded", async () => {
   setupTabs();
   $("lanes-form").addEventListener("submit", runLanes);
   $("route").addEventListener("change", routeChanged);
+  for (const r of document.querySelectorAll("input[name=mode]")) r.addEventListener("change", () => { $("popy-says").textContent = popy[r.value]; });
+  $("code").addEventListener("mouseover", explain);
+  $("code").addEventListener("focusin", explain);
   $("run-race").addEventListener("click", runRace);
   $("surge-form").addEventListener("submit", runSurge);
   $("stop-surge").addEventListener("click", () => stopSurge && stopSurge());
