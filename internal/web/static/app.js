@@ -410,6 +410,7 @@ async function runRace() {
       await resp.json();
       const t = performance.now() - t0;
       minis[i].className = "mini " + (resp.ok ? "ok" : "failed");
+      minis[i].dataset.ms = t;
       minis[i].lastChild.textContent = ms(t);
       $(name + "-done").textContent = ++done;
     };
@@ -423,6 +424,11 @@ async function runRace() {
   await busy($("run-race"), async () => {
     const fast = await side("async", "concurrent", false);
     const slow = await side("sync", "sequential", true);
+    // Both sides on one scale, the slower side's total: when each request
+    // landed is seen, not read.
+    for (const li of document.querySelectorAll("#race .mini")) {
+      li.firstChild.style.right = (100 - 100 * Math.min(+li.dataset.ms / Math.max(fast, slow), 1)) + "%";
+    }
     const winner = fast < slow ? "Async Highway" : "Sync City";
     const ratio = Math.max(fast, slow) / Math.min(fast, slow);
     $("race-winner").textContent = `${winner} wins on ${path}: ${ms(Math.min(fast, slow))} against ${ms(Math.max(fast, slow))}, ${ratio.toFixed(1)}x`;
