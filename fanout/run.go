@@ -85,7 +85,11 @@ func (r *Run[T]) Events() iter.Seq[Progress[T]] {
 				p.Result = Result[T]{Name: r.g.tasks[i].Name, Index: i, Start: r.g.results[i].Start}
 			} else {
 				r.taken++
+				// Under the gather's lock: a stubborn task is marked
+				// Abandoned after it has landed, when its grace runs out.
+				r.g.mu.Lock()
 				p.Result = r.g.results[i]
+				r.g.mu.Unlock()
 			}
 			if !yield(p) {
 				return

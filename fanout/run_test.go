@@ -166,3 +166,26 @@ func TestEventsSayWhenEachTaskStarts(t *testing.T) {
 		}
 	})
 }
+
+// A task that ignores its context lands at its timeout and is marked
+// Abandoned later, when its grace runs out: reading its result as it
+// lands must not race with that mark (go test -race).
+func TestReadingAResultRacesNotWithItsAbandonment(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		deaf := fanout.Func[string](func(ctx context.Context, _ map[string]string) (string, error) {
+			time.Sleep(time.Second) // deaf to ctx, on purpose
+			return "late", nil
+		})
+		run := fanout.Start(t.Context(), []fanout.Task[string]{{Name: "deaf", Source: deaf, Timeout: 10 * time.Millisecond}}, fanout.Options{})
+		for r := range run.Results() {
+			time.Sleep(50 * time.Millisecond) // past the grace: the mark is written now
+			if r.Name != "deaf" || r.Err == nil {
+				t.Errorf("result %+v", r)
+			}
+		}
+		if rep := run.Wait(); !rep.Results[0].Abandoned {
+			t.Error("the deaf task was not marked abandoned")
+		}
+		time.Sleep(time.Second) // let the deaf goroutine end inside the bubble
+	})
+}

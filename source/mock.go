@@ -29,6 +29,13 @@ type Mock struct {
 	TailLatency time.Duration
 	// Data is the JSON answered; nil means null.
 	Data json.RawMessage
+	// IgnoreContext makes the mock sleep through cancellation, as a
+	// handler calling time.Sleep does: the Go version of the seed's
+	// "never time.sleep() inside async". A gather still answers on time,
+	// marking the call abandoned; the mock's goroutine runs on until its
+	// latency has passed. For demonstrations: the embedded default has
+	// none.
+	IgnoreContext bool
 }
 
 // MockFailure is the error of a Mock call chosen to fail by its FailureRate.
@@ -50,6 +57,10 @@ var null = json.RawMessage("null")
 // A mock's answer depends on nothing of the call.
 func (m *Mock) Fetch(ctx context.Context, _ *Call) (json.RawMessage, error) {
 	v, d, err := m.Plan()
+	if m.IgnoreContext {
+		time.Sleep(d) // deliberately deaf to ctx: see IgnoreContext
+		return v, err
+	}
 	if d > 0 {
 		t := time.NewTimer(d)
 		select {

@@ -23,12 +23,17 @@ type Mock struct {
 	// answer), html (a non-JSON page) or huge (a 2 MiB body).
 	Fault string          `yaml:"fault"`
 	Data  json.RawMessage `yaml:"data"`
+	// IgnoreContext makes the district sleep through cancellation (the
+	// time.Sleep pitfall), to show Highway cutting it off at its timeout
+	// and marking it abandoned.
+	IgnoreContext bool `yaml:"ignore_context"`
 }
 
 // Source is the in-process mock m describes, for a gateway's lane and for
 // highway mock's endpoints alike.
 func (m *Mock) Source() *source.Mock {
-	sm := &source.Mock{Latency: m.Latency.Std(), Jitter: m.Jitter.Std(), FailureRate: float64(m.FailureRate), Data: m.Data}
+	sm := &source.Mock{Latency: m.Latency.Std(), Jitter: m.Jitter.Std(), FailureRate: float64(m.FailureRate), Data: m.Data,
+		IgnoreContext: m.IgnoreContext}
 	if m.Tail != nil {
 		sm.TailRate, sm.TailLatency = float64(m.Tail.Rate), m.Tail.Latency.Std()
 	}

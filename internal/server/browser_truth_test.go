@@ -87,6 +87,20 @@ func TestDashboardNumbersAreTrue(t *testing.T) {
 		t.Errorf("focusing select says %q", tip)
 	}
 
+	// What is await: the deaf district is cut off at its deadline while
+	// the others land, and marked abandoned; the polite one just stops.
+	for _, c := range []struct{ context, abandoned string }{{"ignored", "1"}, {"honoured", "0"}} {
+		b.do("run the await demonstration, context "+c.context, chromedp.Click(chromedp.CSS(`#await summary`)),
+			chromedp.Click(chromedp.CSS(`input[name=await-context][value=`+c.context+`]`)), chromedp.Click(chromedp.CSS(`#run-await`)))
+		b.poll("the chat district to be judged", `document.querySelector('#await-chat')?.dataset.abandoned !== undefined`)
+		got := eval[map[string]string](b, `({abandoned: document.querySelector('#await-chat').dataset.abandoned,
+			weather: document.querySelector('#await-weather').className, end: document.querySelector('#await-chat .ms').textContent})`)
+		if got["abandoned"] != c.abandoned || got["weather"] != "lane ok" {
+			t.Errorf("await, context %s: %v", c.context, got)
+		}
+		b.do("close it", chromedp.Click(chromedp.CSS(`#await summary`)))
+	}
+
 	// A bad lane count is refused with a message, not run as something else.
 	b.do("ask for abc lanes", chromedp.Click(chromedp.CSS(`input[name=mode][value=lanes]`)),
 		chromedp.SetValue(chromedp.CSS(`#lane-count`), "abc"), chromedp.Click(chromedp.CSS(`#run-lanes`)))

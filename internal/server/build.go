@@ -124,7 +124,7 @@ func stack(name string, sc *config.Source, base source.Source, tr *tracing, stor
 		s = &tracedSource{name: name, kind: sc.Kind, next: s, tracer: tr.tracer}
 	}
 	u.fetch = s
-	if m, ok := s.(*source.Mock); ok {
+	if m, ok := s.(*source.Mock); ok && !m.IgnoreContext { // a deaf mock must run on a goroutine, to be abandoned
 		u.planned = &plannedMock{m}
 	}
 	return u

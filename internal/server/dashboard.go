@@ -28,10 +28,11 @@ const (
 
 // dashboard serves the web page at / and the endpoints it reads.
 type dashboard struct {
-	s       *Server
-	limits  config.Dashboard
-	page    http.Handler
-	surging atomic.Bool
+	s           *Server
+	limits      config.Dashboard
+	page        http.Handler
+	surging     atomic.Bool
+	awaitRoutes map[string]*route // the "what is await?" demonstration, by context=
 }
 
 func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) bool {
@@ -42,7 +43,7 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) bool {
 			return true
 		}
 		d.page.ServeHTTP(w, r)
-	case RoutesPath, SourcesPath, SurgePath:
+	case RoutesPath, SourcesPath, SurgePath, AwaitPath:
 		// The page itself is public; what it reads and starts is not.
 		if _, err := d.s.clients.admit(r); err != nil {
 			writeError(w, err)
@@ -53,6 +54,8 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) bool {
 			writeJSON(w, d.routes())
 		case SourcesPath:
 			writeJSON(w, d.sources())
+		case AwaitPath:
+			d.await(w, r)
 		default:
 			if crossSite(r) {
 				writeError(w, &requestError{status: http.StatusForbidden,

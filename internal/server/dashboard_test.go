@@ -2,12 +2,15 @@ package server
 
 import (
 	"encoding/json"
-	"github.com/citypopy/highway/fanout"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/citypopy/highway/fanout"
+	"github.com/citypopy/highway/internal/report"
 )
 
 func TestDashboardEndpoints(t *testing.T) {
@@ -119,4 +122,32 @@ func TestHostileCrossSiteSurge(t *testing.T) {
 			t.Errorf("%s: %s: %d, want %d", c.header, c.value, resp.StatusCode, c.want)
 		}
 	}
+}
+
+// The await demonstration answers at the deadline either way; only the
+// district that ignored its context is abandoned.
+func TestTheAwaitDemonstration(t *testing.T) {
+	s := newServer(t, "sources: {w: {kind: mock, latency: 1ms, data: 1}}\nroutes: [{path: /r, sources: [w]}]\n")
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", AwaitPath+"?context=maybe", nil))
+	if rec.Code != 400 || !strings.Contains(rec.Body.String(), "honoured or ignored") {
+		t.Errorf("a bad context: %d %s", rec.Code, rec.Body)
+	}
+	for _, c := range []struct {
+		context   string
+		abandoned bool
+	}{{"honoured", false}, {"ignored", true}} {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", AwaitPath+"?context="+c.context, nil))
+		events := readEvents(t, strings.NewReader(rec.Body.String()))
+		d, err := report.Decode(events[len(events)-1].Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chat := d.Sources.Get("chat")
+		if d.TotalMS < 1000 || d.TotalMS > 1100 || chat.Reason != "timeout" || chat.Abandoned != c.abandoned || d.Sources.Get("image").Status != "ok" {
+			t.Errorf("context %s: total %.0f, chat %+v", c.context, d.TotalMS, chat)
+		}
+	}
+	time.Sleep(2100 * time.Millisecond) // the deaf district's goroutine sleeps out its 3s before goleak looks
 }

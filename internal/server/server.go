@@ -119,7 +119,11 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		shared:       store,
 		instance:     o.Instance,
 	}
-	s.dash = &dashboard{s: s, limits: cfg.Dashboard, page: web.Handler()}
+	demo, err := awaitRoutes()
+	if err != nil {
+		return nil, fmt.Errorf("the await demonstration: %w", err)
+	}
+	s.dash = &dashboard{s: s, limits: cfg.Dashboard, page: web.Handler(), awaitRoutes: demo}
 	s.clients = newClients(cfg.Clients, m, prev.clients, store)
 	for _, rc := range cfg.Routes {
 		s.routes[rc.Path] = newRoute(rc, cfg, sources)

@@ -376,6 +376,51 @@ function drawCompare() {
   $("compare-axis").replaceChildren(...[0, 0.25, 0.5, 0.75, 1].map((f) => el("span", "", (f * scale).toFixed(0) + " ms")));
 }
 
+// runAwait runs the "what is await?" demonstration: the chat district
+// outlives its timeout, honouring its context or not; either way the city
+// answers at the deadline.
+async function runAwait() {
+  const context = document.querySelector("input[name=await-context]:checked").value;
+  const board = $("await-board");
+  const rows = {};
+  const row = (name) => rows[name] ??= (() => {
+    const r = el("div", "lane running"), track = el("div", "track"), car = el("div", "car");
+    r.id = "await-" + name;
+    track.append(car);
+    const label = el("span", "name", name);
+    label.prepend(el("span", "icon", icon(name) + " "));
+    r.append(label, track, el("span", "ms", "running"));
+    board.append(r);
+    return r;
+  })();
+  board.replaceChildren();
+  $("await-status").textContent = "";
+  const scale = 1500;
+  const place = (r, start, end) => {
+    const car = r.querySelector(".car");
+    car.style.left = (100 * start / scale) + "%";
+    car.style.width = (100 * (end - start) / scale) + "%";
+  };
+  await busy($("run-await"), () => sse(`/highway/await?context=${context}`, (type, d) => {
+    if (type === "start") place(row(d.name), d.start_ms, d.start_ms);
+    if (type === "source") {
+      const r = row(d.name);
+      r.className = "lane " + d.status;
+      place(r, d.start_ms, d.end_ms);
+      r.lastChild.textContent = d.status === "ok" ? ms(d.latency_ms) : why(d);
+    }
+    if (type === "report") {
+      const chat = d.sources.chat;
+      const r = row("chat");
+      r.dataset.abandoned = chat.abandoned ? "1" : "0";
+      r.lastChild.textContent = chat.abandoned ? "cut off; abandoned" : "cut off; stopped";
+      $("await-status").textContent = chat.abandoned
+        ? `The city still answered at ${ms(d.total_ms)}: Highway cut the deaf district off at its deadline and marked it abandoned. But its goroutine sleeps on for its 3 s, holding what it holds: in Go, time.Sleep does not stop the highway, it only wastes a lane.`
+        : `The city answered at ${ms(d.total_ms)}, and the chat district stopped the moment its deadline passed: its select saw ctx.Done(). Nothing of it runs on.`;
+    }
+  }));
+}
+
 // why is a failed lane's short reason: what happened, and for a skipped
 // lane which need failed.
 function why(d) {
@@ -583,6 +628,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("lanes-form").addEventListener("submit", runLanes);
   $("route").addEventListener("change", routeChanged);
   for (const r of document.querySelectorAll("input[name=mode]")) r.addEventListener("change", () => { $("popy-says").textContent = popy[r.value]; });
+  $("run-await").addEventListener("click", runAwait);
   $("code").addEventListener("mouseover", explain);
   $("code").addEventListener("focusin", explain);
   $("run-race").addEventListener("click", runRace);
