@@ -177,6 +177,15 @@ func TestDashboardNumbersAreTrue(t *testing.T) {
 		if over := eval[int](b, `document.documentElement.scrollWidth - document.documentElement.clientWidth`); over > 0 {
 			t.Errorf("tab %s scrolls sideways by %d px at 390 px", tab, over)
 		}
+		if tab == "surge" {
+			b.do("run a short surge on the phone", chromedp.SetValue(chromedp.CSS(`#surge-users`), "10"),
+				chromedp.SetValue(chromedp.CSS(`#surge-seconds`), "1"), chromedp.Click(chromedp.CSS(`#run-surge`)))
+			b.poll("the phone's surge to end", `document.getElementById('surge-chart').dataset.final === "1"`)
+			b.shot("phone-surge")
+			if h := eval[float64](b, `document.querySelector('#surge-chart text').getBoundingClientRect().height`); h < 9 {
+				t.Errorf("the surge chart's labels are %.1f px tall on a phone", h)
+			}
+		}
 	}
 
 	hosts := eval[[]string](b, `[...performance.getEntriesByType('resource'), ...performance.getEntriesByType('navigation')].map(e => e.name)`)

@@ -554,7 +554,11 @@ function svg(tag, attrs, text) {
 // length): answers/s, latency (p50 and p99), sheds/s; each panel scaled
 // to its own largest value, which it labels.
 function drawSurge(chart, points, seconds) {
-  const left = 56, right = 590, x = (t) => left + (right - left) * Math.min(t / seconds, 1);
+  // The drawing is as wide as it is shown, so its labels keep their size
+  // on a phone instead of shrinking with a fixed viewBox.
+  const width = Math.max(280, Math.round(chart.getBoundingClientRect().width) || 600);
+  chart.setAttribute("viewBox", `0 0 ${width} 330`);
+  const left = 56, right = width - 10, x = (t) => left + (right - left) * Math.min(t / seconds, 1);
   const panels = [
     { top: 10, h: 80, lines: [["per_sec", "#34d399", "answers/s"]], unit: "/s" },
     { top: 110, h: 80, lines: [["p50_ms", "#60a5fa", "p50"], ["p99_ms", "#fbbf24", "p99"]], unit: " ms" },
@@ -573,7 +577,7 @@ function drawSurge(chart, points, seconds) {
       parts.push(svg("text", { x: left + 8 + 90 * i, y: p.top + 10, fill: color, class: "label" }, name));
     });
   }
-  const step = seconds <= 10 ? 1 : seconds <= 30 ? 5 : 10;
+  const step = Math.max(1, Math.ceil(seconds / Math.floor((right - left) / 40)), seconds <= 10 ? 1 : seconds <= 30 ? 5 : 10);
   for (let t = 0; t <= seconds; t += step) {
     parts.push(svg("text", { x: x(t), y: 310, class: "label middle" }, t + "s"));
   }
