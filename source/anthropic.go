@@ -131,6 +131,9 @@ func (a *Anthropic) readStream(ctx context.Context, r io.Reader, watch *tokenWat
 				reply.Model, in = e.Message.Model, e.Message.Usage.InputTokens
 			}
 		case "content_block_delta":
+			if e.Delta.Type == "input_json_delta" {
+				watch.tick() // a tool call arriving is content too
+			}
 			if e.Delta.Type == "text_delta" {
 				watch.tick()
 				text.WriteString(e.Delta.Text)

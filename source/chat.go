@@ -225,7 +225,9 @@ func newTokenWatch(first, stall time.Duration, cancel context.CancelCauseFunc) *
 	return w
 }
 
-// tick notes a chunk: the next must come within the stall bound.
+// tick notes a chunk that carries content (text or a tool call): the
+// first ends the first-token wait, and the next must come within the
+// stall bound.
 func (w *tokenWatch) tick() {
 	if w == nil {
 		return

@@ -35,6 +35,9 @@ type chatRequest struct {
 type chatMessage struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
+	// ToolCalls, in a streamed delta, is a tool call arriving: content,
+	// as text is, for the first-token timeout.
+	ToolCalls json.RawMessage `json:"tool_calls,omitempty"`
 }
 
 // Fetch asks for one chat completion.
@@ -112,23 +115,32 @@ func (o *OpenAI) readStream(ctx context.Context, r io.Reader, watch *tokenWatch)
 		if err := json.Unmarshal([]byte(data), &c); err != nil {
 			return nil, &StreamError{Reason: "malformed chunk " + quoteSnippet([]byte(data))}
 		}
-		watch.tick()
 		if c.Model != "" {
 			reply.Model = c.Model
 		}
 		if u := nonNull(c.Usage); u != nil {
 			reply.Usage = u
 		}
+		content := false
 		for _, ch := range c.Choices {
 			if ch.Delta != nil && ch.Delta.Content != "" {
+				content = true
 				text.WriteString(ch.Delta.Content)
 				if sink != nil {
 					sink(o.Name, ch.Delta.Content)
 				}
 			}
+			if ch.Delta != nil && len(ch.Delta.ToolCalls) > 0 {
+				content = true
+			}
 			if ch.FinishReason != nil {
 				reply.FinishReason = *ch.FinishReason
 			}
+		}
+		if content {
+			// Only content is a token: a role-only or empty chunk, which
+			// many servers send at once, says nothing of the answer.
+			watch.tick()
 		}
 	}
 	if err := sc.Err(); err != nil {

@@ -129,12 +129,17 @@ func TestOpenAIStreamTimeouts(t *testing.T) {
 	for _, c := range []struct {
 		name, want string
 		tokens     int
+		roleFirst  bool // an empty role chunk at once, as most servers send
 	}{
-		{"no first token", "no token within 50ms (first-token timeout)", 0},
-		{"stalls mid-stream", "no token for 50ms mid-stream (stall timeout)", 2},
+		{"no first token", "no token within 50ms (first-token timeout)", 0, false},
+		{"a role chunk is not a token", "no token within 50ms (first-token timeout)", 0, true},
+		{"stalls mid-stream", "no token for 50ms mid-stream (stall timeout)", 2, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			base := fakeOpenAI(t, func(w http.ResponseWriter, _ map[string]any) {
+				if c.roleFirst {
+					chunk(w, `{"choices":[{"delta":{"role":"assistant","content":""}}]}`)
+				}
 				for range c.tokens {
 					chunk(w, `{"choices":[{"delta":{"content":"x"}}]}`)
 				}

@@ -159,3 +159,20 @@ routes: [{path: /chat, sources: [chat]}]
 	await(t, gone, 1, "the LLM call to be cancelled when the client left")
 	http.DefaultClient.CloseIdleConnections()
 }
+
+// highway mock's fake OpenAI sends an empty role chunk at once, as real
+// servers do, then its first token after first_token: the lane's
+// first-token timeout measures the wait for content, not for that chunk.
+func TestFirstTokenMeansContentAgainstTheFakeOpenAI(t *testing.T) {
+	llm := httptest.NewServer(mock.LLM())
+	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	s := newServer(t, fmt.Sprintf(`
+sources: {chat: {kind: openai, base_url: "%s/openai/v1?first_token=2s", model: m, user: hi, stream: true, first_token_timeout: 200ms}}
+routes: [{path: /chat, sources: [chat]}]
+`, llm.URL))
+	code, d, _ := get(t, s, "GET", "/chat")
+	chat := d.Sources.Get("chat")
+	if code != 502 || !strings.Contains(chat.Error, "first-token timeout") || chat.LatencyMS > 1500 {
+		t.Errorf("%d: chat %s after %.0f ms: %s", code, chat.Status, chat.LatencyMS, chat.Error)
+	}
+}
