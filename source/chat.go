@@ -66,7 +66,7 @@ func (l *LLM) prepare(call *Call, path string, request func(system, user string)
 	return &chatCall{
 		transport: l.Transport, url: url, body: body, header: http.Header{},
 		stream: l.Stream, first: l.FirstToken, stall: l.Stall, maxBytes: l.MaxBytes,
-		readWhole: whole, readStream: stream,
+		readWhole: whole, readStream: stream, promptChars: len(system) + len(user),
 	}, nil
 }
 
@@ -84,6 +84,7 @@ type chatCall struct {
 	maxBytes     int64
 	readWhole    func(body []byte) (*chatReply, error)
 	readStream   func(ctx context.Context, r io.Reader, w *tokenWatch) (*chatReply, error)
+	promptChars  int // for estimating the usage of an answer that gives none
 }
 
 func (c *chatCall) do(ctx context.Context) (json.RawMessage, error) {
@@ -137,7 +138,22 @@ func (c *chatCall) do(ctx context.Context) (json.RawMessage, error) {
 		}
 		return nil, err
 	}
+	if reply.Usage == nil {
+		reply.Usage = estimatedUsage(c.promptChars, len(reply.Reply))
+	}
 	return json.Marshal(reply)
+}
+
+// estimatedUsage stands in for the usage a provider did not report (a
+// stream that could not ask for it): about four characters a token, as
+// OpenAI's guidance has it for English, and marked estimated.
+func estimatedUsage(promptChars, replyChars int) json.RawMessage {
+	b, _ := json.Marshal(struct {
+		In        int  `json:"input_tokens"`
+		Out       int  `json:"output_tokens"`
+		Estimated bool `json:"estimated"`
+	}{(promptChars + 3) / 4, (replyChars + 3) / 4, true})
+	return b
 }
 
 // StreamError is a streaming answer that went wrong mid-way: a stall, a

@@ -154,3 +154,28 @@ func TestOpenAIStreamTimeouts(t *testing.T) {
 		})
 	}
 }
+
+// A stream whose server gives no usage (it ignored stream_options) is
+// counted from what arrived, about four characters a token, and says so.
+func TestAStreamWithoutUsageIsEstimated(t *testing.T) {
+	base := fakeOpenAI(t, func(w http.ResponseWriter, _ map[string]any) {
+		chunk(w, `{"choices":[{"delta":{"content":"Hello from AI City!"}}]}`) // 19 characters
+		chunk(w, `{"choices":[{"delta":{},"finish_reason":"stop"}]}`)
+		fmt.Fprint(w, "data: [DONE]\n\n")
+	})
+	v, err := (&source.OpenAI{LLM: source.LLM{BaseURL: base, Model: "m", APIKey: key, User: "Say hello.", Stream: true}}).Fetch(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Usage struct {
+			In        int  `json:"input_tokens"`
+			Out       int  `json:"output_tokens"`
+			Estimated bool `json:"estimated"`
+		} `json:"usage"`
+	}
+	json.Unmarshal(v, &got)
+	if !got.Usage.Estimated || got.Usage.Out != 5 || got.Usage.In != 3 {
+		t.Errorf("usage %+v in %s, want 3 in and 5 out, estimated", got.Usage, v)
+	}
+}

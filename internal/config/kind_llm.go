@@ -25,8 +25,16 @@ type LLM struct {
 	FirstToken Duration `yaml:"first_token_timeout"`
 	Stall      Duration `yaml:"stall_timeout"`
 	MaxBytes   int64    `yaml:"max_bytes"`
+	// Price, when set, gives each answer's cost_usd from its tokens.
+	Price *Price `yaml:"price"`
 
 	provider string // KindOpenAI or KindAnthropic
+}
+
+// Price is what a model's tokens cost, in US dollars per million.
+type Price struct {
+	InputPerMTok  float64 `yaml:"input_per_mtok"`
+	OutputPerMTok float64 `yaml:"output_per_mtok"`
 }
 
 // Build makes the chat lane, named name in the deltas it streams.
@@ -75,6 +83,9 @@ func (l *LLM) validate(d *decoder, p string, s *Source) {
 	}
 	if l.MaxBytes < 0 {
 		d.failAt(p+".max_bytes", "must not be negative")
+	}
+	if pr := l.Price; pr != nil && (!(pr.InputPerMTok >= 0) || !(pr.OutputPerMTok >= 0) || pr.InputPerMTok > 1e6 || pr.OutputPerMTok > 1e6) {
+		d.failAt(p+".price", "input_per_mtok and output_per_mtok are US dollars per million tokens, from 0")
 	}
 }
 

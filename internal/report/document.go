@@ -19,6 +19,10 @@ type Document struct {
 	CriticalPath []string `json:"critical_path"`
 	Failed       int      `json:"failed"`
 	Sources      Sources  `json:"sources"`
+	// Usage totals the LLM lanes' tokens, and CostUSD their cost where
+	// they have prices; both absent without LLM lanes.
+	Usage   *Usage   `json:"usage,omitempty"`
+	CostUSD *float64 `json:"cost_usd,omitempty"`
 }
 
 // SourceEntry is one source's part of a Document.
@@ -33,20 +37,24 @@ type SourceEntry struct {
 	// Needs are the sources this one waited for.
 	Needs []string `json:"needs,omitempty"`
 	// FallbackFor names the failed needs whose fallback the source used.
-	FallbackFor []string        `json:"fallback_for,omitempty"`
-	Error       string          `json:"error,omitempty"`
-	LatencyMS   float64         `json:"latency_ms"`
-	StartMS     float64         `json:"start_ms"`
-	EndMS       float64         `json:"end_ms"`
-	Attempts    int             `json:"attempts"`
-	Abandoned   bool            `json:"abandoned,omitempty"`
-	Optional    bool            `json:"optional,omitempty"`
-	Hedged      bool            `json:"hedged,omitempty"`
-	HedgeWon    bool            `json:"hedge_won,omitempty"`
-	Coalesced   bool            `json:"coalesced,omitempty"`
-	Cached      bool            `json:"cached,omitempty"`
-	Shed        bool            `json:"shed,omitempty"`
-	Data        json.RawMessage `json:"data,omitempty"`
+	FallbackFor []string `json:"fallback_for,omitempty"`
+	Error       string   `json:"error,omitempty"`
+	LatencyMS   float64  `json:"latency_ms"`
+	StartMS     float64  `json:"start_ms"`
+	EndMS       float64  `json:"end_ms"`
+	Attempts    int      `json:"attempts"`
+	Abandoned   bool     `json:"abandoned,omitempty"`
+	Optional    bool     `json:"optional,omitempty"`
+	Hedged      bool     `json:"hedged,omitempty"`
+	HedgeWon    bool     `json:"hedge_won,omitempty"`
+	Coalesced   bool     `json:"coalesced,omitempty"`
+	Cached      bool     `json:"cached,omitempty"`
+	Shed        bool     `json:"shed,omitempty"`
+	// Usage is an LLM lane's tokens, the same for every provider; CostUSD
+	// what they cost this request, for a source with a price.
+	Usage   *Usage          `json:"usage,omitempty"`
+	CostUSD *float64        `json:"cost_usd,omitempty"`
+	Data    json.RawMessage `json:"data,omitempty"`
 }
 
 // Sources are a Document's sources in the order the route lists them, which

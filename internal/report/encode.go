@@ -25,6 +25,46 @@ type Route struct {
 	Path     string
 	Optional []bool
 	Needs    [][]string
+	// LLM marks, by task index, the sources whose answers carry token
+	// usage; Prices, those with a price (nil: none).
+	LLM    []bool
+	Prices []*Price
+}
+
+func (rt *Route) llm(i int) bool { return i < len(rt.LLM) && rt.LLM[i] }
+
+func (rt *Route) price(i int) *Price {
+	if i < len(rt.Prices) {
+		return rt.Prices[i]
+	}
+	return nil
+}
+
+// spend is what one LLM lane used and cost in one request: its usage, and
+// its cost when it has a price and made its own upstream call (an answer
+// served from a cache or shared with another caller cost this request
+// nothing).
+type spend struct {
+	usage  Usage
+	cost   float64
+	ok     bool // the answer said its usage
+	priced bool
+}
+
+func (rt *Route) spend(r *fanout.Result[json.RawMessage], tr *policy.Trace) (s spend) {
+	if r.Err != nil || !rt.llm(r.Index) {
+		return s
+	}
+	if s.usage, s.ok = UsageOf(r.Value); !s.ok {
+		return s
+	}
+	if p := rt.price(r.Index); p != nil {
+		s.priced = true
+		if m := tr.Marks(); !m.Has(policy.CacheHit) && !m.Has(policy.Coalesced) {
+			s.cost = p.Cost(s.usage)
+		}
+	}
+	return s
 }
 
 func (rt *Route) optional(i int) bool { return i < len(rt.Optional) && rt.Optional[i] }
@@ -75,13 +115,27 @@ func Append(b []byte, rt *Route, mode string, rep *fanout.Report[json.RawMessage
 	b = append(b, `],"failed":`...)
 	b = strconv.AppendInt(b, int64(rep.Failed()), 10)
 	b = append(b, `,"sources":{`...)
+	var total spend
 	for i := range rep.Results {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendResult(b, rt, &rep.Results[i], traceOf(traces, i))
+		tr := traceOf(traces, i)
+		sp := rt.spend(&rep.Results[i], tr)
+		b = appendResult(b, rt, &rep.Results[i], tr, sp)
+		if sp.ok {
+			total.ok, total.priced = true, total.priced || sp.priced
+			total.usage.InputTokens += sp.usage.InputTokens
+			total.usage.OutputTokens += sp.usage.OutputTokens
+			total.usage.Estimated = total.usage.Estimated || sp.usage.Estimated
+			total.cost += sp.cost
+		}
 	}
-	return append(b, "}}"...)
+	b = append(b, '}')
+	if total.ok {
+		b = appendUsage(b, total.usage, total.cost, total.priced)
+	}
+	return append(b, '}')
 }
 
 func traceOf(traces []policy.Trace, i int) *policy.Trace {
@@ -103,10 +157,10 @@ var marks = []struct {
 	{policy.Shed, `,"shed":true`},
 }
 
-func appendResult(b []byte, rt *Route, r *fanout.Result[json.RawMessage], tr *policy.Trace) []byte {
+func appendResult(b []byte, rt *Route, r *fanout.Result[json.RawMessage], tr *policy.Trace, sp spend) []byte {
 	b = appendString(b, r.Name)
 	b = append(b, `:{`...)
-	return appendFields(b, rt, r, tr)
+	return appendFields(b, rt, r, tr, sp)
 }
 
 // AppendSource appends one source's result as a JSON object with its name,
@@ -116,7 +170,7 @@ func AppendSource(b []byte, rt *Route, r *fanout.Result[json.RawMessage], tr *po
 	b = append(b, `{"name":`...)
 	b = appendString(b, r.Name)
 	b = append(b, ',')
-	return appendFields(b, rt, r, tr)
+	return appendFields(b, rt, r, tr, rt.spend(r, tr))
 }
 
 // Attempts is how many upstream calls a source made: as its policies
@@ -130,7 +184,7 @@ func Attempts(r *fanout.Result[json.RawMessage], tr *policy.Trace) int {
 }
 
 // appendFields writes a result's fields and closes its object.
-func appendFields(b []byte, rt *Route, r *fanout.Result[json.RawMessage], tr *policy.Trace) []byte {
+func appendFields(b []byte, rt *Route, r *fanout.Result[json.RawMessage], tr *policy.Trace, sp spend) []byte {
 	skipped, isSkipped := errors.AsType[*fanout.SkippedError](r.Err)
 	switch {
 	case r.Err == nil:
@@ -168,6 +222,9 @@ func appendFields(b []byte, rt *Route, r *fanout.Result[json.RawMessage], tr *po
 				b = append(b, m.json...)
 			}
 		}
+	}
+	if sp.ok {
+		b = appendUsage(b, sp.usage, sp.cost, sp.priced)
 	}
 	if r.Err == nil {
 		b = append(b, `,"data":`...)

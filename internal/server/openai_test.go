@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/citypopy/highway/internal/sse"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -174,5 +175,57 @@ routes: [{path: /chat, sources: [chat]}]
 	chat := d.Sources.Get("chat")
 	if code != 502 || !strings.Contains(chat.Error, "first-token timeout") || chat.LatencyMS > 1500 {
 		t.Errorf("%d: chat %s after %.0f ms: %s", code, chat.Status, chat.LatencyMS, chat.Error)
+	}
+}
+
+// Every LLM lane reports its tokens the same way, whichever provider
+// answered and whether it streamed; a priced one its cost; the report
+// totals both.
+func TestLLMLanesReportUsageAndCost(t *testing.T) {
+	llm := httptest.NewServer(mock.LLM())
+	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	s := newServer(t, fmt.Sprintf(`
+sources:
+  openai:   {kind: openai, base_url: "%[1]s/openai/v1?token_delay=1ms", model: m, user: Say hello, price: {input_per_mtok: 0.15, output_per_mtok: 0.60}}
+  streamed: {kind: openai, base_url: "%[1]s/openai/v1?token_delay=1ms", model: m, user: Say hello, stream: true}
+  claude:   {kind: anthropic, base_url: "%[1]s/anthropic?token_delay=1ms", model: m, user: Say hello, stream: true, price: {input_per_mtok: 3, output_per_mtok: 15}}
+  weather:  {kind: mock, latency: 1ms, data: {sky: clear}}
+routes: [{path: /r, sources: [openai, streamed, claude, weather]}]
+`, llm.URL))
+	code, d, _ := get(t, s, "GET", "/r")
+	if code != 200 {
+		t.Fatalf("%d", code)
+	}
+	var in, out int
+	var cost float64
+	for _, name := range []string{"openai", "streamed", "claude"} {
+		e := d.Sources.Get(name)
+		if e.Usage == nil || e.Usage.InputTokens == 0 || e.Usage.OutputTokens == 0 || e.Usage.Estimated {
+			t.Errorf("%s: usage %+v, want the provider's counts", name, e.Usage)
+			continue
+		}
+		in, out = in+e.Usage.InputTokens, out+e.Usage.OutputTokens
+		switch name {
+		case "streamed":
+			if e.CostUSD != nil {
+				t.Errorf("streamed has no price, yet costs %v", *e.CostUSD)
+			}
+		default:
+			if e.CostUSD == nil || *e.CostUSD <= 0 {
+				t.Errorf("%s: cost %v", name, e.CostUSD)
+			} else {
+				cost += *e.CostUSD
+			}
+		}
+	}
+	if w := d.Sources.Get("weather"); w.Usage != nil {
+		t.Errorf("a mock lane reports usage %+v", w.Usage)
+	}
+	if d.Usage == nil || d.Usage.InputTokens != in || d.Usage.OutputTokens != out || d.CostUSD == nil || math.Abs(*d.CostUSD-cost) > 1e-12 {
+		t.Errorf("report usage %+v cost %v, want %d/%d and %g", d.Usage, d.CostUSD, in, out, cost)
+	}
+	o := d.Sources.Get("openai")
+	if want := (float64(o.Usage.InputTokens)*0.15 + float64(o.Usage.OutputTokens)*0.60) / 1e6; math.Abs(*o.CostUSD-want) > 1e-15 {
+		t.Errorf("openai cost %g, want %g", *o.CostUSD, want)
 	}
 }

@@ -79,6 +79,13 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 		rt.ups = append(rt.ups, up)
 		rt.shape.Optional = append(rt.shape.Optional, rc.IsOptional(name))
 		rt.shape.Needs = append(rt.shape.Needs, sc.Needs)
+		llm, _ := sc.Spec.(*config.LLM)
+		rt.shape.LLM = append(rt.shape.LLM, llm != nil)
+		var price *report.Price
+		if llm != nil && llm.Price != nil {
+			price = &report.Price{InputPerMTok: llm.Price.InputPerMTok, OutputPerMTok: llm.Price.OutputPerMTok}
+		}
+		rt.shape.Prices = append(rt.shape.Prices, price)
 	}
 	if !slices.ContainsFunc(rt.ups, func(u *upstream) bool { return u.planned == nil }) {
 		rt.shared = &pass{tasks: rt.tasks}
