@@ -51,6 +51,7 @@ type Metrics struct {
 	live           atomic.Pointer[Live]
 	reg            prometheus.Registerer // registry, labelled with the instance
 	redis          redis
+	llm            llm
 }
 
 // Live is what only the server in service can say, read when scraped.

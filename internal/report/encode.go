@@ -51,6 +51,15 @@ type spend struct {
 	priced bool
 }
 
+// Spend is what the result of an LLM lane of rt used and cost this
+// request, as its report entry says: its usage (ok false when it is not
+// an LLM lane, failed, or its answer gave none) and its cost (0 without a
+// price, or when the answer came from a cache or another caller's call).
+func (rt *Route) Spend(r *fanout.Result[json.RawMessage], tr *policy.Trace) (u Usage, costUSD float64, ok bool) {
+	s := rt.spend(r, tr)
+	return s.usage, s.cost, s.ok
+}
+
 func (rt *Route) spend(r *fanout.Result[json.RawMessage], tr *policy.Trace) (s spend) {
 	if r.Err != nil || !rt.llm(r.Index) {
 		return s

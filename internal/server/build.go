@@ -31,6 +31,7 @@ type upstream struct {
 	cache     *policy.Cache[*source.Call, json.RawMessage] // nil without one
 	shared    *shared.Store                                // the Redis its cache shares, if any
 	health    *health                                      // what routes saw of it, for the health page
+	model     string                                       // an LLM source's configured model, for metrics
 }
 
 // close frees what the upstream holds that outlives its requests: its
@@ -75,6 +76,9 @@ func stack(name string, sc *config.Source, base source.Source, tr *tracing, stor
 	type stacked = policy.Source[*source.Call, json.RawMessage]
 	u := &upstream{name: name, kind: sc.Kind, config: *sc, traced: tr != nil, latencies: &policy.Latencies{}, health: &health{},
 		shared: store}
+	if llm, ok := sc.Spec.(*config.LLM); ok {
+		u.model = llm.Model
+	}
 	var s stacked = base
 	switch {
 	case tr != nil:

@@ -124,6 +124,10 @@ type sourceHealth struct {
 	MinSamples int        `json:"min_samples"`
 	LastError  *lastError `json:"last_error"`
 	Breaker    string     `json:"breaker"`
+	// Tokens and cost, for an LLM source: since it was built.
+	InputTokens  *int64   `json:"input_tokens,omitempty"`
+	OutputTokens *int64   `json:"output_tokens,omitempty"`
+	CostUSD      *float64 `json:"cost_usd,omitempty"`
 }
 
 func (d *dashboard) sources() any {
@@ -136,6 +140,10 @@ func (d *dashboard) sources() any {
 			h.ErrorRate = float64(h.Failures) / float64(h.Calls)
 		}
 		h.RecentErrorRate, h.RecentCalls = u.health.recentErrorRate()
+		if u.model != "" {
+			in, out, cost := u.health.inTokens.Load(), u.health.outTokens.Load(), float64(u.health.costNanoUSD.Load())/1e9
+			h.InputTokens, h.OutputTokens, h.CostUSD = &in, &out, &cost
+		}
 		for p, dst := range map[float64]**float64{50: &h.P50MS, 95: &h.P95MS, 99: &h.P99MS} {
 			if v, ok := u.health.recent.Percentile(p); ok {
 				m := ms(v)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,16 @@ type health struct {
 	outcomes [recentCalls]atomic.Bool
 	next     atomic.Int64
 	last     atomic.Pointer[lastError]
+	// An LLM source's tokens and cost (in nano-dollars, so that a
+	// fraction of a cent adds up exactly) since it was built.
+	inTokens, outTokens, costNanoUSD atomic.Int64
+}
+
+// spent adds one answer's tokens and cost.
+func (h *health) spent(u report.Usage, costUSD float64) {
+	h.inTokens.Add(int64(u.InputTokens))
+	h.outTokens.Add(int64(u.OutputTokens))
+	h.costNanoUSD.Add(int64(math.Round(costUSD * 1e9)))
 }
 
 // recentCalls is the window of the recent error rate.

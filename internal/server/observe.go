@@ -101,6 +101,10 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, client string
 			out := outcome(reason, marks)
 			rt.sources[i].Observe(out, res.Latency(), report.Attempts(res, tr), marks)
 			rt.ups[i].health.record(res, reason)
+			if u, cost, ok := rt.shape.Spend(res, tr); ok {
+				s.metrics.LLMSpend(rt.path, res.Name, rt.ups[i].model, client, u, cost)
+				rt.ups[i].health.spent(u, cost)
+			}
 			if logging {
 				srcs = append(srcs, slog.String(res.Name, out+" "+strconv.FormatFloat(float64(res.Latency().Microseconds())/1000, 'f', 1, 64)+"ms"))
 			}

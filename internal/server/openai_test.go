@@ -228,4 +228,39 @@ routes: [{path: /r, sources: [openai, streamed, claude, weather]}]
 	if want := (float64(o.Usage.InputTokens)*0.15 + float64(o.Usage.OutputTokens)*0.60) / 1e6; math.Abs(*o.CostUSD-want) > 1e-15 {
 		t.Errorf("openai cost %g, want %g", *o.CostUSD, want)
 	}
+	// The same in /metrics (by route, source, model, client) and on the
+	// health page.
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{
+		fmt.Sprintf(`highway_llm_tokens_total{client="(none)",direction="input",model="m",route="/r",source="openai"} %d`, o.Usage.InputTokens),
+		fmt.Sprintf(`highway_llm_tokens_total{client="(none)",direction="output",model="m",route="/r",source="claude"} %d`, d.Sources.Get("claude").Usage.OutputTokens),
+		`highway_llm_cost_usd_total{client="(none)",model="m",route="/r",source="openai"} `,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	rec = httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", SourcesPath, nil))
+	var health struct {
+		Sources []struct {
+			Name        string   `json:"name"`
+			InputTokens *int64   `json:"input_tokens"`
+			CostUSD     *float64 `json:"cost_usd"`
+		} `json:"sources"`
+	}
+	json.Unmarshal(rec.Body.Bytes(), &health)
+	for _, h := range health.Sources {
+		switch h.Name {
+		case "openai":
+			if h.InputTokens == nil || *h.InputTokens != int64(o.Usage.InputTokens) || h.CostUSD == nil || math.Abs(*h.CostUSD-*o.CostUSD) > 1e-9 {
+				t.Errorf("health of openai: %+v", h)
+			}
+		case "weather":
+			if h.InputTokens != nil {
+				t.Errorf("health of a mock has tokens")
+			}
+		}
+	}
 }

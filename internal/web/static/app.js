@@ -617,6 +617,9 @@ function healthRow(s) {
   }
   const last = cell("Last error", s.last_error ? `${s.last_error.reason.replaceAll("_", " ")}, ${ago(s.last_error.at)}` : "none", s.last_error ? "warn" : "muted");
   if (s.last_error) last.title = s.last_error.message;
+  const llm = s.input_tokens !== undefined;
+  cell("Tokens (in/out)", llm ? `${s.input_tokens.toLocaleString()} / ${s.output_tokens.toLocaleString()}` : "–", llm ? "" : "muted");
+  cell("Cost", llm && s.cost_usd !== undefined ? "$" + s.cost_usd.toFixed(s.cost_usd < 1 ? 6 : 2) : "–", llm ? "" : "muted");
   const b = cell("Breaker", "");
   b.append(el("span", "badge breaker-" + s.breaker, s.breaker));
   return tr;
