@@ -546,3 +546,31 @@ func TestCachesShareACallInFlight(t *testing.T) {
 		})
 	}
 }
+
+// Failover asks the next source after a failure it accepts, records each
+// source it moved on from, and never moves on from a refused failure.
+func TestFailoverMovesOnAndSaysSo(t *testing.T) {
+	down := Func[string, string](func(context.Context, string) (string, error) { return "", transient{} })
+	bad := Func[string, string](func(context.Context, string) (string, error) { return "", permanent })
+	up := Func[string, string](func(context.Context, string) (string, error) { return "ok", nil })
+	onlyTransient := func(err error) bool { return IsRetryable(err) }
+	f := &Failover[string, string]{Next: down, Name: "a", On: onlyTransient,
+		Alternates: []Alternate[string, string]{{"b", down}, {"c", up}}}
+	v, err, tr := traced(t.Context(), f)
+	steps, by := tr.Failovers()
+	if v != "ok" || err != nil || by != "c" || len(steps) != 2 || steps[0].Name != "a" || steps[1].Name != "b" {
+		t.Errorf("%q %v: served by %q after %+v", v, err, by, steps)
+	}
+	f = &Failover[string, string]{Next: bad, Name: "a", On: onlyTransient, Alternates: []Alternate[string, string]{{"c", up}}}
+	if _, err, tr := traced(t.Context(), f); err != permanent {
+		t.Errorf("a refused failure moved on: %v", err)
+	} else if steps, _ := tr.Failovers(); len(steps) != 0 {
+		t.Errorf("steps %+v", steps)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	f = &Failover[string, string]{Next: down, Name: "a", Alternates: []Alternate[string, string]{{"c", up}}}
+	if _, err, _ := traced(ctx, f); err == nil {
+		t.Error("a call whose context ended moved on")
+	}
+}

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"sync/atomic"
+	"time"
 )
 
 // Trace records what the policies around one call did (attempts made, a
@@ -17,6 +18,57 @@ import (
 type Trace struct {
 	attempts atomic.Int32
 	marks    atomic.Uint32
+	failover atomic.Pointer[failoverLog] // nil until a call fails over
+}
+
+// FailoverStep is one source a call moved on from, as Failover records it.
+type FailoverStep struct {
+	Name    string
+	Err     error
+	Latency time.Duration
+}
+
+// failoverLog is copied on write: Failover records from one goroutine,
+// the report reads from another.
+type failoverLog struct {
+	steps    []FailoverStep
+	servedBy string
+}
+
+// FailedOver records that the call moved on from the source name after
+// err, which took latency.
+func (t *Trace) FailedOver(name string, err error, latency time.Duration) {
+	if t == nil {
+		return
+	}
+	next := &failoverLog{}
+	if old := t.failover.Load(); old != nil {
+		next.steps = append(next.steps, old.steps...)
+	}
+	next.steps = append(next.steps, FailoverStep{Name: name, Err: err, Latency: latency})
+	t.failover.Store(next)
+}
+
+// ServedBy records which source answered a call that failed over.
+func (t *Trace) ServedBy(name string) {
+	if t == nil {
+		return
+	}
+	if old := t.failover.Load(); old != nil {
+		t.failover.Store(&failoverLog{steps: old.steps, servedBy: name})
+	}
+}
+
+// Failovers are the sources a call moved on from, in order, and the one
+// that answered ("" when none did); nothing when it never failed over.
+func (t *Trace) Failovers() (steps []FailoverStep, servedBy string) {
+	if t == nil {
+		return nil, ""
+	}
+	if l := t.failover.Load(); l != nil {
+		return l.steps, l.servedBy
+	}
+	return nil, ""
 }
 
 // Mark is one thing a policy did during a call, recorded on its Trace.

@@ -49,6 +49,15 @@ type Source struct {
 	// is skipped when one fails, unless Fallback has a value for it. A
 	// route that lists this source must list its needs too.
 	Needs []string `yaml:"needs"`
+	// Failover names the sources asked, in order, when this one fails:
+	// each with its own policies, all within this source's timeout and
+	// the route's deadline. Their needs must be among this one's.
+	Failover []string `yaml:"failover"`
+	// FailoverOn says which failures move on: connection, 5xx, 429, 408,
+	// timeout, first_token, stall, stream, breaker_open, and 4xx (the
+	// other client errors, caused by the request: off unless listed).
+	// Default: all but 4xx.
+	FailoverOn []string `yaml:"failover_on"`
 	// Fallback stands in for a failed need, by need name: the source runs
 	// with this value as that need's answer.
 	Fallback map[string]json.RawMessage `yaml:"fallback"`

@@ -38,6 +38,7 @@ func (d *decoder) validate(c *Config) {
 		d.validateSource(name, c.Sources[name])
 	}
 	d.validateNeeds(c.Sources)
+	d.validateFailover(c.Sources)
 	d.validateCacheBytes(c)
 	d.validateAdmission(c.Admission)
 	d.validateClients(&c.Clients)

@@ -50,11 +50,23 @@ type SourceEntry struct {
 	Coalesced   bool     `json:"coalesced,omitempty"`
 	Cached      bool     `json:"cached,omitempty"`
 	Shed        bool     `json:"shed,omitempty"`
+	// ServedBy names the source that answered a lane that failed over;
+	// Failovers each source it moved on from.
+	ServedBy  string     `json:"served_by,omitempty"`
+	Failovers []Failover `json:"failovers,omitempty"`
 	// Usage is an LLM lane's tokens, the same for every provider; CostUSD
 	// what they cost this request, for a source with a price.
 	Usage   *Usage          `json:"usage,omitempty"`
 	CostUSD *float64        `json:"cost_usd,omitempty"`
 	Data    json.RawMessage `json:"data,omitempty"`
+}
+
+// Failover is one source a lane moved on from.
+type Failover struct {
+	Name      string  `json:"name"`
+	Reason    string  `json:"reason"`
+	Error     string  `json:"error"`
+	LatencyMS float64 `json:"latency_ms"`
 }
 
 // Sources are a Document's sources in the order the route lists them, which

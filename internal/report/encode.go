@@ -232,6 +232,9 @@ func appendFields(b []byte, rt *Route, r *fanout.Result[json.RawMessage], tr *po
 			}
 		}
 	}
+	if steps, by := tr.Failovers(); len(steps) > 0 {
+		b = appendFailovers(b, steps, by)
+	}
 	if sp.ok {
 		b = appendUsage(b, sp.usage, sp.cost, sp.priced)
 	}
@@ -244,6 +247,31 @@ func appendFields(b []byte, rt *Route, r *fanout.Result[json.RawMessage], tr *po
 		}
 	}
 	return append(b, '}')
+}
+
+// appendFailovers writes who answered a lane that failed over, and each
+// source it moved on from, with why and how long it took.
+func appendFailovers(b []byte, steps []policy.FailoverStep, servedBy string) []byte {
+	if servedBy != "" {
+		b = append(b, `,"served_by":`...)
+		b = appendString(b, servedBy)
+	}
+	b = append(b, `,"failovers":[`...)
+	for k, st := range steps {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = appendString(b, st.Name)
+		b = append(b, `,"reason":`...)
+		b = appendString(b, Reason(st.Err))
+		b = append(b, `,"error":`...)
+		b = appendString(b, st.Err.Error())
+		b = append(b, `,"latency_ms":`...)
+		b = appendMS(b, st.Latency)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 // appendNames writes field (which opens a list) with names, unless there

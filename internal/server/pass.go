@@ -35,6 +35,7 @@ const inlineLanes = 4
 // call and the answers of its needs.
 type lane struct {
 	up    *upstream
+	fetch source.Source // up's stack, or a failover over it
 	call  *source.Call
 	trace *policy.Trace
 }
@@ -56,10 +57,10 @@ func (rt *route) newPass(params map[string]string, body []byte) *pass {
 	}
 	copy(p.tasks, rt.tasks)
 	for i, up := range rt.ups {
-		if up.planned != nil {
-			continue
+		if rt.fetchers[i] == nil {
+			continue // a planned mock: the gather delivers it
 		}
-		p.lanes[i] = lane{up: up, call: &p.call, trace: &p.traces[i]}
+		p.lanes[i] = lane{up: up, fetch: rt.fetchers[i], call: &p.call, trace: &p.traces[i]}
 		p.tasks[i].Source = &p.lanes[i]
 	}
 	return p
@@ -82,5 +83,5 @@ func (l *lane) Fetch(ctx context.Context, needs map[string]json.RawMessage) (jso
 		c.Needs = needs
 		call = &c
 	}
-	return l.up.fetch.Fetch(policy.WithTrace(ctx, l.trace), call)
+	return l.fetch.Fetch(policy.WithTrace(ctx, l.trace), call)
 }

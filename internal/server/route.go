@@ -18,6 +18,7 @@ import (
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/metrics"
 	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/source"
 )
 
 // route is one configured path and the tasks it fans out to.
@@ -32,8 +33,9 @@ type route struct {
 	bodyTimeout  time.Duration // for the client to send a POST's body
 	params       map[string]*config.Param
 	maxBody      int64
-	ups          []*upstream // by task
-	shared       *pass       // when every task is a bare mock: the pass of every request
+	ups          []*upstream     // by task
+	fetchers     []source.Source // by task: its upstream's stack, or a failover over it; nil for a planned mock
+	shared       *pass           // when every task is a bare mock: the pass of every request
 	metrics      *metrics.Route
 	sources      []*metrics.Source // by task
 }
@@ -63,8 +65,11 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 		sc := cfg.Sources[name]
 		up := sources[name]
 		var src fanout.Source[json.RawMessage] // bound to each request's call by newPass
-		if up.planned != nil {
+		fetch := failoverOf(name, sc, up, sources)
+		if up.planned != nil && fetch == nil {
 			src = up.planned
+		} else if fetch == nil {
+			fetch = up.fetch
 		}
 		t := fanout.Task[json.RawMessage]{
 			Name:    name,
@@ -77,6 +82,7 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 		}
 		rt.tasks = append(rt.tasks, t)
 		rt.ups = append(rt.ups, up)
+		rt.fetchers = append(rt.fetchers, fetch)
 		rt.shape.Optional = append(rt.shape.Optional, rc.IsOptional(name))
 		rt.shape.Needs = append(rt.shape.Needs, sc.Needs)
 		llm, _ := sc.Spec.(*config.LLM)
@@ -87,7 +93,7 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 		}
 		rt.shape.Prices = append(rt.shape.Prices, price)
 	}
-	if !slices.ContainsFunc(rt.ups, func(u *upstream) bool { return u.planned == nil }) {
+	if !slices.ContainsFunc(rt.fetchers, func(f source.Source) bool { return f != nil }) {
 		rt.shared = &pass{tasks: rt.tasks}
 	}
 	return rt

@@ -1,0 +1,77 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"slices"
+	"strings"
+
+	"github.com/citypopy/highway/fanout"
+	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/policy"
+	"github.com/citypopy/highway/source"
+)
+
+// failoverOf is source name's stack with its failover list after it, as
+// sc configures it, or nil when it has none. Each alternate is the
+// alternate source's own whole stack.
+func failoverOf(name string, sc *config.Source, up *upstream, sources map[string]*upstream) source.Source {
+	if len(sc.Failover) == 0 {
+		return nil
+	}
+	f := &policy.Failover[*source.Call, json.RawMessage]{Next: up.fetch, Name: name, On: failsOverOn(sc.FailoverOn)}
+	for _, alt := range sc.Failover {
+		f.Alternates = append(f.Alternates, policy.Alternate[*source.Call, json.RawMessage]{Name: alt, Source: sources[alt].fetch})
+	}
+	return f
+}
+
+// failsOverOn is the test of an error against failover_on (its default
+// when empty).
+func failsOverOn(reasons []string) func(error) bool {
+	if len(reasons) == 0 {
+		reasons = config.DefaultFailoverOn
+	}
+	return func(err error) bool { return slices.Contains(reasons, failure(err)) }
+}
+
+// failure names what kind of failure err is, in failover_on's words.
+func failure(err error) string {
+	var status *source.StatusError
+	var stream *source.StreamError
+	var transport *source.TransportError
+	var breaker *policy.BreakerOpenError
+	var timeout *fanout.TimeoutError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &status):
+		switch c := status.Code; {
+		case c == 429:
+			return "429"
+		case c == 408:
+			return "408"
+		case c >= 500:
+			return "5xx"
+		default:
+			return "4xx"
+		}
+	case errors.As(err, &stream):
+		switch {
+		case strings.HasPrefix(stream.Reason, "no token within"):
+			return "first_token"
+		case strings.HasPrefix(stream.Reason, "no token for"):
+			return "stall"
+		}
+		return "stream"
+	case errors.As(err, &breaker):
+		return "breaker_open"
+	case errors.As(err, &timeout), errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return "timeout"
+	case errors.As(err, &transport):
+		return "connection"
+	default: // a mock's failure, an answer that is not JSON or too large: the upstream's fault
+		return "5xx"
+	}
+}

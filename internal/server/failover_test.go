@@ -1,0 +1,49 @@
+package server
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/citypopy/highway/internal/mock"
+)
+
+// A lane whose provider fails moves on to the next in its failover list,
+// streamed or not; the report says who answered and what failed before.
+func TestALaneFailsOverToTheNextProvider(t *testing.T) {
+	llm := httptest.NewServer(mock.LLM())
+	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	for _, stream := range []bool{false, true} {
+		t.Run(fmt.Sprint("stream=", stream), func(t *testing.T) {
+			s := newServer(t, fmt.Sprintf(`
+sources:
+  chat:   {kind: openai, base_url: "%[1]s/openai/v1?failure_status=503", model: m, user: Say hello, stream: %[2]t, failover: [claude, canned]}
+  claude: {kind: anthropic, base_url: "%[1]s/anthropic?token_delay=1ms", model: m, user: Say hello, stream: %[2]t}
+  canned: {kind: mock, data: {reply: "the city is busy, try later"}}
+  broken: {kind: openai, base_url: "%[1]s/openai/v1?failure_status=500", model: m, user: hi, failover: [down]}
+  down:   {kind: anthropic, base_url: "%[1]s/anthropic?failure_status=529", model: m, user: hi}
+  picky:  {kind: openai, base_url: "%[1]s/openai/v1?failure_status=400", model: m, user: hi, failover: [canned]}
+routes:
+  - {path: /chat, sources: [chat]}
+  - {path: /broken, sources: [broken]}
+  - {path: /picky, sources: [picky]}
+`, llm.URL, stream))
+			code, d, _ := get(t, s, "GET", "/chat")
+			chat := d.Sources.Get("chat")
+			if code != 200 || chat.Status != "ok" || chat.ServedBy != "claude" || len(chat.Failovers) != 1 ||
+				chat.Failovers[0].Name != "chat" || !strings.Contains(chat.Failovers[0].Error, "503") || !strings.Contains(string(chat.Data), "Popy heard") {
+				t.Errorf("failover to claude: %d %+v", code, chat)
+			}
+			code, d, _ = get(t, s, "GET", "/broken")
+			broken := d.Sources.Get("broken")
+			if code != 502 || broken.Status != "error" || broken.ServedBy != "" || len(broken.Failovers) != 2 || broken.Failovers[1].Name != "down" {
+				t.Errorf("every provider failing: %d %+v", code, broken)
+			}
+			code, d, _ = get(t, s, "GET", "/picky")
+			if picky := d.Sources.Get("picky"); code != 502 || len(picky.Failovers) != 0 || !strings.Contains(picky.Error, "400") {
+				t.Errorf("a 400 the request caused failed over: %d %+v", code, picky)
+			}
+		})
+	}
+}
