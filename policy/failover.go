@@ -44,7 +44,11 @@ func (f *Failover[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 		if ctx.Err() != nil || (f.On != nil && !f.On(err)) {
 			return v, err
 		}
-		tr.FailedOver(name, err, time.Since(start))
+		step := FailoverStep{Name: name, Err: err, Latency: time.Since(start)}
+		tr.FailedOver(step.Name, step.Err, step.Latency)
+		if tr != nil && tr.OnFailover != nil {
+			tr.OnFailover(step, alt.Name)
+		}
 		name, start = alt.Name, time.Now()
 		if v, err = alt.Source.Fetch(ctx, call); err == nil {
 			tr.ServedBy(name)

@@ -19,6 +19,10 @@ type Trace struct {
 	attempts atomic.Int32
 	marks    atomic.Uint32
 	failover atomic.Pointer[failoverLog] // nil until a call fails over
+	// OnFailover, when set before the call, is told each time it moves
+	// on, from the source that failed to the one asked next: for a live
+	// stream. It runs on the call's goroutine and must return quickly.
+	OnFailover func(from FailoverStep, to string)
 }
 
 // FailoverStep is one source a call moved on from, as Failover records it.

@@ -47,3 +47,28 @@ routes:
 		})
 	}
 }
+
+// A stream says when a lane moves on, before the next provider's tokens.
+func TestAStreamSaysWhenALaneFailsOver(t *testing.T) {
+	llm := httptest.NewServer(mock.LLM())
+	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	s := newServer(t, fmt.Sprintf(`
+sources:
+  chat:   {kind: openai, base_url: "%[1]s/openai/v1?failure_status=429&retry_after=1s", model: m, user: Say hello, stream: true, failover: [claude]}
+  claude: {kind: anthropic, base_url: "%[1]s/anthropic?token_delay=1ms", model: m, user: Say hello, stream: true}
+routes: [{path: /chat, sources: [chat]}]
+`, llm.URL))
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/chat?stream=1", nil))
+	var types []string
+	for _, e := range readEvents(t, strings.NewReader(rec.Body.String())) {
+		types = append(types, e.Type)
+		if e.Type == "failover" && !strings.Contains(string(e.Data), `"name":"chat","from":"chat","to":"claude","reason":"failed"`) {
+			t.Errorf("failover event %s", e.Data)
+		}
+	}
+	seq := strings.Join(types, " ")
+	if !strings.HasPrefix(seq, "start failover delta") || !strings.HasSuffix(seq, "delta source report") {
+		t.Errorf("events: %s", seq)
+	}
+}

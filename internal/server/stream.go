@@ -9,15 +9,17 @@ import (
 	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/report"
 	"github.com/citypopy/highway/internal/sse"
+	"github.com/citypopy/highway/policy"
 	"github.com/citypopy/highway/source"
 )
 
 // Event types of a streamed route.
 const (
-	EventStart  = "start"  // a source starting: its lane was free and its needs had answered
-	EventDelta  = "delta"  // a piece of a streaming source's answer, as it arrives
-	EventSource = "source" // one source's result, the moment it lands
-	EventReport = "report" // the whole report, as the JSON answer has it
+	EventStart    = "start"    // a source starting: its lane was free and its needs had answered
+	EventDelta    = "delta"    // a piece of a streaming source's answer, as it arrives
+	EventFailover = "failover" // a lane moving on from a failed source to the next in its failover list
+	EventSource   = "source"   // one source's result, the moment it lands
+	EventReport   = "report"   // the whole report, as the JSON answer has it
 )
 
 // stream answers a route as Server-Sent Events: a start event per source
@@ -37,6 +39,19 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *
 		}{name, text})
 		sw.Event(int(ids.Add(1)), EventDelta, b)
 	})
+	for i := range p.traces { // live failovers, so the page shows the switch
+		lane := p.tasks[i].Name
+		p.traces[i].OnFailover = func(from policy.FailoverStep, to string) {
+			b, _ := json.Marshal(struct {
+				Name   string `json:"name"`
+				From   string `json:"from"`
+				To     string `json:"to"`
+				Reason string `json:"reason"`
+				Error  string `json:"error"`
+			}{lane, from.Name, to, report.Reason(from.Err), from.Err.Error()})
+			sw.Event(int(ids.Add(1)), EventFailover, b)
+		}
+	}
 	run := fanout.Start(ctx, p.tasks, req.options)
 	bp := buffers.Get().(*[]byte)
 	b := (*bp)[:0]

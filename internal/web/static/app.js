@@ -302,11 +302,18 @@ async function drive(route, choice, q) {
         lane.info.textContent = "running";
       }
       if (type === "delta") $("chat").textContent += d.text;
+      if (type === "failover" && lane) {
+        // The next provider's tokens start afresh: nothing of the failed
+        // one's stream is mixed in.
+        lane.info.textContent = `${d.from} failed (${d.reason.replaceAll("_", " ")}): asking ${d.to}`;
+        lane.row.dataset.failovers = (+(lane.row.dataset.failovers || 0) + 1);
+        $("chat").textContent = "";
+      }
       if (type === "source" && lane) {
         landed[d.name] = d;
         lane.row.className = "lane " + d.status;
         Object.assign(lane.row.dataset, { latency: d.latency_ms, start: d.start_ms, end: d.end_ms, status: d.status, reason: d.reason || "" });
-        lane.info.textContent = d.status === "ok" ? ms(d.latency_ms) : why(d);
+        lane.info.textContent = d.status === "ok" ? ms(d.latency_ms) + (d.served_by ? " by " + d.served_by : "") : why(d);
         lane.info.title = d.error || "";
       }
       if (type === "report") {
