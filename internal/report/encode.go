@@ -26,9 +26,12 @@ type Route struct {
 	Optional []bool
 	Needs    [][]string
 	// LLM marks, by task index, the sources whose answers carry token
-	// usage; Prices, those with a price (nil: none).
-	LLM    []bool
-	Prices []*Price
+	// usage (or one of whose failovers' do); Prices, those with a price
+	// (nil: none). Failovers are the prices of the sources lanes may fail
+	// over to, by name: an answer is priced as its server's.
+	LLM       []bool
+	Prices    []*Price
+	Failovers map[string]*Price
 }
 
 func (rt *Route) llm(i int) bool { return i < len(rt.LLM) && rt.LLM[i] }
@@ -67,7 +70,11 @@ func (rt *Route) spend(r *fanout.Result[json.RawMessage], tr *policy.Trace) (s s
 	if s.usage, s.ok = UsageOf(r.Value); !s.ok {
 		return s
 	}
-	if p := rt.price(r.Index); p != nil {
+	p := rt.price(r.Index)
+	if _, by := tr.Failovers(); by != "" {
+		p = rt.Failovers[by]
+	}
+	if p != nil {
 		s.priced = true
 		if m := tr.Marks(); !m.Has(policy.CacheHit) && !m.Has(policy.Coalesced) {
 			s.cost = p.Cost(s.usage)

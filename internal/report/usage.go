@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 )
 
@@ -66,7 +67,7 @@ func appendUsage(b []byte, u Usage, cost float64, priced bool) []byte {
 	b = append(b, '}')
 	if priced {
 		b = append(b, `,"cost_usd":`...)
-		b = strconv.AppendFloat(b, cost, 'f', -1, 64)
+		b = strconv.AppendFloat(b, math.Round(cost*1e12)/1e12, 'f', -1, 64) // to a millionth of a micro-dollar
 	}
 	return b
 }

@@ -2,10 +2,12 @@ package server
 
 import (
 	"fmt"
+	"math"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/mock"
 )
 
@@ -70,5 +72,33 @@ routes: [{path: /chat, sources: [chat]}]
 	seq := strings.Join(types, " ")
 	if !strings.HasPrefix(seq, "start failover delta") || !strings.HasSuffix(seq, "delta source report") {
 		t.Errorf("events: %s", seq)
+	}
+}
+
+// examples/failover.yaml runs as it is against highway mock's fake
+// providers: OpenAI answers 503, Claude answers, priced as Claude.
+func TestTheFailoverExampleRuns(t *testing.T) {
+	llm := httptest.NewServer(mock.LLM())
+	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	t.Setenv("HIGHWAY_MOCK_ADDR", strings.TrimPrefix(llm.URL, "http://"))
+	cfg, err := config.Load("../../examples/failover.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	code, d, _ := get(t, s, "GET", "/chat?city=Paris")
+	chat := d.Sources.Get("chat")
+	if code != 200 || chat.ServedBy != "claude" || chat.Usage == nil || chat.CostUSD == nil {
+		t.Fatalf("%d %+v", code, chat)
+	}
+	if want := (float64(chat.Usage.InputTokens)*3 + float64(chat.Usage.OutputTokens)*15) / 1e6; math.Abs(*chat.CostUSD-want) > 1e-12 {
+		t.Errorf("cost %g, want Claude's price: %g", *chat.CostUSD, want)
+	}
+	if !strings.Contains(string(chat.Data), "Say hello to Paris.") || d.CostUSD == nil || *d.CostUSD != *chat.CostUSD {
+		t.Errorf("data %s, report cost %v", chat.Data, d.CostUSD)
 	}
 }

@@ -102,8 +102,12 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, client string
 			rt.sources[i].Observe(out, res.Latency(), report.Attempts(res, tr), marks)
 			rt.ups[i].health.record(res, reason)
 			if u, cost, ok := rt.shape.Spend(res, tr); ok {
-				s.metrics.LLMSpend(rt.path, res.Name, rt.ups[i].model, client, u, cost)
-				rt.ups[i].health.spent(u, cost)
+				served := rt.ups[i] // or the failover that answered
+				if _, by := tr.Failovers(); by != "" && s.upstreams[by] != nil {
+					served = s.upstreams[by]
+				}
+				s.metrics.LLMSpend(rt.path, res.Name, served.model, client, u, cost)
+				served.health.spent(u, cost)
 			}
 			if logging {
 				srcs = append(srcs, slog.String(res.Name, out+" "+strconv.FormatFloat(float64(res.Latency().Microseconds())/1000, 'f', 1, 64)+"ms"))

@@ -85,12 +85,18 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 		rt.fetchers = append(rt.fetchers, fetch)
 		rt.shape.Optional = append(rt.shape.Optional, rc.IsOptional(name))
 		rt.shape.Needs = append(rt.shape.Needs, sc.Needs)
-		llm, _ := sc.Spec.(*config.LLM)
-		rt.shape.LLM = append(rt.shape.LLM, llm != nil)
-		var price *report.Price
-		if llm != nil && llm.Price != nil {
-			price = &report.Price{InputPerMTok: llm.Price.InputPerMTok, OutputPerMTok: llm.Price.OutputPerMTok}
+		isLLM, price := priceOf(sc)
+		for _, alt := range sc.Failover {
+			altLLM, altPrice := priceOf(cfg.Sources[alt])
+			isLLM = isLLM || altLLM
+			if altPrice != nil {
+				if rt.shape.Failovers == nil {
+					rt.shape.Failovers = map[string]*report.Price{}
+				}
+				rt.shape.Failovers[alt] = altPrice
+			}
 		}
+		rt.shape.LLM = append(rt.shape.LLM, isLLM)
 		rt.shape.Prices = append(rt.shape.Prices, price)
 	}
 	if !slices.ContainsFunc(rt.fetchers, func(f source.Source) bool { return f != nil }) {
@@ -136,6 +142,18 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request, req request) (*pa
 }
 
 var jsonContentType = []string{"application/json"}
+
+// priceOf says whether sc is an LLM source, and its price if it has one.
+func priceOf(sc *config.Source) (llm bool, price *report.Price) {
+	l, ok := sc.Spec.(*config.LLM)
+	if !ok {
+		return false, nil
+	}
+	if l.Price != nil {
+		price = &report.Price{InputPerMTok: l.Price.InputPerMTok, OutputPerMTok: l.Price.OutputPerMTok}
+	}
+	return true, price
+}
 
 // parse reads the query: mode=sequential|concurrent, lanes=N and
 // stream=1. Any other parameter is refused, so that a typo is not silently
