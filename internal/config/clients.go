@@ -42,6 +42,12 @@ type ClientKey struct {
 	// Rate and Burst override Clients.Rate and Clients.Burst.
 	Rate  float64 `yaml:"rate"`
 	Burst int     `yaml:"burst"`
+	// TokensPerMinute caps the LLM tokens (input and output) the caller's
+	// requests may use, refilled evenly over the minute; CostPerDay the
+	// US dollars, refilled evenly over the day (it needs sources with a
+	// price). Past either, 429 until enough has refilled. 0: no budget.
+	TokensPerMinute int     `yaml:"tokens_per_minute"`
+	CostPerDay      float64 `yaml:"cost_per_day"`
 
 	// Hash is the key's SHA-256, set by validation.
 	Hash [sha256.Size]byte `yaml:"-"`
@@ -110,8 +116,8 @@ func (d *decoder) validateClients(c *Clients) {
 			d.failAt(p, "same key as client %q", other)
 		}
 		hashes[k.Hash] = k.Name
-		if !(k.Rate >= 0) || k.Burst < 0 {
-			d.failAt(p, "rate and burst must not be negative")
+		if !(k.Rate >= 0) || k.Burst < 0 || k.TokensPerMinute < 0 || !(k.CostPerDay >= 0) {
+			d.failAt(p, "rate, burst, tokens_per_minute and cost_per_day must not be negative")
 		}
 		if k.Rate == 0 {
 			k.Rate = c.Rate

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,7 +23,8 @@ import (
 type clients struct {
 	keys         []client
 	unauthorized prometheus.Counter
-	shared       *shared.Store // nil: each replica limits on its own
+	shared       *shared.Store      // nil: each replica limits on its own
+	byName       map[string]*client // the clients with a budget, to spend from after each answer
 }
 
 type client struct {
@@ -30,6 +32,8 @@ type client struct {
 	hash    [sha256.Size]byte
 	limit   *rate.Limiter // nil: no limit; the replica's own, or the fallback of a shared one
 	limited prometheus.Counter
+	tokens  *budget // nil: no tokens_per_minute
+	cost    *budget // nil: no cost_per_day
 }
 
 // newClients makes the key checks of c. A key whose name, hash, rate and
@@ -52,13 +56,29 @@ func newClients(c config.Clients, m *metrics.Metrics, prev *clients, store *shar
 			}
 		}
 		cl.limited = m.Refused(cl.name, "rate_limited")
+		if k.TokensPerMinute > 0 {
+			cl.tokens = newBudget(kept, cl, "tokens", float64(k.TokensPerMinute), time.Minute, 1,
+				fmt.Sprintf("token budget (%d tokens a minute)", k.TokensPerMinute), m.Refused(cl.name, "token_budget"))
+		}
+		if k.CostPerDay > 0 {
+			cl.cost = newBudget(kept, cl, "cost", k.CostPerDay, 24*time.Hour, 1e9,
+				fmt.Sprintf("cost budget ($%g a day)", k.CostPerDay), m.Refused(cl.name, "cost_budget"))
+		}
+		if cs.byName == nil && (cl.tokens != nil || cl.cost != nil) {
+			cs.byName = map[string]*client{}
+		}
+		if cl.tokens != nil || cl.cost != nil {
+			cs.byName[cl.name] = cl
+		}
 	}
 	cs.unauthorized = m.Refused("(none)", "unauthorized")
 	return cs
 }
 
-// limiterKey is what must be unchanged for a key to keep its limiter.
+// limiterKey is what must be unchanged for a key to keep its limiter:
+// of its requests, or of its tokens or cost budget (kind).
 type limiterKey struct {
+	kind  string
 	name  string
 	hash  [sha256.Size]byte
 	rate  rate.Limit
@@ -66,7 +86,7 @@ type limiterKey struct {
 }
 
 func (cl *client) limiterKey(r rate.Limit, b int) limiterKey {
-	return limiterKey{cl.name, cl.hash, r, b}
+	return limiterKey{"requests", cl.name, cl.hash, r, b}
 }
 
 // limiters indexes cs's limiters, so that a keys file of thousands of
@@ -77,8 +97,14 @@ func (cs *clients) limiters() map[limiterKey]*rate.Limiter {
 	}
 	m := make(map[limiterKey]*rate.Limiter, len(cs.keys))
 	for i := range cs.keys {
-		if cl := &cs.keys[i]; cl.limit != nil {
+		cl := &cs.keys[i]
+		if cl.limit != nil {
 			m[cl.limiterKey(cl.limit.Limit(), cl.limit.Burst())] = cl.limit
+		}
+		for kind, b := range map[string]*budget{"tokens": cl.tokens, "cost": cl.cost} {
+			if b != nil {
+				m[limiterKey{kind, cl.name, cl.hash, b.lim.Limit(), b.lim.Burst()}] = b.lim
+			}
 		}
 	}
 	return m
@@ -95,6 +121,11 @@ func (cs *clients) admit(r *http.Request) (name string, err error) {
 	if err != nil {
 		cs.unauthorized.Inc()
 		return "", err
+	}
+	for _, b := range []*budget{found.tokens, found.cost} {
+		if err := b.check(found.name, time.Now()); err != nil {
+			return found.name, err
+		}
 	}
 	if found.limit == nil {
 		return found.name, nil

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"math"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -100,5 +101,73 @@ func TestTheFailoverExampleRuns(t *testing.T) {
 	}
 	if !strings.Contains(string(chat.Data), "Say hello to Paris.") || d.CostUSD == nil || *d.CostUSD != *chat.CostUSD {
 		t.Errorf("data %s, report cost %v", chat.Data, d.CostUSD)
+	}
+}
+
+// A client's token budget: spent by each answer's tokens, then 429 with
+// Retry-After and which budget ran out, until it refills; a reload keeps
+// what was spent.
+func TestATokenBudgetRunsOutAndSaysSo(t *testing.T) {
+	llm := httptest.NewServer(mock.LLM())
+	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	yaml := fmt.Sprintf(`
+clients:
+  keys: [{name: poet, key: poet-0123456789abcdef, tokens_per_minute: 40}]
+sources:
+  chat: {kind: openai, base_url: "%s/openai/v1?token_delay=1ms", model: m, user: Write a short poem about the city.}
+routes: [{path: /chat, sources: [chat]}]
+`, llm.URL)
+	s := newServer(t, yaml)
+	ask := func(h http.Handler) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/chat", nil)
+		req.Header.Set("X-API-Key", "poet-0123456789abcdef")
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	codes := []int{}
+	var refused *httptest.ResponseRecorder
+	for range 4 {
+		rec := ask(s)
+		codes = append(codes, rec.Code)
+		if rec.Code == 429 && refused == nil {
+			refused = rec
+		}
+	}
+	if codes[0] != 200 || refused == nil {
+		t.Fatalf("codes %v: want answers, then 429 once 40 tokens are spent", codes)
+	}
+	if !strings.Contains(refused.Body.String(), "token budget (40 tokens a minute) of client poet ran out") || refused.Header().Get("Retry-After") == "" {
+		t.Errorf("429: %s, Retry-After %q", refused.Body, refused.Header().Get("Retry-After"))
+	}
+	cfg, _ := config.Parse("test.yaml", []byte(yaml))
+	reloaded, err := New(cfg, Options{Previous: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := ask(reloaded); rec.Code != 429 {
+		t.Errorf("after a reload: %d, want the budget still spent", rec.Code)
+	}
+}
+
+func TestACostBudgetRunsOut(t *testing.T) {
+	llm := httptest.NewServer(mock.LLM())
+	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	s := newServer(t, fmt.Sprintf(`
+clients:
+  keys: [{name: spender, key: spender-0123456789abcdef, cost_per_day: 30}]
+sources:
+  chat: {kind: openai, base_url: "%s/openai/v1?token_delay=1ms", model: m, user: hi, price: {input_per_mtok: 1000000, output_per_mtok: 1000000}}
+routes: [{path: /chat, sources: [chat]}]
+`, llm.URL))
+	var last *httptest.ResponseRecorder
+	for range 4 {
+		last = httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/chat", nil)
+		req.Header.Set("X-API-Key", "spender-0123456789abcdef")
+		s.ServeHTTP(last, req)
+	}
+	if last.Code != 429 || !strings.Contains(last.Body.String(), "cost budget ($30 a day) of client spender ran out") {
+		t.Errorf("%d %s", last.Code, last.Body)
 	}
 }

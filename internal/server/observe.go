@@ -94,6 +94,8 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, client string
 	rm.Observe(status, took)
 	logging := s.logger != nil
 	var srcs []any // the log's per-source latencies
+	var tokens int
+	var cost float64
 	if rep != nil {
 		for i := range rep.Results {
 			res, tr := &rep.Results[i], p.trace(i)
@@ -101,18 +103,22 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, client string
 			out := outcome(reason, marks)
 			rt.sources[i].Observe(out, res.Latency(), report.Attempts(res, tr), marks)
 			rt.ups[i].health.record(res, reason)
-			if u, cost, ok := rt.shape.Spend(res, tr); ok {
+			if u, spent, ok := rt.shape.Spend(res, tr); ok {
 				served := rt.ups[i] // or the failover that answered
 				if _, by := tr.Failovers(); by != "" && s.upstreams[by] != nil {
 					served = s.upstreams[by]
 				}
-				s.metrics.LLMSpend(rt.path, res.Name, served.model, client, u, cost)
-				served.health.spent(u, cost)
+				s.metrics.LLMSpend(rt.path, res.Name, served.model, client, u, spent)
+				served.health.spent(u, spent)
+				tokens, cost = tokens+u.InputTokens+u.OutputTokens, cost+spent
 			}
 			if logging {
 				srcs = append(srcs, slog.String(res.Name, out+" "+strconv.FormatFloat(float64(res.Latency().Microseconds())/1000, 'f', 1, 64)+"ms"))
 			}
 		}
+	}
+	if tokens > 0 || cost > 0 {
+		s.clients.spend(client, tokens, cost)
 	}
 	if !logging {
 		return

@@ -1,0 +1,79 @@
+package server
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+)
+
+// budget is a client's token or cost budget: a bucket refilled evenly over
+// its period. What an answer used is known only once it is given, so it is
+// spent afterwards and may take the bucket into debt; while the bucket is
+// empty the client's requests are refused with 429.
+type budget struct {
+	what    string  // "token budget (1000 tokens a minute)", for the error
+	unit    float64 // bucket units per token, or per dollar
+	lim     *rate.Limiter
+	refused prometheus.Counter
+}
+
+// newBudget is a budget of perPeriod (tokens, or dollars at unit units
+// each) per period, or the one kept, with what it has used, from the
+// server a reload replaces.
+func newBudget(kept map[limiterKey]*rate.Limiter, cl *client, kind string, perPeriod float64, period time.Duration, unit float64,
+	what string, refused prometheus.Counter) *budget {
+	units := perPeriod * unit
+	r, burst := rate.Limit(units/period.Seconds()), int(min(units, math.MaxInt32))
+	lim := kept[limiterKey{kind, cl.name, cl.hash, r, burst}]
+	if lim == nil {
+		lim = rate.NewLimiter(r, burst)
+	}
+	return &budget{what: what, unit: unit, lim: lim, refused: refused}
+}
+
+// check is a 429 while the budget is spent; nil on a nil budget.
+func (b *budget) check(client string, now time.Time) error {
+	if b == nil {
+		return nil
+	}
+	left := b.lim.TokensAt(now)
+	if left >= 1 {
+		return nil
+	}
+	b.refused.Inc()
+	wait := time.Duration((1 - left) / float64(b.lim.Limit()) * float64(time.Second))
+	secs := max(1, int((wait+time.Second-1)/time.Second))
+	return &requestError{status: http.StatusTooManyRequests, retryAfter: strconv.Itoa(secs),
+		msg: "the " + b.what + " of client " + client + " ran out; retry after " + strconv.Itoa(secs) + "s"}
+}
+
+// spend takes v (tokens, or dollars) from the budget, into debt if need
+// be; nothing on a nil budget.
+func (b *budget) spend(now time.Time, v float64) {
+	if b == nil {
+		return
+	}
+	for n := int(math.Ceil(v * b.unit)); n > 0; {
+		k := min(n, b.lim.Burst())
+		b.lim.ReserveN(now, k)
+		n -= k
+	}
+}
+
+// spend takes what a request of the named client used from its budgets.
+func (cs *clients) spend(name string, tokens int, costUSD float64) {
+	if cs == nil || cs.byName == nil {
+		return
+	}
+	cl := cs.byName[name]
+	if cl == nil {
+		return
+	}
+	now := time.Now()
+	cl.tokens.spend(now, float64(tokens))
+	cl.cost.spend(now, costUSD)
+}
