@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"strconv"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
+
+	"github.com/citypopy/highway/internal/shared"
 )
 
 // budget is a client's token or cost budget: a bucket refilled evenly over
@@ -19,6 +22,12 @@ type budget struct {
 	unit    float64 // bucket units per token, or per dollar
 	lim     *rate.Limiter
 	refused prometheus.Counter
+	// With a Redis, the budget is kept there under key, shared by every
+	// replica; lim stands in while Redis does not answer (on_error: open).
+	shared   *shared.Store
+	key      string
+	capacity float64 // units
+	period   time.Duration
 }
 
 // newBudget is a budget of perPeriod (tokens, or dollars at unit units
@@ -32,20 +41,36 @@ func newBudget(kept map[limiterKey]*rate.Limiter, cl *client, kind string, perPe
 	if lim == nil {
 		lim = rate.NewLimiter(r, burst)
 	}
-	return &budget{what: what, unit: unit, lim: lim, refused: refused}
+	return &budget{what: what, unit: unit, lim: lim, refused: refused, key: cl.name + ":" + kind, capacity: units, period: period}
 }
 
-// check is a 429 while the budget is spent; nil on a nil budget.
-func (b *budget) check(client string, now time.Time) error {
+// check is a 429 while the budget is spent (503 when it is kept in a
+// Redis that does not answer and on_error is closed); nil on a nil budget.
+func (b *budget) check(ctx context.Context, client string, now time.Time) error {
 	if b == nil {
 		return nil
 	}
-	left := b.lim.TokensAt(now)
-	if left >= 1 {
-		return nil
+	var wait time.Duration
+	if b.shared != nil {
+		left, w, err := b.shared.Budget(ctx, b.key, b.capacity, b.period, 0)
+		switch {
+		case err == nil && left:
+			return nil
+		case err == nil:
+			wait = w
+		case b.shared.FailClosed():
+			return &requestError{status: http.StatusServiceUnavailable, retryAfter: "1",
+				msg: "client budgets are kept in Redis, which does not answer; retry after 1s"}
+		}
+	}
+	if wait == 0 {
+		left := b.lim.TokensAt(now)
+		if left >= 1 {
+			return nil
+		}
+		wait = time.Duration((1 - left) / float64(b.lim.Limit()) * float64(time.Second))
 	}
 	b.refused.Inc()
-	wait := time.Duration((1 - left) / float64(b.lim.Limit()) * float64(time.Second))
 	secs := max(1, int((wait+time.Second-1)/time.Second))
 	return &requestError{status: http.StatusTooManyRequests, retryAfter: strconv.Itoa(secs),
 		msg: "the " + b.what + " of client " + client + " ran out; retry after " + strconv.Itoa(secs) + "s"}
@@ -53,9 +78,14 @@ func (b *budget) check(client string, now time.Time) error {
 
 // spend takes v (tokens, or dollars) from the budget, into debt if need
 // be; nothing on a nil budget.
-func (b *budget) spend(now time.Time, v float64) {
+func (b *budget) spend(ctx context.Context, now time.Time, v float64) {
 	if b == nil {
 		return
+	}
+	if b.shared != nil {
+		if _, _, err := b.shared.Budget(ctx, b.key, b.capacity, b.period, math.Ceil(v*b.unit)); err == nil {
+			return
+		}
 	}
 	for n := int(math.Ceil(v * b.unit)); n > 0; {
 		k := min(n, b.lim.Burst())
@@ -65,7 +95,7 @@ func (b *budget) spend(now time.Time, v float64) {
 }
 
 // spend takes what a request of the named client used from its budgets.
-func (cs *clients) spend(name string, tokens int, costUSD float64) {
+func (cs *clients) spend(ctx context.Context, name string, tokens int, costUSD float64) {
 	if cs == nil || cs.byName == nil {
 		return
 	}
@@ -74,6 +104,6 @@ func (cs *clients) spend(name string, tokens int, costUSD float64) {
 		return
 	}
 	now := time.Now()
-	cl.tokens.spend(now, float64(tokens))
-	cl.cost.spend(now, costUSD)
+	cl.tokens.spend(ctx, now, float64(tokens))
+	cl.cost.spend(ctx, now, costUSD)
 }

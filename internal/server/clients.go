@@ -64,6 +64,11 @@ func newClients(c config.Clients, m *metrics.Metrics, prev *clients, store *shar
 			cl.cost = newBudget(kept, cl, "cost", k.CostPerDay, 24*time.Hour, 1e9,
 				fmt.Sprintf("cost budget ($%g a day)", k.CostPerDay), m.Refused(cl.name, "cost_budget"))
 		}
+		for _, b := range []*budget{cl.tokens, cl.cost} {
+			if b != nil {
+				b.shared = store
+			}
+		}
 		if cs.byName == nil && (cl.tokens != nil || cl.cost != nil) {
 			cs.byName = map[string]*client{}
 		}
@@ -123,7 +128,7 @@ func (cs *clients) admit(r *http.Request) (name string, err error) {
 		return "", err
 	}
 	for _, b := range []*budget{found.tokens, found.cost} {
-		if err := b.check(found.name, time.Now()); err != nil {
+		if err := b.check(r.Context(), found.name, time.Now()); err != nil {
 			return found.name, err
 		}
 	}

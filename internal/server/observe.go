@@ -118,7 +118,7 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, client string
 		}
 	}
 	if tokens > 0 || cost > 0 {
-		s.clients.spend(client, tokens, cost)
+		s.clients.spend(ctx, client, tokens, cost)
 	}
 	if !logging {
 		return

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/citypopy/highway/internal/metrics"
+	"github.com/citypopy/highway/internal/mock"
 	"github.com/citypopy/highway/internal/redistest"
 	"github.com/citypopy/highway/internal/report"
 )
@@ -310,5 +311,42 @@ routes: [{path: /r, sources: [w]}]
 	}
 	if err := changed.shared.Ping(t.Context()); err != nil {
 		t.Errorf("the new connection: %v", err)
+	}
+}
+
+// A client's token budget holds across replicas sharing a Redis.
+func TestReplicasShareATokenBudget(t *testing.T) {
+	rs := redistest.Start(t)
+	llm := httptest.NewServer(mock.LLM())
+	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	a, b := replicas(t, `
+redis: {addr: "`+rs.Addr+`", timeout: 500ms}
+clients:
+  keys: [{name: poet, key: poet-0123456789abcdef, tokens_per_minute: 40}]
+sources:
+  chat: {kind: openai, base_url: "`+llm.URL+`/openai/v1?token_delay=1ms", model: m, user: Write a short poem about the city.}
+routes: [{path: /chat, sources: [chat]}]
+`, nil)
+	// Each answer takes about 20 tokens: whichever replica is asked, the
+	// third request finds the 40 spent.
+	var codes []int
+	for i := range 4 {
+		base := a.URL
+		if i%2 == 1 {
+			base = b.URL
+		}
+		resp, body := call(t, base, "/chat", "poet-0123456789abcdef")
+		codes = append(codes, resp.StatusCode)
+		if resp.StatusCode == 429 && !strings.Contains(body, "token budget (40 tokens a minute) of client poet ran out") {
+			t.Errorf("429 says %s", body)
+		}
+	}
+	if codes[0] != 200 || codes[3] != 429 {
+		t.Errorf("codes %v across two replicas: the budget is not shared", codes)
+	}
+	c := rs.Client()
+	defer c.Close()
+	if n, err := c.Exists(t.Context(), "highway:budget:{poet:tokens}").Result(); err != nil || n != 1 {
+		t.Errorf("budget key in Redis: %d, %v", n, err)
 	}
 }
