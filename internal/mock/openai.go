@@ -17,7 +17,9 @@ const OpenAIPath = "/openai/v1/chat/completions"
 // fakeChat is what the fake LLM endpoints do with one request, from the
 // query string: token_delay and first_token pace the stream;
 // failure_status (with retry_after) fails it the way providers do; fault=
-// stall stops mid-stream, fault=garbage sends a malformed chunk.
+// stall stops mid-stream, fault=garbage sends a malformed chunk,
+// fault=cut closes the connection mid-stream, as a provider that falls
+// over does.
 type fakeChat struct {
 	tokenDelay, firstToken, retryAfter time.Duration
 	failureStatus                      int
@@ -46,8 +48,8 @@ func parseFakeChat(raw string) (fakeChat, error) {
 				err = fmt.Errorf("want 400 to 599")
 			}
 		case "fault":
-			if v != "stall" && v != "garbage" {
-				err = fmt.Errorf("want stall or garbage")
+			if v != "stall" && v != "garbage" && v != "cut" {
+				err = fmt.Errorf("want stall, garbage or cut")
 			}
 			f.fault = v
 		default:
@@ -97,6 +99,8 @@ func (f fakeChat) emit(w http.ResponseWriter, r *http.Request, tokens []string, 
 			fmt.Fprint(w, garbage)
 			http.NewResponseController(w).Flush()
 			return false
+		case f.fault == "cut" && i == 2:
+			panic(http.ErrAbortHandler) // net/http drops the connection, mid-stream
 		}
 		send(tok)
 	}

@@ -7,9 +7,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/mock"
+	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/internal/surge"
 )
 
 // A lane whose provider fails moves on to the next in its failover list,
@@ -170,4 +173,58 @@ routes: [{path: /chat, sources: [chat]}]
 	if last.Code != 429 || !strings.Contains(last.Body.String(), "cost budget ($30 a day) of client spender ran out") {
 		t.Errorf("%d %s", last.Code, last.Body)
 	}
+}
+
+// A provider that drops its stream mid-way fails over too: the stream
+// shows its first tokens, the failover, then the next provider's.
+func TestAStreamCutMidWayFailsOver(t *testing.T) {
+	llm := httptest.NewServer(mock.LLM())
+	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	s := newServer(t, fmt.Sprintf(`
+sources:
+  chat:   {kind: openai, base_url: "%[1]s/openai/v1?fault=cut&token_delay=1ms", model: m, user: Say hello, stream: true, failover: [claude]}
+  claude: {kind: anthropic, base_url: "%[1]s/anthropic?token_delay=1ms", model: m, user: Say hello, stream: true}
+routes: [{path: /chat, sources: [chat]}]
+`, llm.URL))
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/chat?stream=1", nil))
+	var seq []string
+	events := readEvents(t, strings.NewReader(rec.Body.String()))
+	for _, e := range events {
+		seq = append(seq, e.Type)
+	}
+	got := strings.Join(seq, " ")
+	if !strings.HasPrefix(got, "start delta delta failover delta") {
+		t.Errorf("events: %s", got)
+	}
+	d, _ := report.Decode(events[len(events)-1].Data)
+	chat := d.Sources.Get("chat")
+	if chat.ServedBy != "claude" || len(chat.Failovers) != 1 || !strings.Contains(chat.Failovers[0].Error, "read upstream stream") {
+		t.Errorf("chat: %+v", chat)
+	}
+}
+
+// A surge whose client spends its token budget keeps being answered:
+// first the answers, then 429s saying which budget ran out, no errors.
+func TestABudgetRunsOutMidSurge(t *testing.T) {
+	llm := httptest.NewServer(mock.LLM())
+	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	srv := httptest.NewServer(newServer(t, fmt.Sprintf(`
+clients:
+  keys: [{name: poet, key: poet-0123456789abcdef, tokens_per_minute: 200}]
+sources:
+  chat: {kind: openai, base_url: "%s/openai/v1?token_delay=1ms", model: m, user: Write a short poem about the city.}
+routes: [{path: /chat, sources: [chat]}]
+`, llm.URL)))
+	defer srv.Close()
+	sum, err := surge.Run(t.Context(), surge.Options{URL: srv.URL + "/chat", Users: 5, Duration: time.Second,
+		Header: http.Header{"X-Api-Key": {"poet-0123456789abcdef"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("surge: %d requests, statuses %v", sum.Requests, sum.Statuses)
+	if sum.Statuses[200] == 0 || sum.Statuses[429] == 0 || len(sum.Statuses) != 2 || sum.ErrorCount() != 0 {
+		t.Errorf("statuses %v, errors %v: want answers, then 429s, nothing else", sum.Statuses, sum.Errors)
+	}
+	http.DefaultClient.CloseIdleConnections()
 }
