@@ -35,6 +35,7 @@ type route struct {
 	maxBody      int64
 	ups          []*upstream     // by task
 	fetchers     []source.Source // by task: its upstream's stack, or a failover over it; nil for a planned mock
+	failovers    [][]string      // by task: the sources it may fail over to
 	shared       *pass           // when every task is a bare mock: the pass of every request
 	metrics      *metrics.Route
 	sources      []*metrics.Source // by task
@@ -83,6 +84,7 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 		rt.tasks = append(rt.tasks, t)
 		rt.ups = append(rt.ups, up)
 		rt.fetchers = append(rt.fetchers, fetch)
+		rt.failovers = append(rt.failovers, sc.Failover)
 		rt.shape.Optional = append(rt.shape.Optional, rc.IsOptional(name))
 		rt.shape.Needs = append(rt.shape.Needs, sc.Needs)
 		isLLM, price := priceOf(sc)

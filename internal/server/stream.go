@@ -32,7 +32,26 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *
 	defer sw.Close()
 	stopHeartbeat := heartbeat(sw, rt.heartbeat)
 	var ids atomic.Int64 // deltas come from the sources' goroutines
+	// A lane's deltas and failovers are written after its start event:
+	// the source's goroutine waits (briefly: the loop below writes a
+	// start the moment it has it) for the loop to have sent it.
+	started := make([]chan struct{}, len(p.tasks))
+	gates := make(map[string]chan struct{}, len(p.tasks)) // by the names deltas carry: a lane's and its failovers'
+	for i := range p.traces {
+		started[i] = make(chan struct{})
+		gates[p.tasks[i].Name] = started[i]
+		for _, alt := range rt.failovers[i] {
+			gates[alt] = started[i]
+		}
+	}
 	ctx := source.WithDeltas(r.Context(), func(name, text string) {
+		if gate := gates[name]; gate != nil {
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		b, _ := json.Marshal(struct {
 			Name string `json:"name"`
 			Text string `json:"text"`
@@ -40,8 +59,13 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *
 		sw.Event(int(ids.Add(1)), EventDelta, b)
 	})
 	for i := range p.traces { // live failovers, so the page shows the switch
-		lane := p.tasks[i].Name
+		lane, gate := p.tasks[i].Name, started[i]
 		p.traces[i].OnFailover = func(from policy.FailoverStep, to string) {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return
+			}
 			b, _ := json.Marshal(struct {
 				Name   string `json:"name"`
 				From   string `json:"from"`
@@ -65,6 +89,9 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *
 		}
 		if sw.Event(int(ids.Add(1)), kind, b) != nil {
 			break // the client has gone; its context stops the sources
+		}
+		if e.Started && e.Result.Index < len(started) && started[e.Result.Index] != nil {
+			close(started[e.Result.Index])
 		}
 	}
 	rep := run.Wait()
