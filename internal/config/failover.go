@@ -28,27 +28,16 @@ func (d *decoder) validateFailover(sources map[string]*Source) {
 			continue
 		}
 		p := "sources." + name
-		var next []string
+		next := d.sourceList(p+".failover", s.Failover, sources, name)
 		for i, alt := range s.Failover {
-			f := fmt.Sprintf("%s.failover[%d]", p, i)
-			switch a := sources[alt]; {
-			case a == nil:
-				d.failAt(f, "%s", noSource(alt, sources))
-				continue
-			case alt == name:
-				d.failAt(f, "a source cannot fail over to itself")
-				continue
-			case slices.Contains(next, alt):
-				d.failAt(f, "%q is listed twice", alt)
-				continue
-			default:
-				for _, n := range a.Needs {
-					if !slices.Contains(s.Needs, n) {
-						d.failAt(f, "%s needs %s, which %s does not: a failover is asked the same call", alt, n, name)
-					}
+			if !slices.Contains(next, alt) {
+				continue // already reported
+			}
+			for _, n := range sources[alt].Needs {
+				if !slices.Contains(s.Needs, n) {
+					d.failAt(fmt.Sprintf("%s.failover[%d]", p, i), "%s needs %s, which %s does not: a failover is asked the same call", alt, n, name)
 				}
 			}
-			next = append(next, alt)
 		}
 		for i, r := range s.FailoverOn {
 			if !slices.Contains(FailoverReasons, r) {

@@ -21,18 +21,7 @@ func (d *decoder) validateNeeds(sources map[string]*Source) {
 			continue
 		}
 		p := "sources." + name
-		var needs []string
-		for i, n := range s.Needs {
-			switch {
-			case sources[n] == nil:
-				d.failAt(fmt.Sprintf("%s.needs[%d]", p, i), "%s", noSource(n, sources))
-				continue
-			case slices.Contains(needs, n):
-				d.failAt(fmt.Sprintf("%s.needs[%d]", p, i), "%q is listed twice", n)
-				continue
-			}
-			needs = append(needs, n)
-		}
+		needs := d.sourceList(p+".needs", s.Needs, sources, "")
 		for _, n := range slices.Sorted(maps.Keys(s.Fallback)) {
 			if !slices.Contains(s.Needs, n) {
 				d.failAt(p+".fallback."+n, "%q is not one of this source's needs (%s)", n, strings.Join(s.Needs, ", "))
@@ -44,6 +33,26 @@ func (d *decoder) validateNeeds(sources map[string]*Source) {
 	if err := fanout.Check(tasks); errors.As(err, &cycle) {
 		d.failAt("sources."+cycle.Cycle[0]+".needs", "%s: a source cannot wait for itself", cycle)
 	}
+}
+
+// sourceList checks a list of source names at field: each names a source,
+// none twice, none self (when self is given); it returns those that pass.
+func (d *decoder) sourceList(field string, names []string, sources map[string]*Source, self string) []string {
+	var ok []string
+	for i, n := range names {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		switch {
+		case sources[n] == nil:
+			d.failAt(f, "%s", noSource(n, sources))
+		case n == self:
+			d.failAt(f, "a source cannot fail over to itself")
+		case slices.Contains(ok, n):
+			d.failAt(f, "%q is listed twice", n)
+		default:
+			ok = append(ok, n)
+		}
+	}
+	return ok
 }
 
 // validateRouteNeeds checks that a route lists what its sources need, so

@@ -15,7 +15,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/citypopy/highway/internal/config"
-	"github.com/citypopy/highway/internal/mock"
 )
 
 // TestDashboardNumbersAreTrue checks what the page shows on the default
@@ -25,8 +24,7 @@ import (
 // no tab scrolls sideways on a 390 px phone; and the console stays clean,
 // with no request to any other host.
 func TestDashboardNumbersAreTrue(t *testing.T) {
-	llm := httptest.NewServer(mock.LLM()) // the default city's chat lane talks to it
-	defer llm.Close()
+	llm := fakeProviders(t) // the default city's chat lane talks to it
 	t.Setenv("HIGHWAY_MOCK_ADDR", strings.TrimPrefix(llm.URL, "http://"))
 	s, err := New(config.Default(), Options{})
 	if err != nil {

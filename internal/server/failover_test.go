@@ -18,8 +18,7 @@ import (
 // A lane whose provider fails moves on to the next in its failover list,
 // streamed or not; the report says who answered and what failed before.
 func TestALaneFailsOverToTheNextProvider(t *testing.T) {
-	llm := httptest.NewServer(mock.LLM())
-	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	llm := fakeProviders(t)
 	for _, stream := range []bool{false, true} {
 		t.Run(fmt.Sprint("stream=", stream), func(t *testing.T) {
 			s := newServer(t, fmt.Sprintf(`
@@ -56,8 +55,7 @@ routes:
 
 // A stream says when a lane moves on, before the next provider's tokens.
 func TestAStreamSaysWhenALaneFailsOver(t *testing.T) {
-	llm := httptest.NewServer(mock.LLM())
-	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	llm := fakeProviders(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:
   chat:   {kind: openai, base_url: "%[1]s/openai/v1?failure_status=429&retry_after=1s", model: m, user: Say hello, stream: true, failover: [claude]}
@@ -82,8 +80,7 @@ routes: [{path: /chat, sources: [chat]}]
 // examples/failover.yaml runs as it is against highway mock's fake
 // providers: OpenAI answers 503, Claude answers, priced as Claude.
 func TestTheFailoverExampleRuns(t *testing.T) {
-	llm := httptest.NewServer(mock.LLM())
-	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	llm := fakeProviders(t)
 	t.Setenv("HIGHWAY_MOCK_ADDR", strings.TrimPrefix(llm.URL, "http://"))
 	cfg, err := config.Load("../../examples/failover.yaml")
 	if err != nil {
@@ -111,8 +108,7 @@ func TestTheFailoverExampleRuns(t *testing.T) {
 // Retry-After and which budget ran out, until it refills; a reload keeps
 // what was spent.
 func TestATokenBudgetRunsOutAndSaysSo(t *testing.T) {
-	llm := httptest.NewServer(mock.LLM())
-	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	llm := fakeProviders(t)
 	yaml := fmt.Sprintf(`
 clients:
   keys: [{name: poet, key: poet-0123456789abcdef, tokens_per_minute: 40}]
@@ -154,8 +150,7 @@ routes: [{path: /chat, sources: [chat]}]
 }
 
 func TestACostBudgetRunsOut(t *testing.T) {
-	llm := httptest.NewServer(mock.LLM())
-	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	llm := fakeProviders(t)
 	s := newServer(t, fmt.Sprintf(`
 clients:
   keys: [{name: spender, key: spender-0123456789abcdef, cost_per_day: 30}]
@@ -178,8 +173,7 @@ routes: [{path: /chat, sources: [chat]}]
 // A provider that drops its stream mid-way fails over too: the stream
 // shows its first tokens, the failover, then the next provider's.
 func TestAStreamCutMidWayFailsOver(t *testing.T) {
-	llm := httptest.NewServer(mock.LLM())
-	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	llm := fakeProviders(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:
   chat:   {kind: openai, base_url: "%[1]s/openai/v1?fault=cut&token_delay=1ms", model: m, user: Say hello, stream: true, failover: [claude]}
@@ -207,8 +201,7 @@ routes: [{path: /chat, sources: [chat]}]
 // A surge whose client spends its token budget keeps being answered:
 // first the answers, then 429s saying which budget ran out, no errors.
 func TestABudgetRunsOutMidSurge(t *testing.T) {
-	llm := httptest.NewServer(mock.LLM())
-	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	llm := fakeProviders(t)
 	srv := httptest.NewServer(newServer(t, fmt.Sprintf(`
 clients:
   keys: [{name: poet, key: poet-0123456789abcdef, tokens_per_minute: 200}]
@@ -227,4 +220,14 @@ routes: [{path: /chat, sources: [chat]}]
 		t.Errorf("statuses %v, errors %v: want answers, then 429s, nothing else", sum.Statuses, sum.Errors)
 	}
 	http.DefaultClient.CloseIdleConnections()
+}
+
+// fakeProviders serves highway mock's fake OpenAI and Anthropic endpoints
+// for the test, closed (with the shared pool's idle connections to it)
+// when the test ends.
+func fakeProviders(t *testing.T) *httptest.Server {
+	t.Helper()
+	llm := httptest.NewServer(mock.LLM())
+	t.Cleanup(func() { pool.CloseIdleConnections(); llm.Close() })
+	return llm
 }

@@ -165,8 +165,7 @@ routes: [{path: /chat, sources: [chat]}]
 // servers do, then its first token after first_token: the lane's
 // first-token timeout measures the wait for content, not for that chunk.
 func TestFirstTokenMeansContentAgainstTheFakeOpenAI(t *testing.T) {
-	llm := httptest.NewServer(mock.LLM())
-	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	llm := fakeProviders(t)
 	s := newServer(t, fmt.Sprintf(`
 sources: {chat: {kind: openai, base_url: "%s/openai/v1?first_token=2s", model: m, user: hi, stream: true, first_token_timeout: 200ms}}
 routes: [{path: /chat, sources: [chat]}]
@@ -182,8 +181,7 @@ routes: [{path: /chat, sources: [chat]}]
 // answered and whether it streamed; a priced one its cost; the report
 // totals both.
 func TestLLMLanesReportUsageAndCost(t *testing.T) {
-	llm := httptest.NewServer(mock.LLM())
-	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	llm := fakeProviders(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:
   openai:   {kind: openai, base_url: "%[1]s/openai/v1?token_delay=1ms", model: m, user: Say hello, price: {input_per_mtok: 0.15, output_per_mtok: 0.60}}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/citypopy/highway/internal/metrics"
-	"github.com/citypopy/highway/internal/mock"
 	"github.com/citypopy/highway/internal/redistest"
 	"github.com/citypopy/highway/internal/report"
 )
@@ -317,8 +316,7 @@ routes: [{path: /r, sources: [w]}]
 // A client's token budget holds across replicas sharing a Redis.
 func TestReplicasShareATokenBudget(t *testing.T) {
 	rs := redistest.Start(t)
-	llm := httptest.NewServer(mock.LLM())
-	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	llm := fakeProviders(t)
 	a, b := replicas(t, `
 redis: {addr: "`+rs.Addr+`", timeout: 500ms}
 clients:
