@@ -528,3 +528,26 @@ routes: [{path: /r, params: {tenant: {default: "${TENANT_TOKEN}"}, city: {defaul
 		t.Errorf("%s", b)
 	}
 }
+
+// YAML merge keys work as YAML says: a base's fields, overridden by the
+// mapping's own; a base that is not a mapping is a located error.
+func TestMergeKeys(t *testing.T) {
+	c, err := parse("f.yaml", []byte(`
+sources:
+  a: &base {kind: mock, latency: 10ms, data: {x: 1}}
+  b: {<<: *base, latency: 20ms}
+  c: {<<: [*base, {jitter: 5ms}]}
+routes: [{path: /r, sources: [a, b, c]}]
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, cc := c.Sources["b"].Spec.(*Mock), c.Sources["c"].Spec.(*Mock)
+	if c.Sources["b"].Kind != KindMock || b.Latency != Duration(20*time.Millisecond) || string(b.Data) != `{"x":1}` || cc.Jitter != Duration(5*time.Millisecond) {
+		t.Errorf("b %+v, c %+v", b, cc)
+	}
+	_, err = parse("f.yaml", []byte("sources:\n  a: {<<: 3, kind: mock}\nroutes: [{path: /r, sources: [a]}]\n"), env(nil))
+	if err == nil || !strings.Contains(err.Error(), "f.yaml:2:7: sources.a.<<: want a mapping") {
+		t.Errorf("err = %v", err)
+	}
+}

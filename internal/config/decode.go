@@ -89,8 +89,9 @@ var (
 )
 
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
-	for n.Kind == yaml.AliasNode {
-		n = n.Alias
+	n = resolve(n)
+	if n.Kind == yaml.MappingNode {
+		n = d.merge(n, path)
 	}
 	if path != "" {
 		d.pos[path] = position{n.Line, n.Column}
@@ -160,6 +161,60 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	default:
 		d.fail(n, path, "cannot decode into %s", v.Type())
 	}
+}
+
+// merge resolves YAML merge keys (<<: *base, or a list of bases) in the
+// mapping n: the bases' fields that n does not give itself come first,
+// then n's own. n is returned as it is when it has none.
+func (d *decoder) merge(n *yaml.Node, path string) *yaml.Node {
+	if !slices.ContainsFunc(n.Content, isMergeKey) {
+		return n
+	}
+	own := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if !isMergeKey(n.Content[i]) {
+			own[n.Content[i].Value] = true
+		}
+	}
+	out := &yaml.Node{Kind: yaml.MappingNode, Tag: n.Tag, Line: n.Line, Column: n.Column}
+	var rest []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if !isMergeKey(k) {
+			rest = append(rest, k, val)
+			continue
+		}
+		bases := []*yaml.Node{val}
+		if resolve(val).Kind == yaml.SequenceNode {
+			bases = resolve(val).Content
+		}
+		for _, b := range bases {
+			b = resolve(b)
+			if b.Kind != yaml.MappingNode {
+				d.fail(k, join(path, "<<"), "want a mapping (or a list of them) to merge, got %s", kindName(b))
+				continue
+			}
+			b = d.merge(b, path)
+			for j := 0; j+1 < len(b.Content); j += 2 {
+				if name := b.Content[j].Value; !own[name] {
+					own[name] = true // the first base to give a field wins
+					out.Content = append(out.Content, b.Content[j], b.Content[j+1])
+				}
+			}
+		}
+	}
+	out.Content = append(out.Content, rest...)
+	return out
+}
+
+func isMergeKey(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!merge" }
+
+// resolve follows aliases to the node they name.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
 }
 
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
