@@ -24,7 +24,7 @@ var layers = map[string][]string{
 	"internal/surge":     nil,
 	"policy":             {"fanout"},
 	"source":             {"internal/template"},
-	"internal/report":    {"fanout", "policy"},
+	"internal/report":    {"fanout", "policy", "source"},
 	"internal/metrics":   {"internal/report", "policy"},
 	"internal/config":    {"fanout", "internal/template", "source"},
 	"internal/mock":      {"internal/config", "source"},

@@ -155,6 +155,9 @@ func main() {
 	if filter.MatchString("highway hedge") {
 		extra = append(extra, hedgeRows(highway, *duration)...)
 	}
+	if filter.MatchString("highway failover hedge") {
+		extra = append(extra, failoverHedgeRows(highway, *duration)...)
+	}
 	if filter.MatchString("highway shared") {
 		extra = append(extra, sharedRows(highway, *duration)...)
 	}

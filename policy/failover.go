@@ -23,6 +23,10 @@ type Failover[C, T any] struct {
 	// On says which failures move on to the next source; nil means every
 	// failure. A call whose context has ended never moves on.
 	On func(error) bool
+	// Hedge, if set, starts the next source beside the current one when
+	// the current is slow to begin its answer, rather than only after it
+	// fails. nil means one source at a time.
+	Hedge *FailoverHedge
 }
 
 // Alternate is one source a Failover may move on to.
@@ -33,6 +37,9 @@ type Alternate[C, T any] struct {
 
 // Fetch asks each source in turn, as Failover says.
 func (f *Failover[C, T]) Fetch(ctx context.Context, call C) (T, error) {
+	if f.Hedge != nil && len(f.Alternates) > 0 {
+		return f.race(ctx, call)
+	}
 	start := time.Now()
 	v, err := f.Next.Fetch(ctx, call)
 	if err == nil || len(f.Alternates) == 0 {

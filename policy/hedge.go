@@ -92,14 +92,21 @@ func (h *Hedge[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 const PercentileMargin = 0.10
 
 func (h *Hedge[C, T]) delay() (time.Duration, bool) {
-	if h.Percentile > 0 {
-		if h.Observed == nil {
+	return hedgeDelay(h.Delay, h.Percentile, h.Observed)
+}
+
+// hedgeDelay is how long a first attempt may run before a hedge is sent:
+// fixed, or the percentile p of observed plus the margin; false means
+// send none (no delay set, or too few observations yet).
+func hedgeDelay(fixed time.Duration, p float64, observed *Latencies) (time.Duration, bool) {
+	if p > 0 {
+		if observed == nil {
 			return 0, false
 		}
-		d, ok := h.Observed.Percentile(h.Percentile)
+		d, ok := observed.Percentile(p)
 		return d + time.Duration(float64(d)*PercentileMargin), ok
 	}
-	return h.Delay, h.Delay > 0
+	return fixed, fixed > 0
 }
 
 // attempt makes one call, recording its latency when it succeeds.

@@ -20,16 +20,21 @@ type Trace struct {
 	marks    atomic.Uint32
 	failover atomic.Pointer[failoverLog] // nil until a call fails over
 	// OnFailover, when set before the call, is told each time it moves
-	// on, from the source that failed to the one asked next: for a live
-	// stream. It runs on the call's goroutine and must return quickly.
+	// on, from the source that failed (or, with a hedge, is slow to
+	// begin) to the one asked next: for a live stream. It runs on the
+	// call's goroutine and must return quickly.
 	OnFailover func(from FailoverStep, to string)
 }
 
-// FailoverStep is one source a call moved on from, as Failover records it.
+// FailoverStep is one source a call moved on from, as Failover records it:
+// after Latency, it failed with Err. For OnFailover, a step may instead
+// be a hedge (Hedge true, Err nil): the source had not begun its answer
+// after Latency, and the next one starts beside it.
 type FailoverStep struct {
 	Name    string
 	Err     error
 	Latency time.Duration
+	Hedge   bool
 }
 
 // failoverLog is copied on write: Failover records from one goroutine,

@@ -71,9 +71,10 @@ type streamEvent struct {
 	Type    string   `json:"type"`
 	Message *message `json:"message"`
 	Delta   struct {
-		Type       string `json:"type"`
-		Text       string `json:"text"`
-		StopReason string `json:"stop_reason"`
+		Type        string `json:"type"`
+		Text        string `json:"text"`
+		PartialJSON string `json:"partial_json"`
+		StopReason  string `json:"stop_reason"`
 	} `json:"delta"`
 	Usage *struct {
 		OutputTokens int `json:"output_tokens"`
@@ -132,10 +133,10 @@ func (a *Anthropic) readStream(ctx context.Context, r io.Reader, watch *tokenWat
 			}
 		case "content_block_delta":
 			if e.Delta.Type == "input_json_delta" {
-				watch.tick() // a tool call arriving is content too
+				watch.tick(len(e.Delta.PartialJSON)) // a tool call arriving is content too
 			}
 			if e.Delta.Type == "text_delta" {
-				watch.tick()
+				watch.tick(len(e.Delta.Text))
 				text.WriteString(e.Delta.Text)
 				if sink != nil {
 					sink(a.Name, e.Delta.Text)

@@ -99,7 +99,7 @@ func (c *chatCall) do(ctx context.Context) (json.RawMessage, error) {
 	var watch *tokenWatch
 	if c.stream {
 		req.Header.Set("Accept", "text/event-stream")
-		watch = newTokenWatch(c.first, c.stall, cancel)
+		watch = newTokenWatch(c.first, c.stall, cancel, beginOf(ctx))
 		defer watch.stop()
 	}
 	resp, err := send(c.transport, req)
@@ -134,9 +134,9 @@ func (c *chatCall) do(ctx context.Context) (json.RawMessage, error) {
 	}
 	if err != nil {
 		if cause := ownCause(ctx); cause != nil {
-			return nil, cause // a token timeout says more than the read error it caused
+			err = cause // a token timeout says more than the read error it caused
 		}
-		return nil, err
+		return nil, &SpentError{Err: err, InputTokens: tokens(c.promptChars), OutputTokens: tokens(watch.streamed())}
 	}
 	if reply.Usage == nil {
 		reply.Usage = estimatedUsage(c.promptChars, len(reply.Reply))
@@ -145,16 +145,35 @@ func (c *chatCall) do(ctx context.Context) (json.RawMessage, error) {
 }
 
 // estimatedUsage stands in for the usage a provider did not report (a
-// stream that could not ask for it): about four characters a token, as
-// OpenAI's guidance has it for English, and marked estimated.
+// stream that could not ask for it), marked estimated.
 func estimatedUsage(promptChars, replyChars int) json.RawMessage {
 	b, _ := json.Marshal(struct {
 		In        int  `json:"input_tokens"`
 		Out       int  `json:"output_tokens"`
 		Estimated bool `json:"estimated"`
-	}{(promptChars + 3) / 4, (replyChars + 3) / 4, true})
+	}{tokens(promptChars), tokens(replyChars), true})
 	return b
 }
+
+// tokens estimates the tokens of chars characters: about four a token, as
+// OpenAI's guidance has it for English.
+func tokens(chars int) int { return (chars + 3) / 4 }
+
+// SpentError is an LLM call that failed after its provider accepted it
+// (answered 2xx): a stream cut, stalled or cancelled mid-way, an answer
+// that could not be read. The provider bills what it processed all the
+// same; InputTokens and OutputTokens estimate it, about four characters
+// a token: the prompt, and the content that streamed before the end.
+type SpentError struct {
+	Err                       error
+	InputTokens, OutputTokens int
+}
+
+// Error is the failure's own message.
+func (e *SpentError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the failure.
+func (e *SpentError) Unwrap() error { return e.Err }
 
 // StreamError is a streaming answer that went wrong mid-way: a stall, a
 // malformed chunk, or a stream that ended early.
@@ -224,15 +243,18 @@ func providerMessage(r io.Reader) string {
 }
 
 // tokenWatch cancels a streaming call that waits too long for its first
-// token, or for the next chunk after it.
+// token, or for the next chunk after it; it tells begin (Racing) of the
+// first, and counts the content that streamed.
 type tokenWatch struct {
 	first, stall time.Duration
 	cancel       context.CancelCauseFunc
 	timer        *time.Timer
+	begin        func() bool // nil unless the call races others
+	chars        int
 }
 
-func newTokenWatch(first, stall time.Duration, cancel context.CancelCauseFunc) *tokenWatch {
-	w := &tokenWatch{first: first, stall: stall, cancel: cancel}
+func newTokenWatch(first, stall time.Duration, cancel context.CancelCauseFunc, begin func() bool) *tokenWatch {
+	w := &tokenWatch{first: first, stall: stall, cancel: cancel, begin: begin}
 	if first > 0 {
 		w.timer = time.AfterFunc(first, func() {
 			cancel(&StreamError{Reason: fmt.Sprintf("no token within %v (first-token timeout)", first)})
@@ -241,13 +263,17 @@ func newTokenWatch(first, stall time.Duration, cancel context.CancelCauseFunc) *
 	return w
 }
 
-// tick notes a chunk that carries content (text or a tool call): the
-// first ends the first-token wait, and the next must come within the
-// stall bound.
-func (w *tokenWatch) tick() {
+// tick notes a chunk that carries n bytes of content (text or a tool
+// call): the first ends the first-token wait and begins the answer, and
+// the next must come within the stall bound.
+func (w *tokenWatch) tick(n int) {
 	if w == nil {
 		return
 	}
+	if w.chars == 0 && w.begin != nil {
+		w.begin()
+	}
+	w.chars += n
 	if w.timer != nil {
 		w.timer.Stop()
 	}
@@ -259,6 +285,15 @@ func (w *tokenWatch) tick() {
 	} else {
 		w.timer = nil
 	}
+}
+
+// streamed is how many bytes of content streamed; 0 for a call that did
+// not stream.
+func (w *tokenWatch) streamed() int {
+	if w == nil {
+		return 0
+	}
+	return w.chars
 }
 
 func (w *tokenWatch) stop() {

@@ -24,6 +24,29 @@ func deltas(ctx context.Context) DeltaFunc {
 	return f
 }
 
+type beginKey struct{}
+
+// Racing returns ctx for one of several calls racing to answer one lane
+// (a hedged failover's policy.FailoverHedge.Watch): a streaming LLM
+// source calls begin at its first token (text or a tool call), and hands
+// its tokens on to ctx's DeltaFunc only while begin reports that it holds
+// the lane, so that a loser's tokens are never mixed with the winner's.
+func Racing(ctx context.Context, begin func() bool) context.Context {
+	parent := deltas(ctx)
+	ctx = context.WithValue(ctx, beginKey{}, begin)
+	return WithDeltas(ctx, func(source, text string) {
+		if begin() && parent != nil {
+			parent(source, text)
+		}
+	})
+}
+
+// beginOf returns the begin of a racing call's ctx, or nil.
+func beginOf(ctx context.Context) func() bool {
+	f, _ := ctx.Value(beginKey{}).(func() bool)
+	return f
+}
+
 // RelayDeltas is a policy.Relay for streaming sources: a coalesced chat
 // call streams its tokens to every caller waiting for it, each through
 // its own DeltaFunc, not the first caller's. A caller that joins late is

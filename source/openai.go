@@ -121,26 +121,26 @@ func (o *OpenAI) readStream(ctx context.Context, r io.Reader, watch *tokenWatch)
 		if u := nonNull(c.Usage); u != nil {
 			reply.Usage = u
 		}
-		content := false
+		content := 0 // bytes of text or tool call
 		for _, ch := range c.Choices {
 			if ch.Delta != nil && ch.Delta.Content != "" {
-				content = true
+				content += len(ch.Delta.Content)
 				text.WriteString(ch.Delta.Content)
 				if sink != nil {
 					sink(o.Name, ch.Delta.Content)
 				}
 			}
 			if ch.Delta != nil && len(ch.Delta.ToolCalls) > 0 {
-				content = true
+				content += len(ch.Delta.ToolCalls)
 			}
 			if ch.FinishReason != nil {
 				reply.FinishReason = *ch.FinishReason
 			}
 		}
-		if content {
+		if content > 0 {
 			// Only content is a token: a role-only or empty chunk, which
 			// many servers send at once, says nothing of the answer.
-			watch.tick()
+			watch.tick(content)
 		}
 	}
 	if err := sc.Err(); err != nil {

@@ -179,3 +179,44 @@ func TestAStreamWithoutUsageIsEstimated(t *testing.T) {
 		t.Errorf("usage %+v in %s, want 3 in and 5 out, estimated", got.Usage, v)
 	}
 }
+
+// A call racing others (a hedged failover) begins at its first content,
+// not at an empty role chunk, and hands its tokens on only while it holds
+// the lane; a stream that ends early after the provider accepted the call
+// says what it is estimated to have spent.
+func TestARacingStreamBeginsAtItsFirstTokenAndCountsWhatItSpent(t *testing.T) {
+	base := fakeOpenAI(t, func(w http.ResponseWriter, _ map[string]any) {
+		chunk(w, `{"choices":[{"delta":{"role":"assistant","content":""}}]}`)
+		time.Sleep(50 * time.Millisecond)
+		chunk(w, `{"choices":[{"delta":{"content":"Hello from"}}]}`)
+		chunk(w, `{"choices":[{"delta":{"content":" AI City"}}]}`) // 18 characters, then the stream ends
+	})
+	for _, holds := range []bool{true, false} {
+		var mu sync.Mutex
+		var got []string
+		begun := 0
+		ctx := source.WithDeltas(t.Context(), func(name, text string) {
+			mu.Lock()
+			got = append(got, text)
+			mu.Unlock()
+		})
+		ctx = source.Racing(ctx, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(got) == 0 {
+				begun++ // asked before the first token was handed on
+			}
+			return holds
+		})
+		o := &source.OpenAI{LLM: source.LLM{Name: "chat", BaseURL: base, Model: "m", APIKey: key, User: "Say hello.", Stream: true}}
+		_, err := o.Fetch(ctx, nil)
+		var spent *source.SpentError
+		var se *source.StreamError
+		if !errors.As(err, &spent) || !errors.As(err, &se) || spent.InputTokens != 3 || spent.OutputTokens != 5 {
+			t.Errorf("holds %v: %v (%+v), want a stream error having spent 3 in and 5 out", holds, err, spent)
+		}
+		if want := map[bool]int{true: 2, false: 0}[holds]; len(got) != want || begun == 0 {
+			t.Errorf("holds %v: deltas %q, begin asked %d times before one", holds, got, begun)
+		}
+	}
+}

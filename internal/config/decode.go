@@ -86,6 +86,7 @@ var (
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 	rawJSON         = reflect.TypeFor[json.RawMessage]()
 	sourceType      = reflect.TypeFor[Source]()
+	hedgeType       = reflect.TypeFor[Hedge]()
 )
 
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
@@ -99,6 +100,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	switch {
 	case v.Type() == sourceType:
 		d.decodeSource(n, v.Addr().Interface().(*Source), path)
+		return
+	case v.Type() == hedgeType && n.Kind == yaml.ScalarNode && !isNull(n): // the delay alone
+		d.decode(n, v.FieldByName("Delay"), path+".delay")
 		return
 	case v.Type() == rawJSON:
 		var b bytes.Buffer

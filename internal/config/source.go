@@ -58,6 +58,14 @@ type Source struct {
 	// other client errors, caused by the request: off unless listed).
 	// Default: all but 4xx.
 	FailoverOn []string `yaml:"failover_on"`
+	// FailoverHedge starts the next source in the failover list beside
+	// this one when this one has not begun its answer (an LLM's first
+	// token; any other kind's answer) after a delay: 800ms, or a
+	// percentile of the times it took to begin, p95. The first to begin
+	// answers and the other is cancelled. Written as the delay alone, or
+	// as {delay, max_extra}; max_extra caps the extra calls at a fraction
+	// of calls, 5% by default. Default: off.
+	FailoverHedge *Hedge `yaml:"failover_hedge"`
 	// Fallback stands in for a failed need, by need name: the source runs
 	// with this value as that need's answer.
 	Fallback map[string]json.RawMessage `yaml:"fallback"`
@@ -107,8 +115,10 @@ func (s *Source) applyDefaults() {
 	if s.Retry != nil && s.Retry.MaxBackoff == 0 {
 		s.Retry.MaxBackoff = DefaultRetry.MaxBackoff
 	}
-	if s.Hedge != nil && s.Hedge.MaxExtra == 0 {
-		s.Hedge.MaxExtra = DefaultMaxExtra
+	for _, h := range []*Hedge{s.Hedge, s.FailoverHedge} {
+		if h != nil && h.MaxExtra == 0 {
+			h.MaxExtra = DefaultMaxExtra
+		}
 	}
 	if s.Breaker != nil && s.Breaker.Cooldown == 0 {
 		s.Breaker.Cooldown = DefaultBreaker.Cooldown

@@ -74,7 +74,8 @@ type Retry struct {
 	MaxBackoff Duration `yaml:"max_backoff"`
 }
 
-// Hedge configures hedged requests.
+// Hedge configures hedged requests. A scalar stands for its Delay alone
+// (hedge: 60ms).
 type Hedge struct {
 	// Delay is when the hedge is sent.
 	Delay HedgeDelay `yaml:"delay"`

@@ -382,6 +382,14 @@ func (d *decoder) validatePolicies(p string, s *Source) {
 			d.failAt(p+".retry", "backoffs must not be negative")
 		}
 	}
+	if h := s.FailoverHedge; h != nil {
+		if h.Delay == (HedgeDelay{}) {
+			d.failAt(p+".failover_hedge.delay", "missing: a duration (800ms) or a percentile of the times to first token (p95)")
+		}
+		if len(s.Failover) == 0 {
+			d.failAt(p+".failover_hedge", "failover_hedge without a failover list: it starts the next source in that list")
+		}
+	}
 	if h := s.Hedge; h != nil {
 		if h.Delay == (HedgeDelay{}) {
 			d.failAt(p+".hedge.delay", "missing: a duration (60ms) or a percentile of observed latency (p95)")

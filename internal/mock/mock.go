@@ -49,6 +49,8 @@ type endpoint struct {
 type Server struct {
 	endpoints map[string]*endpoint
 	paths     map[string]string
+	// The fake LLM endpoints' calls, for a benchmark to count.
+	openaiCalls, anthropicCalls atomic.Int64
 }
 
 // New serves cfg's mock sources; sources of other kinds are left out.
@@ -117,16 +119,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/" {
 		// The index says where each source is and how many calls it has
 		// had, so a benchmark can count upstream calls.
-		b, _ := json.Marshal(map[string]any{"sources": s.paths, "calls": s.Calls(), "query": queryParams, "openai": OpenAIPath, "anthropic": AnthropicPath})
+		b, _ := json.Marshal(map[string]any{"sources": s.paths, "calls": s.Calls(), "query": queryParams, "openai": OpenAIPath, "anthropic": AnthropicPath,
+			"llm_calls": map[string]int64{"openai": s.openaiCalls.Load(), "anthropic": s.anthropicCalls.Load()}})
 		w.Header()["Content-Type"] = jsonType
 		w.Write(b)
 		return
 	}
 	switch r.URL.Path {
 	case OpenAIPath:
+		s.openaiCalls.Add(1)
 		serveOpenAI(w, r)
 		return
 	case AnthropicPath:
+		s.anthropicCalls.Add(1)
 		serveAnthropic(w, r)
 		return
 	}

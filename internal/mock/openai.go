@@ -3,6 +3,7 @@ package mock
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,13 +16,17 @@ import (
 const OpenAIPath = "/openai/v1/chat/completions"
 
 // fakeChat is what the fake LLM endpoints do with one request, from the
-// query string: token_delay and first_token pace the stream;
-// failure_status (with retry_after) fails it the way providers do; fault=
+// query string: token_delay and first_token pace the stream, and
+// tail_rate of requests wait tail_first_token instead (a provider's heavy
+// time-to-first-token tail); failure_status (with retry_after) fails it
+// the way providers do; fault=
 // stall stops mid-stream, fault=garbage sends a malformed chunk,
 // fault=cut closes the connection mid-stream, as a provider that falls
 // over does.
 type fakeChat struct {
 	tokenDelay, firstToken, retryAfter time.Duration
+	tailRate                           float64
+	tailFirstToken                     time.Duration
 	failureStatus                      int
 	fault                              string
 }
@@ -42,6 +47,10 @@ func parseFakeChat(raw string) (fakeChat, error) {
 			f.firstToken, err = duration(v)
 		case "retry_after":
 			f.retryAfter, err = duration(v)
+		case "tail_rate":
+			f.tailRate, err = ratio(v)
+		case "tail_first_token":
+			f.tailFirstToken, err = duration(v)
 		case "failure_status":
 			f.failureStatus, err = strconv.Atoi(v)
 			if err == nil && (f.failureStatus < 400 || f.failureStatus > 599) {
@@ -53,7 +62,7 @@ func parseFakeChat(raw string) (fakeChat, error) {
 			}
 			f.fault = v
 		default:
-			return f, fmt.Errorf("unknown query parameter %q; known: token_delay, first_token, failure_status, retry_after, fault", k)
+			return f, fmt.Errorf("unknown query parameter %q; known: token_delay, first_token, tail_rate, tail_first_token, failure_status, retry_after, fault", k)
 		}
 		if err != nil {
 			return f, fmt.Errorf("%s=%q: %v", k, v, err)
@@ -61,6 +70,9 @@ func parseFakeChat(raw string) (fakeChat, error) {
 	}
 	if f.firstToken < 0 {
 		f.firstToken = f.tokenDelay
+	}
+	if f.tailRate > 0 && rand.Float64() < f.tailRate {
+		f.firstToken = f.tailFirstToken
 	}
 	return f, nil
 }

@@ -55,18 +55,25 @@ type SourceEntry struct {
 	ServedBy  string     `json:"served_by,omitempty"`
 	Failovers []Failover `json:"failovers,omitempty"`
 	// Usage is an LLM lane's tokens, the same for every provider; CostUSD
-	// what they cost this request, for a source with a price.
+	// what they cost this request, for a source with a price. Both count
+	// every source the lane asked: the one that answered, and those it
+	// moved on from that had spent (each failover says its share).
 	Usage   *Usage          `json:"usage,omitempty"`
 	CostUSD *float64        `json:"cost_usd,omitempty"`
 	Data    json.RawMessage `json:"data,omitempty"`
 }
 
-// Failover is one source a lane moved on from.
+// Failover is one source a lane moved on from: it failed, or lost a
+// failover hedge (reason hedge_lost). Usage and CostUSD are what it is
+// estimated to have spent, when its provider had accepted the call; the
+// lane's own usage and cost include them.
 type Failover struct {
-	Name      string  `json:"name"`
-	Reason    string  `json:"reason"`
-	Error     string  `json:"error"`
-	LatencyMS float64 `json:"latency_ms"`
+	Name      string   `json:"name"`
+	Reason    string   `json:"reason"`
+	Error     string   `json:"error"`
+	LatencyMS float64  `json:"latency_ms"`
+	Usage     *Usage   `json:"usage,omitempty"`
+	CostUSD   *float64 `json:"cost_usd,omitempty"`
 }
 
 // Sources are a Document's sources in the order the route lists them, which

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"math"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/policy"
+	"github.com/citypopy/highway/source"
 )
 
 // Modes of a gather, as the report names them.
@@ -43,42 +45,85 @@ func (rt *Route) price(i int) *Price {
 	return nil
 }
 
-// spend is what one LLM lane used and cost in one request: its usage, and
-// its cost when it has a price and made its own upstream call (an answer
-// served from a cache or shared with another caller cost this request
-// nothing).
+// spend is what one LLM lane used and cost in one request, every source
+// it asked together.
 type spend struct {
 	usage  Usage
 	cost   float64
-	ok     bool // the answer said its usage
+	ok     bool // some answer or failure said what it used
 	priced bool
 }
 
-// Spend is what the result of an LLM lane of rt used and cost this
-// request, as its report entry says: its usage (ok false when it is not
-// an LLM lane, failed, or its answer gave none) and its cost (0 without a
-// price, or when the answer came from a cache or another caller's call).
-func (rt *Route) Spend(r *fanout.Result[json.RawMessage], tr *policy.Trace) (u Usage, costUSD float64, ok bool) {
-	s := rt.spend(r, tr)
-	return s.usage, s.cost, s.ok
+func (s *spend) add(p Part) {
+	s.ok, s.priced = true, s.priced || p.Priced
+	s.usage.InputTokens += p.Usage.InputTokens
+	s.usage.OutputTokens += p.Usage.OutputTokens
+	s.usage.Estimated = s.usage.Estimated || p.Usage.Estimated
+	s.cost += p.CostUSD
+}
+
+// Part is what one source a lane asked used and cost: the one that
+// answered, or one it moved on from (a stream cut mid-way, a failover
+// hedge's loser) that its provider bills all the same.
+type Part struct {
+	Source  string
+	Usage   Usage
+	CostUSD float64 // 0 without a price, or for an answer from a cache or another caller's call
+	Priced  bool
+}
+
+// Parts are what the result of lane r of rt used and cost this request,
+// source by source, as its report entry says: nothing for a lane that is
+// not an LLM's, or whose answers and failures said nothing of usage.
+func (rt *Route) Parts(r *fanout.Result[json.RawMessage], tr *policy.Trace) []Part {
+	if !rt.llm(r.Index) {
+		return nil
+	}
+	var parts []Part
+	steps, by := tr.Failovers()
+	for _, st := range steps {
+		if u, ok := spentBy(st.Err); ok {
+			parts = append(parts, rt.part(r, st.Name, u, true))
+		}
+	}
+	if r.Err == nil {
+		if u, ok := UsageOf(r.Value); ok {
+			m := tr.Marks()
+			parts = append(parts, rt.part(r, cmp.Or(by, r.Name), u, !m.Has(policy.CacheHit) && !m.Has(policy.Coalesced)))
+		}
+	}
+	return parts
+}
+
+// part is what source name used in lane r, at its price (the lane's own,
+// or a failover's), billed unless the answer cost this request nothing.
+func (rt *Route) part(r *fanout.Result[json.RawMessage], name string, u Usage, billed bool) Part {
+	p := Part{Source: name, Usage: u}
+	price := rt.Failovers[name]
+	if name == r.Name {
+		price = rt.price(r.Index)
+	}
+	if price != nil {
+		p.Priced = true
+		if billed {
+			p.CostUSD = price.Cost(u)
+		}
+	}
+	return p
+}
+
+// spentBy is what a failure is estimated to have spent, when its provider
+// had accepted the call.
+func spentBy(err error) (Usage, bool) {
+	if s, ok := errors.AsType[*source.SpentError](err); ok {
+		return Usage{InputTokens: s.InputTokens, OutputTokens: s.OutputTokens, Estimated: true}, true
+	}
+	return Usage{}, false
 }
 
 func (rt *Route) spend(r *fanout.Result[json.RawMessage], tr *policy.Trace) (s spend) {
-	if r.Err != nil || !rt.llm(r.Index) {
-		return s
-	}
-	if s.usage, s.ok = UsageOf(r.Value); !s.ok {
-		return s
-	}
-	p := rt.price(r.Index)
-	if _, by := tr.Failovers(); by != "" {
-		p = rt.Failovers[by]
-	}
-	if p != nil {
-		s.priced = true
-		if m := tr.Marks(); !m.Has(policy.CacheHit) && !m.Has(policy.Coalesced) {
-			s.cost = p.Cost(s.usage)
-		}
+	for _, p := range rt.Parts(r, tr) {
+		s.add(p)
 	}
 	return s
 }
@@ -140,11 +185,7 @@ func Append(b []byte, rt *Route, mode string, rep *fanout.Report[json.RawMessage
 		sp := rt.spend(&rep.Results[i], tr)
 		b = appendResult(b, rt, &rep.Results[i], tr, sp)
 		if sp.ok {
-			total.ok, total.priced = true, total.priced || sp.priced
-			total.usage.InputTokens += sp.usage.InputTokens
-			total.usage.OutputTokens += sp.usage.OutputTokens
-			total.usage.Estimated = total.usage.Estimated || sp.usage.Estimated
-			total.cost += sp.cost
+			total.add(Part{Usage: sp.usage, CostUSD: sp.cost, Priced: sp.priced})
 		}
 	}
 	b = append(b, '}')
@@ -240,7 +281,7 @@ func appendFields(b []byte, rt *Route, r *fanout.Result[json.RawMessage], tr *po
 		}
 	}
 	if steps, by := tr.Failovers(); len(steps) > 0 {
-		b = appendFailovers(b, steps, by)
+		b = appendFailovers(b, rt, r, steps, by)
 	}
 	if sp.ok {
 		b = appendUsage(b, sp.usage, sp.cost, sp.priced)
@@ -256,9 +297,10 @@ func appendFields(b []byte, rt *Route, r *fanout.Result[json.RawMessage], tr *po
 	return append(b, '}')
 }
 
-// appendFailovers writes who answered a lane that failed over, and each
-// source it moved on from, with why and how long it took.
-func appendFailovers(b []byte, steps []policy.FailoverStep, servedBy string) []byte {
+// appendFailovers writes who answered lane r that failed over, and each
+// source it moved on from, with why, how long it took and, for one its
+// provider bills all the same, what it spent.
+func appendFailovers(b []byte, rt *Route, r *fanout.Result[json.RawMessage], steps []policy.FailoverStep, servedBy string) []byte {
 	if servedBy != "" {
 		b = append(b, `,"served_by":`...)
 		b = appendString(b, servedBy)
@@ -276,6 +318,10 @@ func appendFailovers(b []byte, steps []policy.FailoverStep, servedBy string) []b
 		b = appendString(b, st.Err.Error())
 		b = append(b, `,"latency_ms":`...)
 		b = appendMS(b, st.Latency)
+		if u, ok := spentBy(st.Err); ok && rt.llm(r.Index) {
+			p := rt.part(r, st.Name, u, true)
+			b = appendUsage(b, p.Usage, p.CostUSD, p.Priced)
+		}
 		b = append(b, '}')
 	}
 	return append(b, ']')

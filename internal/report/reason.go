@@ -18,6 +18,7 @@ const (
 	ReasonBreaker    = "breaker_open" // the source's circuit breaker refused the call
 	ReasonFailed     = "failed"       // the source answered an error
 	ReasonNeed       = "need_failed"  // a need failed, so the source was not called
+	ReasonHedgeLost  = "hedge_lost"   // a failover hedge's other source began its answer first
 )
 
 // Reason classifies a source's error; "" for nil.
@@ -39,6 +40,8 @@ func Reason(err error) string {
 		return ReasonPanic
 	case is[*policy.BreakerOpenError](err):
 		return ReasonBreaker
+	case is[*policy.HedgeLostError](err):
+		return ReasonHedgeLost
 	case errors.Is(err, context.Canceled):
 		return ReasonCanceled
 	case errors.Is(err, context.DeadlineExceeded):

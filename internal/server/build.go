@@ -24,6 +24,7 @@ type upstream struct {
 	kind      string
 	config    config.Source // as built, to tell on a reload whether it changed
 	traced    bool
+	counted   bool          // its attempts are counted (it is in a failover chain)
 	fetch     source.Source // the whole stack
 	planned   *plannedMock  // set when the stack is a bare mock
 	latencies *policy.Latencies
@@ -32,6 +33,10 @@ type upstream struct {
 	shared    *shared.Store                                // the Redis its cache shares, if any
 	health    *health                                      // what routes saw of it, for the health page
 	model     string                                       // an LLM source's configured model, for metrics
+	// With failover_hedge: how long the source took to begin its answers
+	// (an LLM's first token), and the budget of its hedges.
+	begins         *policy.Latencies
+	failoverHedges *policy.Budget
 }
 
 // close frees what the upstream holds that outlives its requests: its
@@ -52,16 +57,24 @@ func buildSources(cfg *config.Config, tr *tracing, store *shared.Store, prev map
 	if tr != nil {
 		transport = tr.transport
 	}
+	chained := map[string]bool{} // sources in a failover list, or with one
+	for name, sc := range cfg.Sources {
+		chained[name] = chained[name] || len(sc.Failover) > 0
+		for _, alt := range sc.Failover {
+			chained[alt] = true
+		}
+	}
 	out := make(map[string]*upstream, len(cfg.Sources))
 	for name, sc := range cfg.Sources {
-		if u := prev[name]; u != nil && u.traced == (tr != nil) && u.shared == store && reflect.DeepEqual(u.config, *sc) {
+		counted := sc.Kind != config.KindMock && chained[name] // a lane's attempts are its sources' calls
+		if u := prev[name]; u != nil && u.traced == (tr != nil) && u.shared == store && u.counted == counted && reflect.DeepEqual(u.config, *sc) {
 			out[name] = u
 			continue
 		}
 		if sc.Spec == nil {
 			return nil, fmt.Errorf("build source %s: unknown kind %q", name, sc.Kind)
 		}
-		out[name] = stack(name, sc, sc.Spec.Build(name, transport), tr, store)
+		out[name] = stack(name, sc, sc.Spec.Build(name, transport), tr, store, counted)
 	}
 	return out, nil
 }
@@ -69,15 +82,20 @@ func buildSources(cfg *config.Config, tr *tracing, store *shared.Store, prev map
 // stack wraps base in the source's policies, outermost first:
 // cache → coalesce → retry → hedge → breaker → limit → count → base,
 // as package policy explains. Policies not configured are left out, so a
-// plain source costs nothing extra. With tr, a span is made around the
-// whole stack and around each attempt. With store, the cache's second
-// tier is in Redis, shared with every replica.
-func stack(name string, sc *config.Source, base source.Source, tr *tracing, store *shared.Store) *upstream {
+// plain source costs nothing extra; attempts are counted with retries,
+// hedges, or when counted says so (a source in a failover chain). With
+// tr, a span is made around the whole stack and around each attempt.
+// With store, the cache's second tier is in Redis, shared with every
+// replica.
+func stack(name string, sc *config.Source, base source.Source, tr *tracing, store *shared.Store, counted bool) *upstream {
 	type stacked = policy.Source[*source.Call, json.RawMessage]
 	u := &upstream{name: name, kind: sc.Kind, config: *sc, traced: tr != nil, latencies: &policy.Latencies{}, health: &health{},
-		shared: store}
+		shared: store, counted: counted}
 	if llm, ok := sc.Spec.(*config.LLM); ok {
 		u.model = llm.Model
+	}
+	if h := sc.FailoverHedge; h != nil {
+		u.begins, u.failoverHedges = &policy.Latencies{}, &policy.Budget{Ratio: float64(h.MaxExtra)}
 	}
 	var s stacked = base
 	switch {
@@ -87,7 +105,7 @@ func stack(name string, sc *config.Source, base source.Source, tr *tracing, stor
 			kind = trace.SpanKindInternal
 		}
 		s = &tracedAttempt{name: name, next: s, tracer: tr.tracer, kind: kind}
-	case sc.Retry != nil || sc.Hedge != nil:
+	case sc.Retry != nil || sc.Hedge != nil || counted:
 		s = &policy.Count[*source.Call, json.RawMessage]{Next: s}
 	}
 	if sc.Concurrency > 0 {

@@ -128,6 +128,11 @@ type sourceHealth struct {
 	InputTokens  *int64   `json:"input_tokens,omitempty"`
 	OutputTokens *int64   `json:"output_tokens,omitempty"`
 	CostUSD      *float64 `json:"cost_usd,omitempty"`
+	// For a source with failover_hedge: the 95th percentile of the times
+	// it took to begin its answers (an LLM's first token), and how many
+	// it has; the percentile is left out until MinSamples.
+	FirstTokenP95MS  *float64 `json:"first_token_p95_ms,omitempty"`
+	FirstTokenSample *int     `json:"first_token_samples,omitempty"`
 }
 
 func (d *dashboard) sources() any {
@@ -152,6 +157,14 @@ func (d *dashboard) sources() any {
 		}
 		if u.breaker != nil {
 			h.Breaker = u.breaker.State()
+		}
+		if u.begins != nil {
+			n := u.begins.Len()
+			h.FirstTokenSample = &n
+			if v, ok := u.begins.Percentile(95); ok {
+				m := ms(v)
+				h.FirstTokenP95MS = &m
+			}
 		}
 		out = append(out, h)
 	}

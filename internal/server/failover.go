@@ -25,6 +25,10 @@ func failoverOf(name string, sc *config.Source, up *upstream, sources map[string
 	for _, alt := range sc.Failover {
 		f.Alternates = append(f.Alternates, policy.Alternate[*source.Call, json.RawMessage]{Name: alt, Source: sources[alt].fetch})
 	}
+	if h := sc.FailoverHedge; h != nil {
+		f.Hedge = &policy.FailoverHedge{Delay: h.Delay.Fixed, Percentile: h.Delay.Percentile,
+			Observed: up.begins, Budget: up.failoverHedges, Watch: source.Racing}
+	}
 	return f
 }
 

@@ -102,6 +102,14 @@ func TestTheFailoverExampleRuns(t *testing.T) {
 	if !strings.Contains(string(chat.Data), "Say hello to Paris.") || d.CostUSD == nil || *d.CostUSD != *chat.CostUSD {
 		t.Errorf("data %s, report cost %v", chat.Data, d.CostUSD)
 	}
+	// OpenAI slow to its first token: Claude is started beside it at
+	// 800ms, begins first and answers; the slow one's prompt is counted.
+	code, d, _ = get(t, s, "GET", "/hedged")
+	slow := d.Sources.Get("slow")
+	if code != 200 || slow.ServedBy != "claude" || !slow.HedgeWon || len(slow.Failovers) != 1 || slow.Failovers[0].Reason != "hedge_lost" ||
+		slow.Failovers[0].CostUSD == nil || slow.LatencyMS < 800 || slow.LatencyMS > 3000 {
+		t.Errorf("hedged: %d %+v", code, slow)
+	}
 }
 
 // A client's token budget: spent by each answer's tokens, then 429 with
@@ -194,7 +202,13 @@ routes: [{path: /chat, sources: [chat]}]
 	d, _ := report.Decode(events[len(events)-1].Data)
 	chat := d.Sources.Get("chat")
 	if chat.ServedBy != "claude" || len(chat.Failovers) != 1 || !strings.Contains(chat.Failovers[0].Error, "read upstream stream") {
-		t.Errorf("chat: %+v", chat)
+		t.Fatalf("chat: %+v", chat)
+	}
+	// The cut stream was billed for its prompt and the tokens it sent: the
+	// lane counts them beside Claude's.
+	if cut := chat.Failovers[0].Usage; cut == nil || cut.InputTokens == 0 || cut.OutputTokens == 0 || !cut.Estimated ||
+		chat.Usage == nil || chat.Usage.OutputTokens <= cut.OutputTokens {
+		t.Errorf("the cut stream's usage %+v, the lane's %+v", cut, chat.Usage)
 	}
 }
 

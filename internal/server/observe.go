@@ -103,14 +103,14 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, client string
 			out := outcome(reason, marks)
 			rt.sources[i].Observe(out, res.Latency(), report.Attempts(res, tr), marks)
 			rt.ups[i].health.record(res, reason)
-			if u, spent, ok := rt.shape.Spend(res, tr); ok {
-				served := rt.ups[i] // or the failover that answered
-				if _, by := tr.Failovers(); by != "" && s.upstreams[by] != nil {
-					served = s.upstreams[by]
+			for _, part := range rt.shape.Parts(res, tr) { // the lane's, or a failover's that spent
+				by := s.upstreams[part.Source]
+				if by == nil {
+					by = rt.ups[i]
 				}
-				s.metrics.LLMSpend(rt.path, res.Name, served.model, client, u, spent)
-				served.health.spent(u, spent)
-				tokens, cost = tokens+u.InputTokens+u.OutputTokens, cost+spent
+				s.metrics.LLMSpend(rt.path, res.Name, by.model, client, part.Usage, part.CostUSD)
+				by.health.spent(part.Usage, part.CostUSD)
+				tokens, cost = tokens+part.Usage.InputTokens+part.Usage.OutputTokens, cost+part.CostUSD
 			}
 			if logging {
 				srcs = append(srcs, slog.String(res.Name, out+" "+strconv.FormatFloat(float64(res.Latency().Microseconds())/1000, 'f', 1, 64)+"ms"))

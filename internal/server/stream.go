@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -17,7 +18,7 @@ import (
 const (
 	EventStart    = "start"    // a source starting: its lane was free and its needs had answered
 	EventDelta    = "delta"    // a piece of a streaming source's answer, as it arrives
-	EventFailover = "failover" // a lane moving on from a failed source to the next in its failover list
+	EventFailover = "failover" // a lane moving on from a failed source to the next in its failover list, or starting it beside a slow one (a hedge)
 	EventSource   = "source"   // one source's result, the moment it lands
 	EventReport   = "report"   // the whole report, as the JSON answer has it
 )
@@ -66,14 +67,7 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *
 			case <-ctx.Done():
 				return
 			}
-			b, _ := json.Marshal(struct {
-				Name   string `json:"name"`
-				From   string `json:"from"`
-				To     string `json:"to"`
-				Reason string `json:"reason"`
-				Error  string `json:"error"`
-			}{lane, from.Name, to, report.Reason(from.Err), from.Err.Error()})
-			sw.Event(int(ids.Add(1)), EventFailover, b)
+			sw.Event(int(ids.Add(1)), EventFailover, failoverEvent(lane, from, to))
 		}
 	}
 	run := fanout.Start(ctx, p.tasks, req.options)
@@ -101,6 +95,27 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *
 	*bp = b
 	buffers.Put(bp)
 	return rep
+}
+
+// failoverEvent is the data of a failover event: lane moving on from
+// from.Name to to, after a failure, or starting to beside it (a hedge).
+func failoverEvent(lane string, from policy.FailoverStep, to string) []byte {
+	e := struct {
+		Name      string  `json:"name"`
+		From      string  `json:"from"`
+		To        string  `json:"to"`
+		Reason    string  `json:"reason"`
+		Error     string  `json:"error"`
+		LatencyMS float64 `json:"latency_ms"`
+		Hedge     bool    `json:"hedge,omitempty"`
+	}{Name: lane, From: from.Name, To: to, LatencyMS: float64(from.Latency.Microseconds()) / 1000, Hedge: from.Hedge}
+	if from.Hedge {
+		e.Reason, e.Error = "hedge", fmt.Sprintf("no first token after %v: %s starts beside it, and the first to begin answers", from.Latency.Round(time.Millisecond), to)
+	} else {
+		e.Reason, e.Error = report.Reason(from.Err), from.Err.Error()
+	}
+	b, _ := json.Marshal(e)
+	return b
 }
 
 // heartbeat writes a comment every interval until stopped, so that proxies

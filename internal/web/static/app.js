@@ -305,9 +305,12 @@ async function drive(route, choice, q) {
       if (type === "failover" && lane) {
         // The next provider's tokens start afresh: nothing of the failed
         // one's stream is mixed in.
-        lane.info.textContent = `${d.from} failed (${d.reason.replaceAll("_", " ")}): asking ${d.to}`;
+        lane.info.textContent = d.hedge
+          ? `${d.from} has no first token after ${ms(d.latency_ms)}: ${d.to} races it`
+          : `${d.from} failed (${d.reason.replaceAll("_", " ")}): asking ${d.to}`;
         lane.row.dataset.failovers = (+(lane.row.dataset.failovers || 0) + 1);
-        $("chat").textContent = "";
+        if (d.hedge) lane.row.dataset.hedged = d.to;
+        else $("chat").textContent = "";
       }
       if (type === "source" && lane) {
         landed[d.name] = d;
