@@ -25,7 +25,7 @@ func surgeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&opt.Timeout, "timeout", 30*time.Second, "bound on each request")
 	fs.BoolVar(&opt.AllowRemote, "allow-remote", false, "allow a target that is not this machine")
 	fs.DurationVar(&opt.Warmup, "warmup", 0, "leave out of the summary the answers of the first this long (the connection storm)")
-	fs.BoolVar(&opt.IgnoreRetryAfter, "ignore-retry-after", false, "retry a shed (503) request at once instead of waiting its Retry-After, as a hostile client would")
+	fs.BoolVar(&opt.IgnoreRetryAfter, "ignore-retry-after", false, "retry a shed (503) or limited (429) request at once instead of waiting its Retry-After, as a hostile client would")
 	compare := fs.Bool("compare-modes", false, "run once with mode=sequential and once concurrent, and compare")
 	quiet := fs.Bool("quiet", false, "no live progress line")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -39,16 +39,21 @@ func surgeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "highway surge: %v\n", err)
 		return ExitUsage
 	}
+	if !named(fs, "url") {
+		fmt.Fprintf(stderr, "highway surge: no -url given: surging %s\n", opt.URL)
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if !*compare {
 		fmt.Fprintf(stdout, "highway surge: %d users for %v against %s (%s)\n", opt.Users, opt.Duration, opt.URL, retryPolicy(opt))
 		s, err := surge.Run(ctx, opt)
+		if s != nil {
+			printSummaries(stdout, []string{""}, []*surge.Summary{s})
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "highway surge: %v\n", err)
 			return ExitFailure
 		}
-		printSummaries(stdout, []string{""}, []*surge.Summary{s})
 		return ExitOK
 	}
 	var sums []*surge.Summary
@@ -59,6 +64,9 @@ func surgeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "highway surge: %d users for %v against %s\n", o.Users, o.Duration, o.URL)
 		s, err := surge.Run(ctx, o)
 		if err != nil {
+			if s != nil {
+				printSummaries(stdout, []string{mode}, []*surge.Summary{s})
+			}
 			fmt.Fprintf(stderr, "highway surge: %v\n", err)
 			return ExitFailure
 		}
@@ -74,9 +82,9 @@ func surgeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 func retryPolicy(o surge.Options) string {
 	if o.IgnoreRetryAfter {
-		return "a shed user retries at once"
+		return "a shed or limited user retries at once"
 	}
-	return "a shed user waits its Retry-After"
+	return "a shed or limited user waits its Retry-After"
 }
 
 func withMode(raw, mode string) string {
@@ -113,6 +121,7 @@ func printSummaries(w io.Writer, titles []string, sums []*surge.Summary) {
 	})
 	row("statuses", func(s *surge.Summary) string { return statuses(s.Statuses) })
 	row("shed (503)", func(s *surge.Summary) string { return strconv.Itoa(s.Shed) })
+	row("limited (429)", func(s *surge.Summary) string { return strconv.Itoa(s.Limited) })
 	row("socket errors", func(s *surge.Summary) string {
 		if len(s.Errors) == 0 {
 			return "0"

@@ -43,8 +43,9 @@ type Options struct {
 	Header http.Header
 	// AllowRemote permits a target that is not on this machine.
 	AllowRemote bool
-	// IgnoreRetryAfter makes users retry a 503 at once, as a hostile or
-	// naive client would, instead of waiting the Retry-After it carries.
+	// IgnoreRetryAfter makes users retry a 503 or 429 at once, as a
+	// hostile or naive client would, instead of waiting the Retry-After
+	// it carries.
 	IgnoreRetryAfter bool
 	// Warmup is how long after the start answers are not recorded: the
 	// connection storm of thousands of users dialling at once is not the
@@ -70,6 +71,7 @@ type Summary struct {
 	All, Admitted Percentiles
 	Statuses      map[int]int
 	Shed          int            // 503 answers
+	Limited       int            // 429 answers
 	Errors        map[string]int // transport errors, by kind
 	// PeakInFlight and MeanInFlight are sampled each Tick: a closed loop
 	// should hold them at Users.
@@ -192,13 +194,19 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 	defer transport.CloseIdleConnections()
 	client := &http.Client{Transport: transport, Timeout: opt.Timeout}
 
-	ctx, cancel := context.WithTimeout(ctx, opt.Duration)
-	defer cancel()
+	// The surge's end stops users starting requests (stop); a request
+	// already sent is waited for and counted, bounded by its timeout, and
+	// ends early only when the caller's ctx does.
+	stop, cancelStop := context.WithCancelCause(ctx)
+	defer cancelStop(nil)
+	stopAt := time.AfterFunc(opt.Duration, func() { cancelStop(nil) })
+	defer stopAt.Stop()
 	var inflight, done, shed, failed atomic.Int64
 	var win *window
 	if opt.OnTick != nil {
 		win = &window{}
 	}
+	verdict := &verdict{}
 	users := make([]user, opt.Users)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -206,12 +214,16 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 		u := &users[i]
 		u.statuses, u.errors = map[int]int{}, map[string]int{}
 		wg.Go(func() {
-			for ctx.Err() == nil {
+			backoff := time.Duration(0)
+			for stop.Err() == nil {
 				inflight.Add(1)
 				status, took, wait, err := once(ctx, client, opt.URL, opt.Header)
 				inflight.Add(-1)
 				if ctx.Err() != nil {
-					return // cut off by the surge's end: not an answer
+					return // the caller ended the surge: not an answer
+				}
+				if why := verdict.add(status, err); why != nil {
+					cancelStop(why)
 				}
 				if time.Since(start) >= opt.Warmup {
 					done.Add(1)
@@ -225,15 +237,24 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 						shed.Add(1)
 					}
 				}
-				if status == http.StatusServiceUnavailable && wait > 0 && !opt.IgnoreRetryAfter {
+				switch {
+				case err != nil:
+					// A client backs off from a server it cannot reach
+					// rather than spin: 50ms, doubling to 1s, jittered.
+					backoff = min(max(2*backoff, 50*time.Millisecond), time.Second)
+					pause(stop, backoff/2+time.Duration(rand.Int64N(int64(backoff/2)+1)))
+				case (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && wait > 0 && !opt.IgnoreRetryAfter:
 					// Real clients spread their retries; without jitter every
 					// shed user would come back in one wave.
-					pause(ctx, wait+time.Duration(rand.Int64N(int64(wait)/2+1)))
+					backoff = 0
+					pause(stop, wait+time.Duration(rand.Int64N(int64(wait)/2+1)))
+				default:
+					backoff = 0
 				}
 			}
 		})
 	}
-	peak, samples, sum := watch(ctx, opt, start, win, &inflight, &done, &shed, &failed)
+	peak, samples, sum := watch(stop, opt, start, win, &inflight, &done, &shed, &failed)
 	wg.Wait()
 	elapsed := time.Since(start)
 	if opt.Progress != nil {
@@ -244,7 +265,72 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 	if samples > 0 {
 		s.MeanInFlight = sum / float64(samples)
 	}
+	var stopped *StoppedError
+	if errors.As(context.Cause(stop), &stopped) {
+		return s, stopped
+	}
 	return s, nil
+}
+
+// StoppedError is a surge that stopped early because its answers show it
+// measures nothing: nothing listens at the URL, or the server refuses
+// every request (no route, no key). The Summary returned with it says
+// what was seen.
+type StoppedError struct {
+	Reason string
+}
+
+// Error says why the surge stopped.
+func (e *StoppedError) Error() string { return "stopped early: " + e.Reason }
+
+// verdict watches the first answers of a surge for signs that it measures
+// nothing: of the first sampleSize outcomes, nine in ten refused
+// connections, or nine in ten 401, 403 or 404 answers.
+type verdict struct {
+	mu                       sync.Mutex
+	n, refused, unauthorized int
+	forbidden, notFound      int
+	decided                  bool
+}
+
+const sampleSize = 20
+
+func (v *verdict) add(status int, err error) *StoppedError {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.decided {
+		return nil
+	}
+	v.n++
+	switch {
+	case err != nil && errorKind(err) == "connection refused":
+		v.refused++
+	case err != nil:
+	case status == http.StatusUnauthorized:
+		v.unauthorized++
+	case status == http.StatusForbidden:
+		v.forbidden++
+	case status == http.StatusNotFound:
+		v.notFound++
+	}
+	if v.n < sampleSize {
+		return nil
+	}
+	v.decided = true
+	most := func(k int) bool { return k*10 >= v.n*9 }
+	switch {
+	case most(v.refused):
+		return &StoppedError{Reason: "nothing listens there (connection refused): start the server, or give -url"}
+	case most(v.unauthorized):
+		return &StoppedError{Reason: "the server answers 401 Unauthorized: it wants an API key (set HIGHWAY_API_KEY)"}
+	case most(v.forbidden):
+		return &StoppedError{Reason: "the server answers 403 Forbidden: this key may not use the route"}
+	case most(v.notFound):
+		return &StoppedError{Reason: "the server answers 404 Not Found: no such route (check the path in -url)"}
+	case most(v.unauthorized + v.forbidden + v.notFound):
+		return &StoppedError{Reason: "the server refuses nearly every request (401, 403, 404)"}
+	}
+	return nil
 }
 
 // watch samples in-flight requests and prints progress until ctx ends.
@@ -303,11 +389,20 @@ func once(ctx context.Context, client *http.Client, target string, header http.H
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	var wait time.Duration
-	if s, convErr := strconv.Atoi(resp.Header.Get("Retry-After")); convErr == nil && s > 0 {
-		wait = time.Duration(s) * time.Second
+	return resp.StatusCode, time.Since(start), retryAfter(resp.Header.Get("Retry-After")), err
+}
+
+// retryAfter is the wait a Retry-After header asks for: seconds, or an
+// HTTP date; 0 when it asks for none. It is capped at a minute, so that
+// one answer cannot park a user for the whole surge.
+func retryAfter(v string) time.Duration {
+	var d time.Duration
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		d = time.Duration(s) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = time.Until(t)
 	}
-	return resp.StatusCode, time.Since(start), wait, err
+	return min(max(d, 0), time.Minute)
 }
 
 // pause waits d unless ctx ends first.
@@ -351,6 +446,7 @@ func merge(users []user, opt Options, elapsed time.Duration) *Summary {
 	}
 	s.Requests = len(all) + s.ErrorCount()
 	s.Shed = s.Statuses[http.StatusServiceUnavailable]
+	s.Limited = s.Statuses[http.StatusTooManyRequests]
 	s.PerSec = float64(s.Requests) / elapsed.Seconds()
 	s.All, s.Admitted = percentiles(all), percentiles(ok)
 	return s

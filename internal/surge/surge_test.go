@@ -2,6 +2,7 @@ package surge
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -86,5 +87,82 @@ func TestSurgeStaysBounded(t *testing.T) {
 	}
 	if err := (&Options{URL: "http://localhost:1/", Users: 1, Duration: time.Second}).Check(); err != nil {
 		t.Error(err)
+	}
+}
+
+// A surge that measures nothing stops early and says why: nothing
+// listens, or the server refuses every request. Its users back off from
+// a server they cannot reach instead of spinning.
+func TestSurgeStopsWhenItMeasuresNothing(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	dead := closed.URL
+	closed.Close()
+	var calls atomic.Int64
+	refuse := func(status int) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			http.Error(w, `{"error":"no"}`, status)
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	for _, c := range []struct {
+		url, want string
+	}{
+		{dead, "nothing listens there (connection refused)"},
+		{refuse(404).URL, "404 Not Found: no such route"},
+		{refuse(401).URL, "401 Unauthorized: it wants an API key"},
+	} {
+		start := time.Now()
+		s, err := Run(t.Context(), Options{URL: c.url + "/city-report", Users: 50, Duration: 5 * time.Second})
+		var stopped *StoppedError
+		if !errors.As(err, &stopped) || !strings.Contains(err.Error(), c.want) || s == nil || time.Since(start) > 2*time.Second {
+			t.Errorf("%s: %v after %v, want it stopped early: %s", c.url, err, time.Since(start), c.want)
+		}
+		if s != nil && s.Requests > 200 {
+			t.Errorf("%s: %d requests before stopping: the users spun", c.url, s.Requests)
+		}
+	}
+}
+
+// A 429's Retry-After is honoured like a 503's: a limited user waits it.
+func TestSurgeHonoursRetryAfterOn429(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) > 20 { // the first answers are good, so the surge does not stop
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"error":"rate limited"}`, http.StatusTooManyRequests)
+			return
+		}
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	s, err := Run(t.Context(), Options{URL: srv.URL, Users: 5, Duration: 1500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each user: a few quick answers, then a 429 and a wait of 1 to 1.5s,
+	// then at most one more 429 before the end.
+	if s.Limited == 0 || s.Limited > 5*2 {
+		t.Errorf("%d answers of 429 from 5 users in 1.5s: Retry-After not honoured (statuses %v)", s.Limited, s.Statuses)
+	}
+}
+
+// Requests in flight when the surge ends are waited for and counted: a
+// short surge of slow requests is not cut to its first round.
+func TestSurgeCountsTheRequestsInFlightAtTheEnd(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		time.Sleep(300 * time.Millisecond)
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	s, err := Run(t.Context(), Options{URL: srv.URL, Users: 4, Duration: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Requests != int(calls.Load()) || s.Statuses[200] != s.Requests || s.Requests < 8 || s.Elapsed < 600*time.Millisecond {
+		t.Errorf("%d requests counted of %d sent, in %v", s.Requests, calls.Load(), s.Elapsed)
 	}
 }
