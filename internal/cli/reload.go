@@ -37,6 +37,10 @@ func (s *swapper) serveAdmin(w http.ResponseWriter, r *http.Request) {
 // Drain marks the current server as shutting down.
 func (s *swapper) Drain() { s.current.Load().Drain() }
 
+// Quiesce refuses new requests on the current server until those in
+// flight have finished.
+func (s *swapper) Quiesce(ctx context.Context) { s.current.Load().Quiesce(ctx) }
+
 // reloader rebuilds the server from the config file on SIGHUP and, with
 // watch, when the file changes. A config that does not load or build is
 // reported and the old one keeps serving.

@@ -187,3 +187,21 @@ func (s *Server) ServeAdmin(w http.ResponseWriter, r *http.Request) {
 // Drain marks the server as shutting down: /readyz answers 503, so load
 // balancers stop sending traffic while requests in flight finish.
 func (s *Server) Drain() { s.draining.Store(true) }
+
+// Quiesce drains s and refuses new route requests (503, Retry-After: 1,
+// "shutting down"), then returns once the requests holding an admission
+// place have finished, or ctx has ended. Serve calls it before closing
+// its listener, so that /readyz answers 503 to the end.
+func (s *Server) Quiesce(ctx context.Context) {
+	s.Drain()
+	s.quiescing.Store(true)
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for s.admission.inflight() > 0 {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}

@@ -36,6 +36,12 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, drain time.Dura
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 	defer cancel()
+	if q, ok := h.(interface{ Quiesce(context.Context) }); ok {
+		// The listener stays open while the work taken finishes: a new
+		// connection (a balancer's probe of /readyz) is answered, 503,
+		// rather than refused by a closed port.
+		q.Quiesce(sctx)
+	}
 	err := srv.Shutdown(sctx)
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)

@@ -67,6 +67,7 @@ type Server struct {
 	admin        bool
 	writeTimeout time.Duration
 	draining     atomic.Bool
+	quiescing    atomic.Bool // draining, and refusing new route requests
 	routes       map[string]*route
 	paths        []string
 	upstreams    map[string]*upstream
@@ -238,6 +239,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Every answer is a new measurement: no cache may keep one, and a
 	// browser must not queue identical requests behind its cache lock.
 	w.Header()["Cache-Control"] = noStore
+	if s.quiescing.Load() {
+		w.Header().Set("Retry-After", "1")
+		writeError(sw, &requestError{status: http.StatusServiceUnavailable, msg: "shutting down: this server takes no new requests; retry (on another replica)"})
+		return
+	}
 	var err error
 	if client, err = s.clients.admit(r); err != nil {
 		writeError(sw, err)
