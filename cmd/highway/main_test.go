@@ -73,6 +73,10 @@ func startCommand(t *testing.T, bin, sub string, args ...string) (*exec.Cmd, str
 			if !ok {
 				t.Fatalf("highway %s exited before serving", sub)
 			}
+			var rec struct{ Msg string } // a line of -log json
+			if json.Unmarshal([]byte(l), &rec) == nil {
+				l = rec.Msg
+			}
 			if _, url, found := strings.Cut(l, " on http://"); found {
 				return cmd, "http://" + url, lines
 			}
@@ -158,6 +162,38 @@ func waitInFlight(t *testing.T, base string, n int) {
 		}
 	}
 	t.Fatalf("the server never had %d requests in flight", n)
+}
+
+// Through the whole drain after SIGTERM, until the requests in flight
+// have finished, the listener answers: /readyz says 503 to a new
+// connection (a balancer's probe), and a new route request is refused
+// with 503 and Retry-After, not by a closed port.
+func TestReadyzAnswersThroughTheDrain(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "highway.yaml")
+	os.WriteFile(cfg, []byte("sources: {slow: {kind: mock, latency: 3s, data: 1}}\nroutes: [{path: /slow, sources: [slow]}]\n"), 0o600)
+	cmd, base, _ := start(t, build(t), "-config", cfg, "-drain-delay", "100ms", "-log", "off")
+	got := make(chan int, 1)
+	go func() {
+		code, _ := curl(t, base+"/slow")
+		got <- code
+	}()
+	waitInFlight(t, base, 1)
+	cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(500 * time.Millisecond) // past the drain delay: draining now
+	if code, m := curl(t, "-H", "Connection: close", base+"/readyz"); code != 503 || m["reason"] != "shutting down" {
+		t.Errorf("/readyz during the drain: %d %v", code, m)
+	}
+	out, err := exec.Command("curl", "-s", "-i", base+"/slow").Output()
+	if err != nil || !strings.Contains(string(out), "503 Service Unavailable") || !strings.Contains(string(out), "Retry-After: 1") ||
+		!strings.Contains(string(out), "shutting down") {
+		t.Errorf("a new request during the drain: %v\n%s", err, out)
+	}
+	if code := <-got; code != 200 {
+		t.Errorf("the request in flight: %d", code)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("highway serve exited with %v", err)
+	}
 }
 
 func TestCtrlCLetsTheRequestInFlightFinish(t *testing.T) {
@@ -313,17 +349,21 @@ func TestSIGTERMDuringASurgeDropsNoAdmittedRequest(t *testing.T) {
 		t.Errorf("highway exited with %v", err)
 	}
 	<-drained
-	served := 0
+	served, refused := 0, 0
 	for _, l := range logged {
 		if strings.Contains(l, `"msg":"request"`) {
-			if !strings.Contains(l, `"status":200`) {
-				t.Errorf("the server answered other than 200 during the drain: %s", l)
+			switch {
+			case strings.Contains(l, `"status":200`):
+				served++
+			case strings.Contains(l, `"status":503`): // a new request while the admitted ones finish
+				refused++
+			default:
+				t.Errorf("the server answered other than 200, or 503 while draining: %s", l)
 			}
-			served++
 		}
 	}
-	if served == 0 || s.Statuses[200] != served || len(s.Statuses) != 1 {
-		t.Errorf("the server answered %d requests; the clients got %v (errors after the listener closed: %v)", served, s.Statuses, s.Errors)
+	if served == 0 || s.Statuses[200] != served || s.Statuses[503] != refused || len(s.Statuses) > 2 {
+		t.Errorf("the server answered %d requests and refused %d; the clients got %v (errors after the listener closed: %v)", served, refused, s.Statuses, s.Errors)
 	}
 }
 
@@ -721,6 +761,54 @@ routes: [{path: /slow, sources: [slow], timeout: 10s}]
 	for range 2 {
 		if code := <-codes; code != 200 {
 			t.Errorf("a request admitted before the reload: %d", code)
+		}
+	}
+}
+
+// With -log json every line serve writes is JSON: where it serves, where
+// tracing exports to, and the exporter's errors (a collector that refuses
+// the spans) as records of the request log.
+func TestEveryLineFollowsLogJSON(t *testing.T) {
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no spans here", http.StatusBadRequest)
+	}))
+	defer collector.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL)
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50") // export at once, so the refusal comes soon
+	cmd := exec.Command(build(t), "serve", "-addr", "127.0.0.1:0", "-log", "json")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := watch(t, cmd, stderr)
+	var tracingOn, exportFailed, asked bool
+	deadline := time.After(20 * time.Second)
+	for !exportFailed {
+		select {
+		case l := <-lines:
+			var rec struct{ Msg, Level, Endpoint string }
+			if err := json.Unmarshal([]byte(l), &rec); err != nil {
+				t.Fatalf("a line that is not JSON under -log json: %s", l)
+			}
+			tracingOn = tracingOn || strings.HasPrefix(rec.Msg, "tracing on") && rec.Endpoint == collector.URL+"/v1/traces"
+			exportFailed = strings.HasPrefix(rec.Msg, "tracing: export failed") && rec.Level == "ERROR"
+			if _, url, found := strings.Cut(rec.Msg, " on http://"); found && !asked {
+				asked = true
+				if code, _ := curl(t, "http://"+url+"/city-report"); code != 200 {
+					t.Fatalf("/city-report: %d", code)
+				}
+			}
+		case <-deadline:
+			t.Fatal("no record of the refused export")
+		}
+	}
+	if !tracingOn {
+		t.Error("no record saying where the spans go")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	for l := range lines {
+		if !json.Valid([]byte(l)) {
+			t.Errorf("a line that is not JSON while shutting down: %s", l)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/citypopy/highway/internal/config"
@@ -36,7 +37,8 @@ func commands() []command {
 		{"surge", "[-url URL] [-users 1000] [-duration 20s] [-compare-modes]", "hold that many users in flight against a route and summarise", surgeCmd},
 		{"mock", "[-config F] [-addr HOST:PORT]", "serve the config's mock sources as slow, faulty HTTP upstreams", serveMock},
 		{"config", "", "print the embedded default config, to start your own from", printConfig},
-		{"key", "NAME", "make a client API key and the config lines that admit it", makeKey},
+		{"key", "NAME", "make a client API key for the caller NAME (letters, digits, _ . -) and the config lines that admit it", makeKey},
+		{"schema", "", "print the JSON Schema of the config, for editors to complete and check highway.yaml", printSchema},
 		{"version", "", "print the version", version},
 	}
 }
@@ -73,15 +75,30 @@ func usage(w io.Writer) {
 }
 
 // newFlags makes a command's flag set that reports errors to stderr
-// instead of exiting.
+// instead of exiting, and answers -h with the command's usage: its line
+// from the command list, what it does, and its flags.
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("highway "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		for _, c := range commands() {
+			if c.name == name {
+				fmt.Fprintf(fs.Output(), "usage: highway %s %s\n\n%s.\n", c.name, c.args, strings.ToUpper(c.summary[:1])+c.summary[1:])
+			}
+		}
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprint(fs.Output(), "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	}
 	return fs
 }
 
-// parseFlags parses args and refuses leftover arguments; it returns the
-// exit code to use when parsing did not succeed.
+// parseFlags parses args and refuses leftover arguments, suggesting the
+// flag a config file is given with; it returns the exit code to use when
+// parsing did not succeed.
 func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -90,7 +107,11 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 		return ExitUsage, false
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+		if a := fs.Arg(0); fs.Lookup("config") != nil && (strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml")) {
+			fmt.Fprintf(fs.Output(), "; a config file is given with -config: %s -config %s", fs.Name(), a)
+		}
+		fmt.Fprintf(fs.Output(), " (%s -h for usage)\n", fs.Name())
 		return ExitUsage, false
 	}
 	return 0, true
@@ -139,13 +160,24 @@ func check(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if os.Getenv(MockAddrVar) == "" { // serve would set it: any address checks alike
+		os.Setenv(MockAddrVar, "127.0.0.1:0")
+	}
 	c, err := loadConfig(*file)
 	if err != nil {
 		fmt.Fprintf(stderr, "highway: %v\n", err)
 		return ExitFailure
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d sources, %d routes)\n", c.File, len(c.Sources), len(c.Routes))
+	fmt.Fprintf(stdout, "%s: ok (%s, %s)\n", c.File, count(len(c.Sources), "source"), count(len(c.Routes), "route"))
 	return ExitOK
+}
+
+// count is n of thing, in the plural unless n is 1.
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 func printConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
@@ -157,8 +189,21 @@ func printConfig(_ context.Context, args []string, stdout, stderr io.Writer) int
 	return ExitOK
 }
 
-func version(_ context.Context, _ []string, stdout, _ io.Writer) int {
+func version(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("version", stderr)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
 	v := readVersion()
 	fmt.Fprintf(stdout, "highway %s (commit %s, built %s, %s)\n", v.Version, v.Commit, v.Date, v.Go)
+	return ExitOK
+}
+
+func printSchema(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("schema", stderr)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	stdout.Write(config.Schema())
 	return ExitOK
 }

@@ -46,13 +46,18 @@ routes:
 
 func TestCommandLine(t *testing.T) {
 	good := writeFile(t, fast)
+	t.Setenv(MockAddrVar, "") // as in a fresh shell: check names it itself
+	mockAddr := writeFile(t, "sources:\n  chat: {kind: openai, base_url: \"http://${HIGHWAY_MOCK_ADDR}/openai/v1\", model: m, user: hi}\nroutes: [{path: /chat, sources: [chat]}]\n")
 	bad := writeFile(t, "sources:\n  a: {kind: mock, latency: soon}\nroutes:\n  - {path: /r, sources: [b]}\n")
 	cases := []struct {
 		args           []string
 		code           int
 		stdout, stderr string
 	}{
-		{[]string{"check", "-config", good}, 0, "highway.yaml: ok (3 sources, 1 routes)", ""},
+		{[]string{"check", "-config", good}, 0, "highway.yaml: ok (3 sources, 1 route)", ""},
+		{[]string{"check", good}, 2, "", `unexpected argument "` + good + `"; a config file is given with -config: highway check -config ` + good},
+		{[]string{"check", "-config", mockAddr}, 0, "ok (1 source, 1 route)", ""},
+		{[]string{"race", "-config", mockAddr, "-json"}, 0, `"status":"ok"`, ""},
 		{[]string{"check"}, 0, "embedded default: ok (5 sources, 3 routes)", ""},
 		{[]string{"check", "-config", bad}, 1, "", bad + `:2:28: sources.a.latency: invalid duration "soon"`},
 		{[]string{"check", "-config", "/nonexistent.yaml"}, 1, "", "read config: open /nonexistent.yaml"},
@@ -66,6 +71,18 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"help"}, 0, "highway race", ""},
 		{[]string{"config"}, 0, "path: /city-report", ""},
 		{[]string{"version"}, 0, "highway ", ""},
+		{[]string{"key", "-h"}, 0, "", "usage: highway key NAME"},
+		{[]string{"key", "-x"}, 2, "", "flag provided but not defined: -x"},
+		{[]string{"config", "-h"}, 0, "", "usage: highway config \n\nPrint the embedded default config"},
+		{[]string{"schema"}, 0, `"$schema": "https://json-schema.org/draft/2020-12/schema"`, ""},
+		{[]string{"race", "-config", good, "-route", "city-report", "-json"}, 0, `"route":"/city-report"`, ""},
+	}
+	for _, c := range commands() { // every command answers -h with its usage
+		cases = append(cases, struct {
+			args           []string
+			code           int
+			stdout, stderr string
+		}{[]string{c.name, "-h"}, 0, "", "usage: highway " + c.name})
 	}
 	for _, c := range cases {
 		code, out, errs := run(t, c.args...)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,8 +32,16 @@ var clientName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 // makeKey prints a new random key for the caller NAME, once, and the
 // lines that admit it: only the hash goes in the config.
 func makeKey(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("key", stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	args = fs.Args()
 	if len(args) != 1 || !clientName.MatchString(args[0]) {
-		fmt.Fprintln(stderr, "usage: highway key NAME  (NAME: letters, digits, _ . -)")
+		fmt.Fprintln(stderr, "usage: highway key NAME  (NAME: 1 to 64 letters, digits, _ . -)")
 		return ExitUsage
 	}
 	var b [24]byte

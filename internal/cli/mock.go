@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -17,6 +18,9 @@ func serveMock(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	addr := fs.String("addr", "127.0.0.1:9000", "listen address HOST:PORT")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
+	}
+	if os.Getenv(MockAddrVar) == "" { // this mock serves the fake LLM endpoints itself
+		os.Setenv(MockAddrVar, *addr)
 	}
 	cfg, err := loadConfig(*file)
 	if err != nil {

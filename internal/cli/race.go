@@ -31,6 +31,9 @@ func race(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "highway race: -width must be between 8 and 200")
 		return ExitUsage
 	}
+	if *route != "" && !strings.HasPrefix(*route, "/") {
+		*route = "/" + *route // -route city-report means the path /city-report
+	}
 	base, path, where, stop, err := raceTarget(ctx, *file, *target, *route)
 	if err != nil {
 		fmt.Fprintf(stderr, "highway race: %v\n", err)
@@ -79,8 +82,14 @@ func raceTarget(ctx context.Context, file, target, route string) (base, path, wh
 		}
 		return u.Scheme + "://" + u.Host, path, "server at " + u.Host, stop, nil
 	}
+	// The fake LLM endpoints first: the config may name their address.
+	stopMock, err := startMockLLM()
+	if err != nil {
+		return "", "", "", stop, err
+	}
 	cfg, err := loadConfig(file)
 	if err != nil {
+		stopMock()
 		return "", "", "", stop, err
 	}
 	path = route
@@ -89,22 +98,16 @@ func raceTarget(ctx context.Context, file, target, route string) (base, path, wh
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		stopMock()
 		return "", "", "", stop, fmt.Errorf("listen on loopback: %w", err)
 	}
-	stopMock, err := startMockLLM()
+	srv, err := server.New(cfg, server.Options{})
 	if err != nil {
 		ln.Close()
+		stopMock()
 		return "", "", "", stop, err
 	}
-	if cfg, err = loadConfig(file); err == nil {
-		var srv *server.Server
-		if srv, err = server.New(cfg, server.Options{}); err == nil {
-			return serveRace(ctx, ln, srv, cfg, path, stopMock)
-		}
-	}
-	ln.Close()
-	stopMock()
-	return "", "", "", stop, err
+	return serveRace(ctx, ln, srv, cfg, path, stopMock)
 }
 
 // serveRace runs srv on ln in process for the race.

@@ -34,11 +34,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	cfg, err := loadConfig(*file)
-	if err != nil {
-		fmt.Fprintf(stderr, "highway: %v\n", err)
-		return ExitFailure
-	}
 	var logger *slog.Logger
 	switch *logFormat {
 	case "text":
@@ -49,6 +44,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	default:
 		fmt.Fprintf(stderr, "highway serve: -log must be text, json or off, got %q\n", *logFormat)
 		return ExitUsage
+	}
+	if logger != nil && *instance != "" {
+		logger = logger.With("instance", *instance)
+	}
+	if *logFormat == "json" { // serve's own lines too, so that every line is JSON
+		stderr = &jsonLines{logger: logger}
+	}
+	// The fake LLM endpoints first: the config may name their address.
+	stopMock, err := startMockLLM()
+	if err != nil {
+		fmt.Fprintf(stderr, "highway: %v\n", err)
+		return ExitFailure
+	}
+	defer stopMock() // after the routes have drained: they may still call it
+	cfg, err := loadConfig(*file)
+	if err != nil {
+		fmt.Fprintf(stderr, "highway: %v\n", err)
+		return ExitFailure
 	}
 	if *cpuprofile != "" {
 		stopProfile, err := startCPUProfile(*cpuprofile)
@@ -71,13 +84,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// Last, after the drain: the spans of the final requests go too.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := stopTracing(sctx); err != nil {
+		if err := stopTracing(sctx); err != nil && logger != nil {
+			logger.Error("tracing: flush the last spans", "err", err.Error())
+		} else if err != nil {
 			fmt.Fprintf(stderr, "highway: tracing: flush the last spans: %v\n", err)
 		}
 	}()
-	if logger != nil && *instance != "" {
-		logger = logger.With("instance", *instance)
-	}
 	// One Metrics for every server a reload makes: counters go on. Its
 	// series carry the instance once replicas are likely: when it was
 	// named, or the replicas share a Redis.
@@ -88,14 +100,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts := server.Options{Logger: logger, Admin: *adminAddr != "", Metrics: metrics.NewFor(labelled), Instance: *instance}
 	if tp != nil {
 		opts.TracerProvider = tp
-		fmt.Fprintf(stderr, "highway: tracing on, exporting OTLP over HTTP\n")
+		reportTracingErrors(logger, stderr)
+		if logger != nil {
+			logger.Info("tracing on: exporting spans as OTLP over HTTP", "endpoint", tracesEndpoint())
+		} else {
+			fmt.Fprintf(stderr, "highway: tracing on: exporting spans as OTLP over HTTP to %s\n", tracesEndpoint())
+		}
 	}
-	stopMock, err := startMockLLM()
-	if err != nil {
-		fmt.Fprintf(stderr, "highway: %v\n", err)
-		return ExitFailure
-	}
-	defer stopMock() // after the routes have drained: they may still call it
 	sw := &swapper{}
 	defer func() { // last: the sources' caches stop with the process
 		if srv := sw.current.Load(); srv != nil {

@@ -3,9 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -47,4 +51,33 @@ func startTracing(ctx context.Context) (tp *sdktrace.TracerProvider, stop func(c
 	}
 	tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	return tp, tp.Shutdown, nil
+}
+
+// tracesEndpoint is where spans go, as the exporter reads the variables:
+// the traces endpoint as it is, or the general one with /v1/traces; its
+// user and password, if any, left out.
+func tracesEndpoint() string {
+	e := os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+	if e == "" {
+		e = strings.TrimRight(os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "/") + "/v1/traces"
+	}
+	if u, err := url.Parse(e); err == nil && u.User != nil {
+		u.User = nil
+		e = u.String()
+	}
+	return e
+}
+
+// reportTracingErrors sends the exporter's errors (a collector that does
+// not answer) where the request log goes, in its format; with no log, to
+// stderr as a line of highway's own. OpenTelemetry's handler is global:
+// it is set once, by serve.
+func reportTracingErrors(logger *slog.Logger, stderr io.Writer) {
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		if logger != nil {
+			logger.Error("tracing: export failed", "err", err.Error())
+			return
+		}
+		fmt.Fprintf(stderr, "highway: tracing: %v\n", err)
+	}))
 }

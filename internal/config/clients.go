@@ -39,15 +39,18 @@ type ClientKey struct {
 	Key string `yaml:"key"`
 	// SHA256 is the key's SHA-256, in hex: what is kept.
 	SHA256 string `yaml:"sha256"`
-	// Rate and Burst override Clients.Rate and Clients.Burst.
-	Rate  float64 `yaml:"rate"`
-	Burst int     `yaml:"burst"`
+	// Rate is this caller's requests per second, in place of clients.rate.
+	Rate float64 `yaml:"rate"`
+	// Burst is this caller's burst, in place of clients.burst.
+	Burst int `yaml:"burst"`
 	// TokensPerMinute caps the LLM tokens (input and output) the caller's
-	// requests may use, refilled evenly over the minute; CostPerDay the
-	// US dollars, refilled evenly over the day (it needs sources with a
-	// price). Past either, 429 until enough has refilled. 0: no budget.
-	TokensPerMinute int     `yaml:"tokens_per_minute"`
-	CostPerDay      float64 `yaml:"cost_per_day"`
+	// requests may use, refilled evenly over the minute; past it, 429
+	// until enough has refilled. 0: no budget.
+	TokensPerMinute int `yaml:"tokens_per_minute"`
+	// CostPerDay caps the US dollars the caller's requests may spend
+	// (it needs sources with a price), refilled evenly over the day; past
+	// it, 429 until enough has refilled. 0: no budget.
+	CostPerDay float64 `yaml:"cost_per_day"`
 
 	// Hash is the key's SHA-256, set by validation.
 	Hash [sha256.Size]byte `yaml:"-"`

@@ -23,7 +23,8 @@ type Config struct {
 	Sources map[string]*Source `yaml:"sources"`
 	// Routes are the paths served; each fans out to its sources.
 	Routes []*Route `yaml:"routes"`
-	// Admission bounds the requests in flight. Defaults in DefaultAdmission.
+	// Admission bounds the requests in flight, sized by default for a
+	// small machine (see bench/RESULTS.md).
 	Admission Admission `yaml:"admission"`
 	// Heartbeat is how often a quiet event stream gets a comment, so that
 	// proxies do not cut it. Default 15s.
@@ -126,9 +127,9 @@ type Param struct {
 // default that came from the environment hidden: the page shows it.
 func (p *Param) MarshalJSON() ([]byte, error) {
 	out := struct {
-		Type    string
-		Default *string `json:",omitempty"`
-		Pattern string  `json:",omitempty"`
+		Type    string  `json:"type"`
+		Default *string `json:"default,omitempty"`
+		Pattern string  `json:"pattern,omitempty"`
 	}{p.Type, p.Default, p.Pattern}
 	if p.secret && p.Default != nil {
 		hidden := "[redacted]"

@@ -524,7 +524,7 @@ routes: [{path: /r, params: {tenant: {default: "${TENANT_TOKEN}"}, city: {defaul
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(c.Routes[0].Params)
-	if strings.Contains(string(b), "tok-0123456789") || !strings.Contains(string(b), `"Default":"Paris"`) {
+	if strings.Contains(string(b), "tok-0123456789") || !strings.Contains(string(b), `"default":"Paris"`) {
 		t.Errorf("%s", b)
 	}
 }

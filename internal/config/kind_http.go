@@ -14,7 +14,11 @@ import (
 // parameters and the needs' answers; the scheme and host are fixed here,
 // so a request never chooses an upstream host.
 type HTTP struct {
-	URL    string `yaml:"url"`
+	// URL is the upstream's address; its path and query may be templates
+	// ({{.params.city}}), its scheme and host may not. Required.
+	URL string `yaml:"url"`
+	// Method is GET, POST, PUT, PATCH or DELETE. Default GET (POST with a
+	// body).
 	Method string `yaml:"method"`
 	// Headers are sent with every call (API keys, Accept...).
 	Headers map[string]string `yaml:"headers"`

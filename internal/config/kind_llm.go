@@ -11,20 +11,35 @@ import (
 // templates of the request's parameters and the needs' answers. APIKey
 // usually comes from the environment: api_key: ${OPENAI_API_KEY}.
 type LLM struct {
-	BaseURL   string `yaml:"base_url"`
-	Model     string `yaml:"model"`
-	APIKey    string `yaml:"api_key"`
-	System    string `yaml:"system"`
-	User      string `yaml:"user"`
-	MaxTokens int    `yaml:"max_tokens"`
+	// BaseURL is the provider's API root: https://api.openai.com/v1 (or
+	// any OpenAI-compatible server's, such as Ollama's
+	// http://127.0.0.1:11434/v1), https://api.anthropic.com. Required.
+	BaseURL string `yaml:"base_url"`
+	// Model is the model asked, such as gpt-4o-mini. Required.
+	Model string `yaml:"model"`
+	// APIKey is sent as the provider wants it (Authorization: Bearer, or
+	// x-api-key), never shown in an error: write ${OPENAI_API_KEY}.
+	APIKey string `yaml:"api_key"`
+	// System is the system prompt, a template like user. Default: none.
+	System string `yaml:"system"`
+	// User is the user message, a template of the request's parameters
+	// and the needs' answers: Say hello to {{.params.city}}. Required.
+	User string `yaml:"user"`
+	// MaxTokens caps the reply. Default: the provider's own (1024 for
+	// anthropic, which requires one).
+	MaxTokens int `yaml:"max_tokens"`
 	// Stream asks for the reply token by token, streamed to clients as
-	// delta events.
+	// delta events. Default false.
 	Stream bool `yaml:"stream"`
-	// FirstToken bounds the wait for a stream's first token; Stall the
-	// wait between two tokens after it.
+	// FirstToken bounds the wait for a stream's first token (a chunk that
+	// carries text or a tool call). Default: none but the source's
+	// timeout.
 	FirstToken Duration `yaml:"first_token_timeout"`
-	Stall      Duration `yaml:"stall_timeout"`
-	MaxBytes   int64    `yaml:"max_bytes"`
+	// Stall bounds the wait between two tokens after the first. Default:
+	// none but the source's timeout.
+	Stall Duration `yaml:"stall_timeout"`
+	// MaxBytes limits the provider's answer. Default 1 MiB.
+	MaxBytes int64 `yaml:"max_bytes"`
 	// Price, when set, gives each answer's cost_usd from its tokens.
 	Price *Price `yaml:"price"`
 
@@ -33,7 +48,9 @@ type LLM struct {
 
 // Price is what a model's tokens cost, in US dollars per million.
 type Price struct {
-	InputPerMTok  float64 `yaml:"input_per_mtok"`
+	// InputPerMTok is what a million prompt tokens cost, in US dollars.
+	InputPerMTok float64 `yaml:"input_per_mtok"`
+	// OutputPerMTok is what a million reply tokens cost, in US dollars.
 	OutputPerMTok float64 `yaml:"output_per_mtok"`
 }
 

@@ -12,17 +12,26 @@ import (
 // RetryAfter and Fault shape its failures when highway mock serves it over
 // HTTP.
 type Mock struct {
-	Latency     Duration `yaml:"latency"`
-	Jitter      Duration `yaml:"jitter"`
-	FailureRate Ratio    `yaml:"failure_rate"`
-	// Tail gives it a heavy tail: Tail.Rate of calls take Tail.Latency.
-	Tail          *Tail    `yaml:"tail"`
-	FailureStatus int      `yaml:"failure_status"`
-	RetryAfter    Duration `yaml:"retry_after"`
+	// Latency is how long each call takes. Default 0.
+	Latency Duration `yaml:"latency"`
+	// Jitter spreads the latency evenly by up to this much either way.
+	// Default 0.
+	Jitter Duration `yaml:"jitter"`
+	// FailureRate is the fraction of calls that fail. Default 0.
+	FailureRate Ratio `yaml:"failure_rate"`
+	// Tail gives it a heavy tail: rate of calls take latency instead.
+	Tail *Tail `yaml:"tail"`
+	// FailureStatus is the HTTP status of a failure when highway mock
+	// serves the source. Default 500.
+	FailureStatus int `yaml:"failure_status"`
+	// RetryAfter is the Retry-After a failure served by highway mock
+	// carries. Default: none.
+	RetryAfter Duration `yaml:"retry_after"`
 	// Fault, for highway mock, makes every call misbehave: hang (never
 	// answer), html (a non-JSON page) or huge (a 2 MiB body).
-	Fault string          `yaml:"fault"`
-	Data  json.RawMessage `yaml:"data"`
+	Fault string `yaml:"fault"`
+	// Data is the JSON the source answers, written as YAML. Default null.
+	Data json.RawMessage `yaml:"data"`
 	// IgnoreContext makes the district sleep through cancellation (the
 	// time.Sleep pitfall), to show Highway cutting it off at its timeout
 	// and marking it abandoned.

@@ -15,9 +15,10 @@ import (
 type Redis struct {
 	// Addr is the Redis server, host:port. Empty: no Redis.
 	Addr string `yaml:"addr"`
-	// Username and Password authenticate (Redis 6 ACLs, or Password alone
-	// for requirepass). Give them as ${NAME} from the environment.
+	// Username authenticates with Redis 6 ACLs, with password.
 	Username string `yaml:"username"`
+	// Password authenticates (alone for requirepass); give it as ${NAME}
+	// from the environment: it is never shown.
 	Password string `yaml:"password"`
 	// TLS connects with TLS 1.2 or later, verifying the server's
 	// certificate against the system's roots, or TLSCAFile's.

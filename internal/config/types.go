@@ -69,8 +69,10 @@ func (h HedgeDelay) MarshalText() ([]byte, error) {
 type Retry struct {
 	// Attempts is the most calls made, the first included; 1 means no retry.
 	Attempts int `yaml:"attempts"`
-	// Backoff is the ceiling of the first wait, doubling up to MaxBackoff.
-	Backoff    Duration `yaml:"backoff"`
+	// Backoff is the ceiling of the first wait (a random wait up to it),
+	// doubling for each retry up to max_backoff. Default 50ms.
+	Backoff Duration `yaml:"backoff"`
+	// MaxBackoff caps the ceiling of a wait. Default 1s.
 	MaxBackoff Duration `yaml:"max_backoff"`
 }
 
@@ -93,27 +95,32 @@ type Breaker struct {
 
 // Cache configures a source's answer cache.
 type Cache struct {
+	// TTL is how long an answer is kept. Required.
 	TTL Duration `yaml:"ttl"`
 	// MaxBytes bounds the answers this source's cache holds. Default: an
-	// even share of what Config.CacheMaxBytes leaves to the sources that
-	// set none.
+	// even share of what cache_max_bytes leaves to the sources that set
+	// none.
 	MaxBytes ByteSize `yaml:"max_bytes"`
 }
 
 // Tail gives a mock source a heavy tail: Rate of calls take Latency.
 type Tail struct {
-	Rate    Ratio    `yaml:"rate"`
+	// Rate is the fraction of calls in the tail.
+	Rate Ratio `yaml:"rate"`
+	// Latency is how long a call in the tail takes.
 	Latency Duration `yaml:"latency"`
 }
 
 // Admission bounds the requests the server works on at once, so a surge is
 // shed with 503 at the door instead of slowing every request down.
 type Admission struct {
-	// MaxInflight is how many requests run at once.
+	// MaxInflight is how many requests run at once. Default 2048.
 	MaxInflight int `yaml:"max_inflight"`
-	// Queue is how many more may wait for a free place...
+	// Queue is how many more may wait for a free place, for at most
+	// queue_timeout; past either, 503 with Retry-After. Default 512.
 	Queue int `yaml:"queue"`
-	// ...for at most QueueTimeout; past either, 503 with Retry-After.
+	// QueueTimeout is how long a request may wait in the queue. Default
+	// 20ms.
 	QueueTimeout Duration `yaml:"queue_timeout"`
 	// RetryAfter is the wait a shed request is told to take, rounded up to
 	// whole seconds. Default 2s.

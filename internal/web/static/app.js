@@ -153,7 +153,7 @@ function routeChanged() {
     input.name = name;
     input.dataset.param = name;
     input.size = 10;
-    const def = p.Default ?? p.default;
+    const def = p.default;
     if (def != null && def !== "[redacted]") input.value = def;
     if (def == null) input.required = true;
     label.append(input);
