@@ -130,6 +130,9 @@ func (e *StatusError) Error() string {
 	if e.Snippet != "" {
 		msg += ": " + e.Snippet
 	}
+	if e.Wait > 0 {
+		msg += fmt.Sprintf(" (retry after %v)", e.Wait)
+	}
 	return msg
 }
 

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,19 +136,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serveAnthropic(w, r)
 		return
 	}
-	e := s.endpoints[r.URL.Path]
+	e := s.endpoint(r.URL.Path)
 	if e == nil {
 		fail(w, http.StatusNotFound, fmt.Sprintf("no mock source at %s; paths: %s", r.URL.Path, strings.Join(s.Paths(), ", ")))
 		return
 	}
 	if r.URL.RawQuery != "" {
 		var err error
-		if e, err = e.with(r.URL.RawQuery); err != nil {
+		var others []string
+		if e, others, err = e.with(r.URL.RawQuery); err != nil {
 			fail(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		if len(others) > 0 { // the upstream's own parameters (?days=3): taken, and named, so that a typo of a fault shows
+			w.Header().Set("X-Mock-Ignored-Params", strings.Join(others, ", "))
+		}
 	}
 	e.serve(w, r)
+}
+
+// endpoint is the source at path: /NAME, or anything under it
+// (/forecast/Paris), as an upstream with templated paths is called.
+func (s *Server) endpoint(path string) *endpoint {
+	if e := s.endpoints[path]; e != nil {
+		return e
+	}
+	if i := strings.IndexByte(path[min(1, len(path)):], '/'); i >= 0 {
+		return s.endpoints[path[:i+1]]
+	}
+	return nil
 }
 
 func (e *endpoint) serve(w http.ResponseWriter, r *http.Request) {
@@ -184,13 +201,15 @@ func (e *endpoint) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// with returns a copy of e changed by the query's faults.
-func (e *endpoint) with(raw string) (*endpoint, error) {
+// with returns a copy of e changed by the query's faults, and the other
+// parameters, which it leaves alone (the upstream's own, such as days=3).
+func (e *endpoint) with(raw string) (*endpoint, []string, error) {
 	q, err := url.ParseQuery(raw)
 	if err != nil {
-		return nil, fmt.Errorf("malformed query: %v", err)
+		return nil, nil, fmt.Errorf("malformed query: %v", err)
 	}
 	c := *e
+	var others []string
 	for k, vs := range q {
 		v := vs[0]
 		var err error
@@ -220,13 +239,14 @@ func (e *endpoint) with(raw string) (*endpoint, error) {
 				err = fmt.Errorf("want 2 to %d bytes", maxHugeSize)
 			}
 		default:
-			return nil, fmt.Errorf("unknown query parameter %q; known: %s", k, strings.Join(queryParams, ", "))
+			others = append(others, k)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s=%q: %v", k, v, err)
+			return nil, nil, fmt.Errorf("%s=%q: %v", k, v, err)
 		}
 	}
-	return &c, nil
+	slices.Sort(others)
+	return &c, others, nil
 }
 
 func duration(v string) (time.Duration, error) {

@@ -60,7 +60,8 @@ func TestMockServesEachSourceWithItsFaults(t *testing.T) {
 		{"/weather?fault=huge&size=100", 200, 30 * time.Millisecond, "application/json", `"xxxx`, ""},
 		{"/flaky", 503, 10 * time.Millisecond, "application/json", `mock failure (failure_rate 1)`, "2"},
 		{"/weather?latency=soon", 400, 0, "application/json", `latency=\"soon\": want a duration`, ""},
-		{"/weather?colour=red", 400, 0, "application/json", `unknown query parameter \"colour\"`, ""},
+		{"/weather?city=Paris&days=3", 200, 30 * time.Millisecond, "application/json", `{"temp":"22°C"}`, ""},
+		{"/weather/Paris?latency=1s", 200, time.Second, "application/json", `{"temp":"22°C"}`, ""},
 		{"/remote", 404, 0, "application/json", `no mock source at /remote; paths: /flaky, /stuck, /weather`, ""},
 	}
 	for _, c := range cases {
@@ -72,6 +73,12 @@ func TestMockServesEachSourceWithItsFaults(t *testing.T) {
 				t.Errorf("%s: %d after %v, %q %q Retry-After %q", c.target, rec.Code, time.Since(start), rec.Header().Get("Content-Type"), rec.Body.String()[:min(rec.Body.Len(), 80)], rec.Header().Get("Retry-After"))
 			}
 		})
+	}
+	if rec := call(m, "/weather?colour=red&days=3"); rec.Header().Get("X-Mock-Ignored-Params") != "colour, days" {
+		t.Errorf("an upstream's own parameters are named: %q", rec.Header().Get("X-Mock-Ignored-Params"))
+	}
+	if rec := call(m, "/weatherman"); rec.Code != 404 {
+		t.Errorf("/weatherman: %d", rec.Code)
 	}
 	if rec := call(m, "/weather?fault=huge&size=100"); rec.Body.Len() != 100 || !json.Valid(rec.Body.Bytes()) {
 		t.Errorf("huge body: %d bytes, valid %v", rec.Body.Len(), json.Valid(rec.Body.Bytes()))
@@ -114,7 +121,7 @@ func FuzzFaultQuery(f *testing.F) {
 	}
 	e := &endpoint{failureStatus: 500, size: DefaultHugeSize}
 	f.Fuzz(func(t *testing.T, q string) {
-		c, err := e.with(q)
+		c, _, err := e.with(q)
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("empty error")
