@@ -37,6 +37,13 @@ var layers = map[string][]string{
 		"internal/surge"},
 	"cmd/highway": {"internal/cli"},
 	"bench":       {"internal/balancer", "internal/report", "internal/surge"},
+	// The tutorial's programs use the library as a user's module would.
+	"examples/tutorial/step1":       {"fanout"},
+	"examples/tutorial/step2":       nil,
+	"examples/tutorial/step3":       {"fanout"},
+	"examples/tutorial/step4":       {"fanout"},
+	"examples/tutorial/miniproject": {"fanout"},
+	"examples/tutorial/stretch":     {"fanout"},
 }
 
 func TestNoPackageReachesUpward(t *testing.T) {
