@@ -108,8 +108,19 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q", fs.Name(), fs.Arg(0))
-		if a := fs.Arg(0); fs.Lookup("config") != nil && (strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml")) {
-			fmt.Fprintf(fs.Output(), "; a config file is given with -config: %s -config %s", fs.Name(), a)
+		for _, hint := range []struct {
+			flag string
+			fits func(string) bool
+			what string
+		}{
+			{"config", func(a string) bool { return strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml") }, "a config file"},
+			{"url", func(a string) bool { return strings.HasPrefix(a, "http://") || strings.HasPrefix(a, "https://") }, "a URL"},
+			{"route", func(a string) bool { return strings.HasPrefix(a, "/") }, "a route"},
+		} {
+			if a := fs.Arg(0); fs.Lookup(hint.flag) != nil && hint.fits(a) {
+				fmt.Fprintf(fs.Output(), "; %s is given with -%s: %s -%s %s", hint.what, hint.flag, fs.Name(), hint.flag, a)
+				break
+			}
 		}
 		fmt.Fprintf(fs.Output(), " (%s -h for usage)\n", fs.Name())
 		return ExitUsage, false

@@ -57,6 +57,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"check", "-config", good}, 0, "highway.yaml: ok (3 sources, 1 route)", ""},
 		{[]string{"check", good}, 2, "", `unexpected argument "` + good + `"; a config file is given with -config: highway check -config ` + good},
 		{[]string{"check", "-config", mockAddr}, 0, "ok (1 source, 1 route)", ""},
+		{[]string{"race", "/city-brief"}, 2, "", "a route is given with -route: highway race -route /city-brief"},
+		{[]string{"surge", "http://127.0.0.1:1/x"}, 2, "", "a URL is given with -url: highway surge -url http://127.0.0.1:1/x"},
 		{[]string{"race", "-config", mockAddr, "-json"}, 0, `"status":"ok"`, ""},
 		{[]string{"check"}, 0, "embedded default: ok (5 sources, 3 routes)", ""},
 		{[]string{"check", "-config", bad}, 1, "", bad + `:2:28: sources.a.latency: invalid duration "soon"`},
