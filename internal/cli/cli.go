@@ -134,9 +134,13 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 const MockAddrVar = "HIGHWAY_MOCK_ADDR"
 
 // startMockLLM runs the fake LLM endpoints on a loopback port of their own
-// and sets MockAddrVar to it. They have their own listener so that a route
-// draining on shutdown can still reach them; stop ends them.
+// and sets MockAddrVar to it, unless the variable already names some (a
+// highway mock the user runs). They have their own listener so that a
+// route draining on shutdown can still reach them; stop ends them.
 func startMockLLM() (stop func(), err error) {
+	if os.Getenv(MockAddrVar) != "" {
+		return func() {}, nil
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen for the fake LLM endpoints: %w", err)
@@ -148,7 +152,7 @@ func startMockLLM() (stop func(), err error) {
 		server.Serve(ctx, ln, mock.LLM(), time.Second, config.DefaultServer)
 		close(done)
 	}()
-	return func() { cancel(); <-done }, nil
+	return func() { cancel(); <-done; os.Unsetenv(MockAddrVar) }, nil
 }
 
 // loadConfig loads the file at path, or the embedded default when path is
@@ -173,6 +177,7 @@ func check(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if os.Getenv(MockAddrVar) == "" { // serve would set it: any address checks alike
 		os.Setenv(MockAddrVar, "127.0.0.1:0")
+		defer os.Unsetenv(MockAddrVar)
 	}
 	c, err := loadConfig(*file)
 	if err != nil {

@@ -21,6 +21,7 @@ func serveMock(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if os.Getenv(MockAddrVar) == "" { // this mock serves the fake LLM endpoints itself
 		os.Setenv(MockAddrVar, *addr)
+		defer os.Unsetenv(MockAddrVar)
 	}
 	cfg, err := loadConfig(*file)
 	if err != nil {
