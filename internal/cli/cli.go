@@ -83,7 +83,7 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs.Usage = func() {
 		for _, c := range commands() {
 			if c.name == name {
-				fmt.Fprintf(fs.Output(), "usage: highway %s %s\n\n%s.\n", c.name, c.args, strings.ToUpper(c.summary[:1])+c.summary[1:])
+				fmt.Fprintf(fs.Output(), "usage: %s\n\n%s.\n", strings.TrimSpace("highway "+c.name+" "+c.args), strings.ToUpper(c.summary[:1])+c.summary[1:])
 			}
 		}
 		n := 0

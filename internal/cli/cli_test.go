@@ -75,7 +75,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"version"}, 0, "highway ", ""},
 		{[]string{"key", "-h"}, 0, "", "usage: highway key NAME"},
 		{[]string{"key", "-x"}, 2, "", "flag provided but not defined: -x"},
-		{[]string{"config", "-h"}, 0, "", "usage: highway config \n\nPrint the embedded default config"},
+		{[]string{"config", "-h"}, 0, "", "usage: highway config\n\nPrint the embedded default config"},
 		{[]string{"schema"}, 0, `"$schema": "https://json-schema.org/draft/2020-12/schema"`, ""},
 		{[]string{"race", "-config", good, "-route", "city-report", "-json"}, 0, `"route":"/city-report"`, ""},
 	}
