@@ -134,6 +134,9 @@ func (a *Anthropic) readStream(ctx context.Context, r io.Reader, watch *tokenWat
 		case "content_block_delta":
 			if e.Delta.Type == "input_json_delta" {
 				watch.tick(len(e.Delta.PartialJSON)) // a tool call arriving is content too
+				if sink != nil {
+					sink(a.Name, "")
+				}
 			}
 			if e.Delta.Type == "text_delta" {
 				watch.tick(len(e.Delta.Text))

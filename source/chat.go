@@ -99,7 +99,7 @@ func (c *chatCall) do(ctx context.Context) (json.RawMessage, error) {
 	var watch *tokenWatch
 	if c.stream {
 		req.Header.Set("Accept", "text/event-stream")
-		watch = newTokenWatch(c.first, c.stall, cancel, beginOf(ctx))
+		watch = newTokenWatch(c.first, c.stall, cancel)
 		defer watch.stop()
 	}
 	resp, err := send(c.transport, req)
@@ -243,18 +243,17 @@ func providerMessage(r io.Reader) string {
 }
 
 // tokenWatch cancels a streaming call that waits too long for its first
-// token, or for the next chunk after it; it tells begin (Racing) of the
-// first, and counts the content that streamed.
+// token, or for the next chunk after it, and counts the content that
+// streamed.
 type tokenWatch struct {
 	first, stall time.Duration
 	cancel       context.CancelCauseFunc
 	timer        *time.Timer
-	begin        func() bool // nil unless the call races others
 	chars        int
 }
 
-func newTokenWatch(first, stall time.Duration, cancel context.CancelCauseFunc, begin func() bool) *tokenWatch {
-	w := &tokenWatch{first: first, stall: stall, cancel: cancel, begin: begin}
+func newTokenWatch(first, stall time.Duration, cancel context.CancelCauseFunc) *tokenWatch {
+	w := &tokenWatch{first: first, stall: stall, cancel: cancel}
 	if first > 0 {
 		w.timer = time.AfterFunc(first, func() {
 			cancel(&StreamError{Reason: fmt.Sprintf("no token within %v (first-token timeout)", first)})
@@ -264,14 +263,11 @@ func newTokenWatch(first, stall time.Duration, cancel context.CancelCauseFunc, b
 }
 
 // tick notes a chunk that carries n bytes of content (text or a tool
-// call): the first ends the first-token wait and begins the answer, and
-// the next must come within the stall bound.
+// call): the first ends the first-token wait, and the next must come
+// within the stall bound.
 func (w *tokenWatch) tick(n int) {
 	if w == nil {
 		return
-	}
-	if w.chars == 0 && w.begin != nil {
-		w.begin()
 	}
 	w.chars += n
 	if w.timer != nil {

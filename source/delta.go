@@ -6,7 +6,9 @@ import (
 )
 
 // DeltaFunc receives the pieces of a streaming answer as they arrive: the
-// source's name and the new text.
+// source's name and the new text. The text is empty for a piece that
+// carries content other than text (a tool call): the answer moved on all
+// the same.
 type DeltaFunc func(source, text string)
 
 type deltaKey struct{}
@@ -24,27 +26,19 @@ func deltas(ctx context.Context) DeltaFunc {
 	return f
 }
 
-type beginKey struct{}
-
 // Racing returns ctx for one of several calls racing to answer one lane
-// (a hedged failover's policy.FailoverHedge.Watch): a streaming LLM
-// source calls begin at its first token (text or a tool call), and hands
-// its tokens on to ctx's DeltaFunc only while begin reports that it holds
-// the lane, so that a loser's tokens are never mixed with the winner's.
+// (a hedged failover's policy.FailoverHedge.Watch). It only watches the
+// call's deltas: each one, the first above all (text or a tool call),
+// asks begin, and is handed on to ctx's DeltaFunc only while begin reports
+// that this call holds the lane, so that a loser's tokens are never mixed
+// with the winner's. The call's answer is its own either way.
 func Racing(ctx context.Context, begin func() bool) context.Context {
 	parent := deltas(ctx)
-	ctx = context.WithValue(ctx, beginKey{}, begin)
 	return WithDeltas(ctx, func(source, text string) {
 		if begin() && parent != nil {
 			parent(source, text)
 		}
 	})
-}
-
-// beginOf returns the begin of a racing call's ctx, or nil.
-func beginOf(ctx context.Context) func() bool {
-	f, _ := ctx.Value(beginKey{}).(func() bool)
-	return f
 }
 
 // RelayDeltas is a policy.Relay for streaming sources: a coalesced chat

@@ -132,6 +132,9 @@ func (o *OpenAI) readStream(ctx context.Context, r io.Reader, watch *tokenWatch)
 			}
 			if ch.Delta != nil && len(ch.Delta.ToolCalls) > 0 {
 				content += len(ch.Delta.ToolCalls)
+				if sink != nil {
+					sink(o.Name, "") // content that is not text
+				}
 			}
 			if ch.FinishReason != nil {
 				reply.FinishReason = *ch.FinishReason

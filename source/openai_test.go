@@ -220,3 +220,25 @@ func TestARacingStreamBeginsAtItsFirstTokenAndCountsWhatItSpent(t *testing.T) {
 		}
 	}
 }
+
+// A tool call is content: a racing call asks begin at it, though it hands
+// on no text, and a plain DeltaFunc is given it as an empty piece.
+func TestAToolCallBeginsARacingStream(t *testing.T) {
+	base := fakeOpenAI(t, func(w http.ResponseWriter, _ map[string]any) {
+		chunk(w, `{"choices":[{"delta":{"role":"assistant","content":""}}]}`)
+		chunk(w, `{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"weather","arguments":"{}"}}]}}]}`)
+		chunk(w, `{"choices":[{"delta":{},"finish_reason":"tool_calls"}]}`)
+		chunk(w, `[DONE]`)
+	})
+	var pieces []string
+	begun := 0
+	ctx := source.WithDeltas(t.Context(), func(_, text string) { pieces = append(pieces, text) })
+	ctx = source.Racing(ctx, func() bool { begun++; return true })
+	o := &source.OpenAI{LLM: source.LLM{Name: "chat", BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: true, FirstToken: time.Second}}
+	if _, err := o.Fetch(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if begun != 1 || len(pieces) != 1 || pieces[0] != "" {
+		t.Errorf("begin asked %d times, pieces %q: want the tool call as one empty piece", begun, pieces)
+	}
+}

@@ -46,6 +46,9 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *
 		}
 	}
 	ctx := source.WithDeltas(r.Context(), func(name, text string) {
+		if text == "" {
+			return // a tool call's piece: nothing to show
+		}
 		if gate := gates[name]; gate != nil {
 			select {
 			case <-gate:
