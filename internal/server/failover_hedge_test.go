@@ -126,9 +126,8 @@ func TestAStreamShowsTheFailoverHedgeAndOnlyTheWinnersTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var seq []string
-	for _, e := range readEvents(t, resp.Body) {
-		seq = append(seq, e.Type)
+	events := readEvents(t, resp.Body)
+	for _, e := range events {
 		switch e.Type {
 		case "failover":
 			if !strings.Contains(string(e.Data), `"from":"chat","to":"claude","reason":"hedge"`) || !strings.Contains(string(e.Data), `"hedge":true`) {
@@ -140,7 +139,7 @@ func TestAStreamShowsTheFailoverHedgeAndOnlyTheWinnersTokens(t *testing.T) {
 			}
 		}
 	}
-	if got := strings.Join(seq, " "); !strings.HasPrefix(got, "start failover delta") || !strings.HasSuffix(got, "delta source report") {
+	if got := eventTypes(events); !strings.HasPrefix(got, "start failover delta") || !strings.HasSuffix(got, "delta source report") {
 		t.Errorf("events: %s", got)
 	}
 }

@@ -62,16 +62,12 @@ sources:
   claude: {kind: anthropic, base_url: "%[1]s/anthropic?token_delay=1ms", model: m, user: Say hello, stream: true}
 routes: [{path: /chat, sources: [chat]}]
 `, llm.URL))
-	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, httptest.NewRequest("GET", "/chat?stream=1", nil))
-	var types []string
-	for _, e := range readEvents(t, strings.NewReader(rec.Body.String())) {
-		types = append(types, e.Type)
+	events, seq := streamEvents(t, s, "/chat?stream=1")
+	for _, e := range events {
 		if e.Type == "failover" && !strings.Contains(string(e.Data), `"name":"chat","from":"chat","to":"claude","reason":"failed"`) {
 			t.Errorf("failover event %s", e.Data)
 		}
 	}
-	seq := strings.Join(types, " ")
 	if !strings.HasPrefix(seq, "start failover delta") || !strings.HasSuffix(seq, "delta source report") {
 		t.Errorf("events: %s", seq)
 	}
@@ -188,14 +184,7 @@ sources:
   claude: {kind: anthropic, base_url: "%[1]s/anthropic?token_delay=1ms", model: m, user: Say hello, stream: true}
 routes: [{path: /chat, sources: [chat]}]
 `, llm.URL))
-	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, httptest.NewRequest("GET", "/chat?stream=1", nil))
-	var seq []string
-	events := readEvents(t, strings.NewReader(rec.Body.String()))
-	for _, e := range events {
-		seq = append(seq, e.Type)
-	}
-	got := strings.Join(seq, " ")
+	events, got := streamEvents(t, s, "/chat?stream=1")
 	if !strings.HasPrefix(got, "start delta delta failover delta") {
 		t.Errorf("events: %s", got)
 	}

@@ -15,6 +15,25 @@ import (
 	"github.com/citypopy/highway/internal/sse"
 )
 
+// streamEvents asks h for target as a stream and returns its events and
+// their types in order, space-separated.
+func streamEvents(t *testing.T, h http.Handler, target string) ([]*sse.Event, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", target, nil))
+	events := readEvents(t, strings.NewReader(rec.Body.String()))
+	return events, eventTypes(events)
+}
+
+// eventTypes are the types of events in order, space-separated.
+func eventTypes(events []*sse.Event) string {
+	types := make([]string, len(events))
+	for i, e := range events {
+		types[i] = e.Type
+	}
+	return strings.Join(types, " ")
+}
+
 func readEvents(t *testing.T, body io.Reader) []*sse.Event {
 	t.Helper()
 	var events []*sse.Event
