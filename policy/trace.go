@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -18,7 +19,11 @@ import (
 type Trace struct {
 	attempts atomic.Int32
 	marks    atomic.Uint32
-	failover atomic.Pointer[failoverLog] // nil until a call fails over
+	// mu guards the failover record: Failover and a hedge record from
+	// the call's goroutines, the report reads from another.
+	mu       sync.Mutex
+	steps    []FailoverStep
+	servedBy string
 	// OnFailover, when set before the call, is told each time it moves
 	// on, from the source that failed (or, with a hedge, is slow to
 	// begin) to the one asked next: for a live stream. It runs on the
@@ -37,25 +42,15 @@ type FailoverStep struct {
 	Hedge   bool
 }
 
-// failoverLog is copied on write: Failover records from one goroutine,
-// the report reads from another.
-type failoverLog struct {
-	steps    []FailoverStep
-	servedBy string
-}
-
 // FailedOver records that the call moved on from the source name after
 // err, which took latency.
 func (t *Trace) FailedOver(name string, err error, latency time.Duration) {
 	if t == nil {
 		return
 	}
-	next := &failoverLog{}
-	if old := t.failover.Load(); old != nil {
-		next.steps = append(next.steps, old.steps...)
-	}
-	next.steps = append(next.steps, FailoverStep{Name: name, Err: err, Latency: latency})
-	t.failover.Store(next)
+	t.mu.Lock()
+	t.steps = append(t.steps, FailoverStep{Name: name, Err: err, Latency: latency})
+	t.mu.Unlock()
 }
 
 // ServedBy records which source answered a call that failed over.
@@ -63,21 +58,26 @@ func (t *Trace) ServedBy(name string) {
 	if t == nil {
 		return
 	}
-	if old := t.failover.Load(); old != nil {
-		t.failover.Store(&failoverLog{steps: old.steps, servedBy: name})
+	t.mu.Lock()
+	if len(t.steps) > 0 {
+		t.servedBy = name
 	}
+	t.mu.Unlock()
 }
 
 // Failovers are the sources a call moved on from, in order, and the one
 // that answered ("" when none did); nothing when it never failed over.
+// The steps are the caller's own copy.
 func (t *Trace) Failovers() (steps []FailoverStep, servedBy string) {
 	if t == nil {
 		return nil, ""
 	}
-	if l := t.failover.Load(); l != nil {
-		return l.steps, l.servedBy
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.steps) == 0 {
+		return nil, ""
 	}
-	return nil, ""
+	return append([]FailoverStep(nil), t.steps...), t.servedBy
 }
 
 // Mark is one thing a policy did during a call, recorded on its Trace.
