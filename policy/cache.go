@@ -68,11 +68,11 @@ func (c *Cache[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 			return v, nil
 		}
 	}
-	flights, held := c.flights(), false
+	flights, held, token := c.flights(), false, ""
 	if flights != nil {
 		var v T
 		var landed bool
-		if v, held, landed = c.await(ctx, flights, key); landed {
+		if v, token, held, landed = c.await(ctx, flights, key); landed {
 			return v, nil
 		}
 	}
@@ -84,7 +84,7 @@ func (c *Cache[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 		}
 	}
 	if held { // after the answer is in Shared, so that waiters find it first
-		flights.Unlease(ctx, key)
+		flights.Unlease(ctx, key, token)
 	}
 	return v, err
 }

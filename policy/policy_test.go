@@ -426,26 +426,36 @@ func TestCacheIsBoundedInBytesAndDropsExpiredEntries(t *testing.T) {
 type sharedMap struct {
 	mu     sync.Mutex
 	m      map[string]sharedEntry
-	leases map[string]time.Time // until when each is held
+	leases map[string]sharedLease
+	taken  int
 }
 
-func (s *sharedMap) Lease(_ context.Context, key string, ttl time.Duration) bool {
+type sharedLease struct {
+	token string
+	until time.Time
+}
+
+func (s *sharedMap) Lease(_ context.Context, key string, ttl time.Duration) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.leases == nil {
-		s.leases = map[string]time.Time{}
+		s.leases = map[string]sharedLease{}
 	}
-	if until, held := s.leases[key]; held && time.Now().Before(until) {
-		return false
+	if l, held := s.leases[key]; held && time.Now().Before(l.until) {
+		return "", false
 	}
-	s.leases[key] = time.Now().Add(ttl)
-	return true
+	s.taken++
+	token := strconv.Itoa(s.taken)
+	s.leases[key] = sharedLease{token: token, until: time.Now().Add(ttl)}
+	return token, true
 }
 
-func (s *sharedMap) Unlease(_ context.Context, key string) {
+func (s *sharedMap) Unlease(_ context.Context, key, token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.leases, key)
+	if s.leases[key].token == token {
+		delete(s.leases, key)
+	}
 }
 
 type sharedEntry struct {

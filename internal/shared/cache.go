@@ -2,6 +2,7 @@ package shared
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -83,25 +84,51 @@ func (c *Cache) Set(ctx context.Context, key string, v json.RawMessage, ttl time
 }
 
 // Lease takes the lease on the call key for ttl (SET NX with an expiry),
-// so that replicas missing the same key share one upstream call. Redis not
-// answering counts as taken: the caller calls the upstream itself.
-func (c *Cache) Lease(ctx context.Context, key string, ttl time.Duration) bool {
-	taken := true
+// so that replicas missing the same key share one upstream call. The
+// lease's value is a token of this taking, which Unlease must show: a
+// replica whose lease ran out cannot drop the one another replica took
+// since. Redis not answering counts as taken (with no token): the caller
+// calls the upstream itself.
+func (c *Cache) Lease(ctx context.Context, key string, ttl time.Duration) (token string, taken bool) {
+	token = leaseToken()
+	taken = true
 	err := c.s.do(ctx, func(ctx context.Context) error {
 		var err error
-		taken, err = c.s.rdb.SetNX(ctx, c.key(key)+":lease", c.s.cfg.Prefix, ttl).Result()
+		taken, err = c.s.rdb.SetNX(ctx, c.key(key)+":lease", token, ttl).Result()
 		return err
 	})
 	if err != nil {
 		c.s.fellBack("cache")
-		return true
+		return "", true
 	}
-	return taken
+	return token, taken
 }
 
-// Unlease drops the lease on the call key.
-func (c *Cache) Unlease(ctx context.Context, key string) {
-	if err := c.s.do(ctx, func(ctx context.Context) error { return c.s.rdb.Del(ctx, c.key(key)+":lease").Err() }); err != nil {
+// unlease deletes a lease only while it still holds the token it was
+// taken with (compare-and-delete, in one step on the server).
+var unlease = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("DEL", KEYS[1])
+end
+return 0`)
+
+// Unlease drops the lease on the call key if it is still the one token
+// took; a lease taken by another since is left alone.
+func (c *Cache) Unlease(ctx context.Context, key, token string) {
+	if token == "" {
+		return // taken for want of Redis: there is no lease to drop
+	}
+	err := c.s.do(ctx, func(ctx context.Context) error {
+		return unlease.Run(ctx, c.s.rdb, []string{c.key(key) + ":lease"}, token).Err()
+	})
+	if err != nil {
 		c.s.fellBack("cache")
 	}
+}
+
+// leaseToken is 128 random bits: no two takings of a lease share one.
+func leaseToken() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+	return hex.EncodeToString(b[:])
 }

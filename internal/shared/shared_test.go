@@ -268,3 +268,42 @@ func TestTLSWithAPrivateCAAndAPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestALeaseIsReleasedOnlyByItsOwner: replica a's lease runs out (here it
+// is deleted, as its expiry would) and replica b takes it; a, finishing
+// late, must not drop b's lease, or a third replica would call the
+// upstream beside b.
+func TestALeaseIsReleasedOnlyByItsOwner(t *testing.T) {
+	srv := redistest.Start(t)
+	a := open(t, redisConfig(srv.Addr), shared.Options{})
+	b := open(t, redisConfig(srv.Addr), shared.Options{})
+	weather := &config.Source{Kind: config.KindMock, Spec: &config.Mock{Latency: config.Duration(time.Second)}}
+	ca, cb := a.Cache("weather", weather), b.Cache("weather", weather)
+	ctx := t.Context()
+	tokenA, ok := ca.Lease(ctx, "city=Paris", time.Minute)
+	if !ok {
+		t.Fatal("a could not take a free lease")
+	}
+	if _, ok := cb.Lease(ctx, "city=Paris", time.Minute); ok {
+		t.Fatal("b took a lease a holds")
+	}
+	c := srv.Client()
+	defer c.Close()
+	keys, err := c.Keys(ctx, "test:cache:*:lease").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("lease keys %q, %v; want one", keys, err)
+	}
+	c.Del(ctx, keys[0]) // a's lease runs out
+	tokenB, ok := cb.Lease(ctx, "city=Paris", time.Minute)
+	if !ok || tokenB == tokenA {
+		t.Fatalf("b: taken %v with token %q (a's %q); want its own lease", ok, tokenB, tokenA)
+	}
+	ca.Unlease(ctx, "city=Paris", tokenA) // a finishes late
+	if _, ok := ca.Lease(ctx, "city=Paris", time.Minute); ok {
+		t.Fatal("a's late Unlease dropped the lease b holds")
+	}
+	cb.Unlease(ctx, "city=Paris", tokenB)
+	if _, ok := ca.Lease(ctx, "city=Paris", time.Minute); !ok {
+		t.Fatal("b's Unlease left its lease held")
+	}
+}
