@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/citypopy/highway/fanout"
@@ -32,7 +31,6 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *
 	sw := sse.NewWriter(w, rt.writeTimeout)
 	defer sw.Close()
 	stopHeartbeat := heartbeat(sw, rt.heartbeat)
-	var ids atomic.Int64 // deltas come from the sources' goroutines
 	// A lane's deltas and failovers are written after its start event:
 	// the source's goroutine waits (briefly: the loop below writes a
 	// start the moment it has it) for the loop to have sent it.
@@ -60,7 +58,7 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *
 			Name string `json:"name"`
 			Text string `json:"text"`
 		}{name, text})
-		sw.Event(int(ids.Add(1)), EventDelta, b)
+		sw.Numbered(EventDelta, b)
 	})
 	for i := range p.traces { // live failovers, so the page shows the switch
 		lane, gate := p.tasks[i].Name, started[i]
@@ -70,7 +68,7 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *
 			case <-ctx.Done():
 				return
 			}
-			sw.Event(int(ids.Add(1)), EventFailover, failoverEvent(lane, from, to))
+			sw.Numbered(EventFailover, failoverEvent(lane, from, to))
 		}
 	}
 	run := fanout.Start(ctx, p.tasks, req.options)
@@ -84,7 +82,7 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *
 		} else {
 			b = report.AppendSource(b[:0], &rt.shape, &e.Result, p.trace(e.Result.Index))
 		}
-		if sw.Event(int(ids.Add(1)), kind, b) != nil {
+		if sw.Numbered(kind, b) != nil {
 			break // the client has gone; its context stops the sources
 		}
 		if e.Started && e.Result.Index < len(started) && started[e.Result.Index] != nil {
@@ -94,7 +92,7 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *
 	rep := run.Wait()
 	stopHeartbeat()
 	b = report.Append(b[:0], &rt.shape, req.mode, rep, p.traces)
-	sw.Event(int(ids.Add(1)), EventReport, b)
+	sw.Numbered(EventReport, b)
 	*bp = b
 	buffers.Put(bp)
 	return rep

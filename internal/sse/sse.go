@@ -25,6 +25,7 @@ type Writer struct {
 	timeout time.Duration
 	buf     []byte
 	err     error
+	lastID  int // the last id Numbered gave
 }
 
 // NewWriter sets the event-stream headers on w, sends them, and returns a
@@ -57,6 +58,21 @@ func (s *Writer) deadline() {
 func (s *Writer) Event(id int, event string, data []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.event(id, event, data)
+}
+
+// Numbered writes one event with the next id of the stream (1, 2, …),
+// taken under the same lock as the write: events written from several
+// goroutines reach the wire with their ids in order, which a counter
+// outside the writer cannot promise.
+func (s *Writer) Numbered(event string, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastID++
+	return s.event(s.lastID, event, data)
+}
+
+func (s *Writer) event(id int, event string, data []byte) error {
 	b := s.buf[:0]
 	if id > 0 {
 		b = append(b, "id: "...)

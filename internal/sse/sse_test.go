@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"io"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -48,4 +50,35 @@ func FuzzWriterReaderRoundTrip(f *testing.F) {
 			t.Fatalf("event %q data %q came back as %+v", event, data, e)
 		}
 	})
+}
+
+// TestNumberedIdsReachTheWireInOrder: events written from several
+// goroutines (a stream's deltas come from its sources' goroutines) carry
+// ids that increase along the stream, with none missing.
+func TestNumberedIdsReachTheWireInOrder(t *testing.T) {
+	rec := httptest.NewRecorder()
+	w := NewWriter(rec, 0)
+	const writers, each = 8, 200
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for range each {
+				w.Numbered("delta", []byte("x"))
+			}
+		})
+	}
+	wg.Wait()
+	r := NewReader(strings.NewReader(rec.Body.String()))
+	for want := 1; ; want++ {
+		e, err := r.Next()
+		if err == io.EOF {
+			if want != writers*each+1 {
+				t.Fatalf("%d events, want %d", want-1, writers*each)
+			}
+			return
+		}
+		if e.ID != strconv.Itoa(want) {
+			t.Fatalf("event %d has id %q", want, e.ID)
+		}
+	}
 }
