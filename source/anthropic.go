@@ -124,7 +124,7 @@ func (a *Anthropic) readStream(ctx context.Context, r io.Reader, watch *tokenWat
 		}
 		var e streamEvent
 		if err := json.Unmarshal([]byte(strings.TrimSpace(data)), &e); err != nil {
-			return nil, &StreamError{Reason: "malformed event " + quoteSnippet([]byte(data))}
+			return nil, &StreamError{Kind: StreamMalformed, Reason: "malformed event " + quoteSnippet([]byte(data))}
 		}
 		switch e.Type {
 		case "message_start":
@@ -160,11 +160,11 @@ func (a *Anthropic) readStream(ctx context.Context, r io.Reader, watch *tokenWat
 			if e.Error != nil {
 				reason = "error event: " + e.Error.Type + ": " + e.Error.Message
 			}
-			return nil, &StreamError{Reason: reason}
+			return nil, &StreamError{Kind: StreamInBand, Reason: reason}
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, &TransportError{Op: "read upstream stream", Err: err}
 	}
-	return nil, &StreamError{Reason: "ended before message_stop"}
+	return nil, &StreamError{Kind: StreamEnded, Reason: "ended before message_stop"}
 }

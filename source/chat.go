@@ -176,16 +176,31 @@ func (e *SpentError) Error() string { return e.Err.Error() }
 func (e *SpentError) Unwrap() error { return e.Err }
 
 // StreamError is a streaming answer that went wrong mid-way: a stall, a
-// malformed chunk, or a stream that ended early.
+// malformed chunk, or a stream that ended early. Kind says which, for
+// code; Reason says it for people.
 type StreamError struct {
+	Kind   StreamFault
 	Reason string
 }
+
+// StreamFault is what went wrong with a stream.
+type StreamFault int
+
+// The ways a stream goes wrong. The zero value is a malformed stream.
+const (
+	StreamMalformed  StreamFault = iota // a chunk or event that does not parse
+	StreamEnded                         // the stream ended before its end marker
+	StreamInBand                        // the provider sent an error event in the stream
+	StreamFirstToken                    // no first token within the first-token timeout
+	StreamStall                         // no token within the stall timeout mid-stream
+)
 
 // Error describes the failure.
 func (e *StreamError) Error() string { return "upstream stream: " + e.Reason }
 
-// Retryable is true for a stall; a malformed stream is the upstream's bug.
-func (e *StreamError) Retryable() bool { return strings.HasPrefix(e.Reason, "no token") }
+// Retryable is true for a stall (before the first token or mid-way); a
+// malformed stream is the upstream's bug.
+func (e *StreamError) Retryable() bool { return e.Kind == StreamFirstToken || e.Kind == StreamStall }
 
 // ownCause is why the call's own context ended (a token timeout), if it
 // did for a reason of its own rather than its caller's.
@@ -256,7 +271,7 @@ func newTokenWatch(first, stall time.Duration, cancel context.CancelCauseFunc) *
 	w := &tokenWatch{first: first, stall: stall, cancel: cancel}
 	if first > 0 {
 		w.timer = time.AfterFunc(first, func() {
-			cancel(&StreamError{Reason: fmt.Sprintf("no token within %v (first-token timeout)", first)})
+			cancel(&StreamError{Kind: StreamFirstToken, Reason: fmt.Sprintf("no token within %v (first-token timeout)", first)})
 		})
 	}
 	return w
@@ -276,7 +291,7 @@ func (w *tokenWatch) tick(n int) {
 	if w.stall > 0 {
 		stall, cancel := w.stall, w.cancel
 		w.timer = time.AfterFunc(stall, func() {
-			cancel(&StreamError{Reason: fmt.Sprintf("no token for %v mid-stream (stall timeout)", stall)})
+			cancel(&StreamError{Kind: StreamStall, Reason: fmt.Sprintf("no token for %v mid-stream (stall timeout)", stall)})
 		})
 	} else {
 		w.timer = nil

@@ -113,7 +113,7 @@ func (o *OpenAI) readStream(ctx context.Context, r io.Reader, watch *tokenWatch)
 		}
 		var c completion
 		if err := json.Unmarshal([]byte(data), &c); err != nil {
-			return nil, &StreamError{Reason: "malformed chunk " + quoteSnippet([]byte(data))}
+			return nil, &StreamError{Kind: StreamMalformed, Reason: "malformed chunk " + quoteSnippet([]byte(data))}
 		}
 		if c.Model != "" {
 			reply.Model = c.Model
@@ -149,5 +149,5 @@ func (o *OpenAI) readStream(ctx context.Context, r io.Reader, watch *tokenWatch)
 	if err := sc.Err(); err != nil {
 		return nil, &TransportError{Op: "read upstream stream", Err: err}
 	}
-	return nil, &StreamError{Reason: "ended before data: [DONE]"}
+	return nil, &StreamError{Kind: StreamEnded, Reason: "ended before data: [DONE]"}
 }

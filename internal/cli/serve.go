@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -195,10 +197,44 @@ func (sd shutdown) after(ctx context.Context) time.Duration {
 }
 
 // terminated reports whether ctx ended with SIGTERM, as orchestrators and
-// balancers stop a server (signal.NotifyContext's cause names the signal).
+// balancers stop a server: the cause notifyContext gave it says which
+// signal, as a value.
 func terminated(ctx context.Context) bool {
-	cause := context.Cause(ctx)
-	return cause != nil && cause.Error() == syscall.SIGTERM.String()+" signal received"
+	var s *signalled
+	return errors.As(context.Cause(ctx), &s) && s.Signal == syscall.SIGTERM
+}
+
+// signalled is the cause of a context ended by a signal the process
+// received: which one is its field, not words to compare.
+type signalled struct{ Signal os.Signal }
+
+// Error names the signal, as signal.NotifyContext's cause does.
+func (s *signalled) Error() string { return s.Signal.String() + " signal received" }
+
+// notifyContext is signal.NotifyContext with the signal kept as a value
+// in the cause (*signalled), from the process's own signal.Notify. stop
+// stops relaying signals and ends the context; it may be called twice.
+func notifyContext(parent context.Context, sigs ...os.Signal) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	quit := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			cancel(&signalled{Signal: sig})
+		case <-ctx.Done():
+		case <-quit:
+		}
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			signal.Stop(ch)
+			close(quit)
+			cancel(context.Canceled)
+		})
+	}
 }
 
 // defaultInstance names the replica: $HIGHWAY_INSTANCE, else the host's
@@ -228,7 +264,7 @@ func listenAndServe(ctx context.Context, prefix, listen string, sd shutdown, lim
 		return ExitFailure
 	}
 	announce("http://" + ln.Addr().String())
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	said := make(chan struct{})
 	unhook := context.AfterFunc(ctx, func() {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"slices"
-	"strings"
 
 	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/config"
@@ -62,10 +61,10 @@ func failure(err error) string {
 			return "4xx"
 		}
 	case errors.As(err, &stream):
-		switch {
-		case strings.HasPrefix(stream.Reason, "no token within"):
+		switch stream.Kind {
+		case source.StreamFirstToken:
 			return "first_token"
-		case strings.HasPrefix(stream.Reason, "no token for"):
+		case source.StreamStall:
 			return "stall"
 		}
 		return "stream"

@@ -16,9 +16,9 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -58,6 +58,9 @@ type Options struct {
 	Progress io.Writer
 	// Tick is the progress and sampling period; 0 means one second.
 	Tick time.Duration
+	// Dial, if set, makes the users' connections in place of TCP: a test
+	// serves the surge over in-memory pipes, on synctest's clock.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Summary is what the users saw.
@@ -185,8 +188,12 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 	if opt.Tick <= 0 {
 		opt.Tick = time.Second
 	}
+	dial := opt.Dial
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 10 * time.Second}).DialContext
+	}
 	transport := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		DialContext:         dial,
 		MaxIdleConnsPerHost: opt.Users,
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
@@ -421,11 +428,11 @@ func errorKind(err error) string {
 	switch {
 	case errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
-	case strings.Contains(err.Error(), "connection refused"):
+	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
-	case strings.Contains(err.Error(), "connection reset"):
+	case errors.Is(err, syscall.ECONNRESET):
 		return "connection reset"
-	case strings.Contains(err.Error(), "EOF"):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection closed"
 	}
 	return "other"

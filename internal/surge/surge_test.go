@@ -2,12 +2,16 @@ package surge
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -15,43 +19,90 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// TestSurgeHoldsItsUsersInFlightAndCounts runs on synctest's clock, over
+// in-memory connections: a busy machine cannot make its first tick late.
 func TestSurgeHoldsItsUsersInFlightAndCounts(t *testing.T) {
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(20 * time.Millisecond)
-		if n.Add(1)%4 == 0 {
-			http.Error(w, "shed", http.StatusServiceUnavailable)
-			return
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		dial := pipeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(20 * time.Millisecond)
+			if n.Add(1)%4 == 0 {
+				http.Error(w, "shed", http.StatusServiceUnavailable)
+				return
+			}
+			w.Write([]byte(`{}`))
+		}))
+		var progress bytes.Buffer
+		var ticks []TickStats
+		s, err := Run(t.Context(), Options{URL: "http://127.0.0.1:9/", Dial: dial, Users: 40, Duration: 600 * time.Millisecond, Tick: 100 * time.Millisecond, Progress: &progress,
+			OnTick: func(ts TickStats) { ticks = append(ticks, ts) }})
+		if err != nil {
+			t.Fatal(err)
 		}
-		w.Write([]byte(`{}`))
-	}))
-	defer srv.Close()
-	var progress bytes.Buffer
-	var ticks []TickStats
-	s, err := Run(t.Context(), Options{URL: srv.URL, Users: 40, Duration: 600 * time.Millisecond, Tick: 100 * time.Millisecond, Progress: &progress,
-		OnTick: func(ts TickStats) { ticks = append(ticks, ts) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.PeakInFlight != 40 || s.MeanInFlight < 30 {
-		t.Errorf("in flight: peak %d mean %.1f, want the 40 users held", s.PeakInFlight, s.MeanInFlight)
-	}
-	if s.Requests == 0 || s.Statuses[200]+s.Statuses[503] != s.Requests || s.Shed != s.Statuses[503] || s.Shed == 0 || s.ErrorCount() != 0 {
-		t.Errorf("%+v", s)
-	}
-	if s.Admitted.N != s.Statuses[200] || s.All.N != s.Requests || s.All.P50 < 20*time.Millisecond || s.All.Max < s.All.P99 || s.All.P99 < s.All.P50 {
-		t.Errorf("percentiles %+v %+v", s.All, s.Admitted)
-	}
-	if int64(s.Requests) > n.Load() {
-		t.Errorf("counted %d answers, server saw %d", s.Requests, n.Load())
-	}
-	if len(ticks) < 4 || ticks[len(ticks)-1].Requests == 0 || ticks[2].PerSec == 0 || ticks[2].P50MS < 20 {
-		t.Errorf("ticks %+v", ticks)
-	}
-	if !strings.Contains(progress.String(), "users 40  in flight") {
-		t.Errorf("progress %q", progress.String())
+		if s.PeakInFlight != 40 || s.MeanInFlight < 30 {
+			t.Errorf("in flight: peak %d mean %.1f, want the 40 users held", s.PeakInFlight, s.MeanInFlight)
+		}
+		if s.Requests == 0 || s.Statuses[200]+s.Statuses[503] != s.Requests || s.Shed != s.Statuses[503] || s.Shed == 0 || s.ErrorCount() != 0 {
+			t.Errorf("%+v", s)
+		}
+		if s.Admitted.N != s.Statuses[200] || s.All.N != s.Requests || s.All.P50 < 20*time.Millisecond || s.All.Max < s.All.P99 || s.All.P99 < s.All.P50 {
+			t.Errorf("percentiles %+v %+v", s.All, s.Admitted)
+		}
+		if int64(s.Requests) > n.Load() {
+			t.Errorf("counted %d answers, server saw %d", s.Requests, n.Load())
+		}
+		if len(ticks) < 4 || ticks[len(ticks)-1].Requests == 0 || ticks[2].PerSec == 0 || ticks[2].P50MS < 20 {
+			t.Errorf("ticks %+v", ticks)
+		}
+		if !strings.Contains(progress.String(), "users 40  in flight") {
+			t.Errorf("progress %q", progress.String())
+		}
+	})
+}
+
+// pipeServer serves h over in-memory connections (net.Pipe) until the
+// test ends, and returns the dial that reaches it.
+func pipeServer(t *testing.T, h http.Handler) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	ln := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+	srv := &http.Server{Handler: h}
+	served := make(chan struct{})
+	go func() { defer close(served); srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close(); <-served })
+	return func(ctx context.Context, _, _ string) (net.Conn, error) {
+		client, server := net.Pipe()
+		select {
+		case ln.conns <- server:
+			return client, nil
+		case <-ln.done:
+			return nil, net.ErrClosed
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
+
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
 
 func TestSurgeCountsSocketErrors(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
