@@ -31,6 +31,9 @@ type admission struct {
 	shedBody    []byte // encoded once: a shed must cost almost nothing
 
 	shed prometheus.Counter
+	// queueing, when set (by a test), runs between a failed first take
+	// and joining the queue: where a release used to be lost.
+	queueing func()
 }
 
 // ledger is the places taken and the requests queued, across reloads.
@@ -79,6 +82,9 @@ func (a *admission) admit(ctx context.Context) bool {
 	if a.take(a.maxInflight) {
 		return true
 	}
+	if a.queueing != nil {
+		a.queueing()
+	}
 	if a.wait <= 0 || a.queued.Add(1) > a.maxQueue {
 		if a.wait > 0 {
 			a.queued.Add(-1)
@@ -87,6 +93,12 @@ func (a *admission) admit(ctx context.Context) bool {
 		return false
 	}
 	defer a.queued.Add(-1)
+	// A place given back between the first take and joining the queue
+	// sent no token (nobody was queued): take again now that release
+	// will see us, or that place is lost to us until the queue times out.
+	if a.take(a.maxInflight) {
+		return true
+	}
 	t := time.NewTimer(a.wait)
 	defer t.Stop()
 	for {
