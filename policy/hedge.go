@@ -13,6 +13,9 @@ import (
 // percentile of the latencies observed, so that only the slowest few calls
 // are hedged; Budget caps how many extra calls that costs.
 //
+// Once one attempt answers, the other is cancelled and not waited for
+// (marked HedgeAbandoned on the Trace when it had not returned yet).
+//
 // Only wrap idempotent sources. With Next set, the zero value never hedges.
 type Hedge[C, T any] struct {
 	Next Source[C, T]
@@ -76,8 +79,13 @@ func (h *Hedge[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 					a.err = firstErr // the first failure says more than the cancelled one
 				}
 				cancel()
-				for ; pending > 0; pending-- {
-					<-out // the loser honours its cancelled context
+				if pending > 0 {
+					// The attempt beaten is cancelled and left to end by
+					// itself, as fanout abandons a source deaf to its
+					// context: out has room for its outcome, so its
+					// goroutine never blocks, and the answer waits for
+					// nothing.
+					tr.Mark(HedgeAbandoned)
 				}
 				return a.v, a.err
 			}

@@ -141,9 +141,42 @@ func TestHedgeCancelsSlowerAttempt(t *testing.T) {
 		if v != "ok" || err != nil || time.Since(start) != 150*time.Millisecond {
 			t.Fatalf("%q %v after %v, want the hedge's answer at 150ms", v, err, time.Since(start))
 		}
+		synctest.Wait() // the loser, cancelled, ends by itself
 		if !tr.Marks().Has(Hedged|HedgeWon) || tr.Attempts() != 2 || up.cancelled.Load() != 1 {
 			t.Errorf("marks %b attempts %d cancelled %d", tr.Marks(), tr.Attempts(), up.cancelled.Load())
 		}
+	})
+}
+
+// deaf answers after its delays whatever its context says, as a source
+// that ignores cancellation does.
+type deaf struct {
+	delays []time.Duration
+	calls  atomic.Int32
+}
+
+func (d *deaf) Fetch(ctx context.Context, _ string) (string, error) {
+	n := int(d.calls.Add(1)) - 1
+	time.Sleep(d.delays[min(n, len(d.delays)-1)])
+	return "ok", nil
+}
+
+// TestAWinningHedgeAnswersAtOnce: a first attempt deaf to its context for
+// 300ms must not hold the hedge's 10ms answer; it is abandoned, as fanout
+// abandons such a source, and the trace says so.
+func TestAWinningHedgeAnswersAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &deaf{delays: []time.Duration{300 * time.Millisecond, 0}}
+		h := &Hedge[string, string]{Next: &Count[string, string]{Next: up}, Delay: 10 * time.Millisecond}
+		start := time.Now()
+		v, err, tr := traced(t.Context(), h)
+		if v != "ok" || err != nil || time.Since(start) != 10*time.Millisecond {
+			t.Fatalf("%q %v after %v, want the hedge's answer at 10ms", v, err, time.Since(start))
+		}
+		if !tr.Marks().Has(Hedged|HedgeWon|HedgeAbandoned) {
+			t.Errorf("marks %b, want hedged, won and the first attempt abandoned", tr.Marks())
+		}
+		time.Sleep(time.Second) // the deaf attempt ends by itself inside the bubble
 	})
 }
 

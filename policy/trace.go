@@ -91,6 +91,7 @@ const (
 	CacheHit                     // the answer came from the cache, with no call
 	BreakerOpen                  // the circuit breaker refused the call
 	Shed                         // a concurrency limit stayed full until the call gave up
+	HedgeAbandoned               // the attempt a hedge beat was still out: cancelled, and left to end alone
 	counted                      // attempts were recorded by a policy
 )
 

@@ -190,6 +190,9 @@ func (m *Metrics) policyEvents(name string, attempts int, marks policy.Mark) {
 	if marks.Has(policy.HedgeWon) {
 		m.hedges.WithLabelValues(name, "won").Inc()
 	}
+	if marks.Has(policy.HedgeAbandoned) {
+		m.hedges.WithLabelValues(name, "abandoned").Inc()
+	}
 	if extra > 0 {
 		m.retries.WithLabelValues(name).Add(float64(extra))
 	}

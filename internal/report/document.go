@@ -47,9 +47,12 @@ type SourceEntry struct {
 	Optional    bool     `json:"optional,omitempty"`
 	Hedged      bool     `json:"hedged,omitempty"`
 	HedgeWon    bool     `json:"hedge_won,omitempty"`
-	Coalesced   bool     `json:"coalesced,omitempty"`
-	Cached      bool     `json:"cached,omitempty"`
-	Shed        bool     `json:"shed,omitempty"`
+	// HedgeAbandoned: the attempt the answer beat had not returned; it
+	// was cancelled and left to end by itself.
+	HedgeAbandoned bool `json:"hedge_abandoned,omitempty"`
+	Coalesced      bool `json:"coalesced,omitempty"`
+	Cached         bool `json:"cached,omitempty"`
+	Shed           bool `json:"shed,omitempty"`
 	// ServedBy names the source that answered a lane that failed over;
 	// Failovers each source it moved on from.
 	ServedBy  string     `json:"served_by,omitempty"`

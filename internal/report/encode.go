@@ -209,6 +209,7 @@ var marks = []struct {
 }{
 	{policy.Hedged, `,"hedged":true`},
 	{policy.HedgeWon, `,"hedge_won":true`},
+	{policy.HedgeAbandoned, `,"hedge_abandoned":true`},
 	{policy.Coalesced, `,"coalesced":true`},
 	{policy.CacheHit, `,"cached":true`},
 	{policy.Shed, `,"shed":true`},
