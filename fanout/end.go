@@ -20,9 +20,9 @@ func (g *gather[T]) end() {
 		g.timer.Stop()
 	}
 	if g.cancel != nil {
-		if g.endCause == g.deadlineErr {
-			<-g.ctx.Done() // due now: the tasks hear of the deadline, not of a cancel
-		}
+		// At the gather's deadline its context has already ended with
+		// the deadline's cause (tick waited for it, awaitDue), so the
+		// tasks hear of the deadline, not of this cancel.
 		g.cancel()
 	}
 	if g.running == 0 {

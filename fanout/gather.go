@@ -167,14 +167,38 @@ func (g *gather[T]) finished(s *slot[T]) {
 // tick is the event of the gather's timer: planned answers and deadlines
 // due.
 func (g *gather[T]) tick() {
+	now := time.Now()
+	g.awaitDue(now)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	now := time.Now()
 	g.expire(now)
 	if !g.deadline.IsZero() && !now.Before(g.deadline) {
 		g.stop(g.deadlineErr)
 	}
 	g.advance()
+}
+
+// awaitDue waits, without the gather's lock, for the contexts whose
+// deadline is due at now: their own timers fire at the same instant as
+// the gather's, and a source must hear its own cause (its timeout, the
+// gather's deadline) before the gather ends its context for another
+// reason. Waiting under the lock would hold every other event (a task
+// returning, the caller leaving) behind a channel.
+func (g *gather[T]) awaitDue(now time.Time) {
+	g.mu.Lock()
+	var due []context.Context
+	for i := range g.slots {
+		if s := &g.slots[i]; s.state == running && s.ctx != nil && !s.deadline.IsZero() && !now.Before(s.deadline) {
+			due = append(due, s.ctx)
+		}
+	}
+	if g.ctx != nil && !g.deadline.IsZero() && !now.Before(g.deadline) {
+		due = append(due, g.ctx)
+	}
+	g.mu.Unlock()
+	for _, ctx := range due {
+		<-ctx.Done() // due now: its timer has fired or is about to
+	}
 }
 
 // callerGone is the event of the caller's context ending, seen by

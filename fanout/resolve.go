@@ -57,12 +57,9 @@ func (g *gather[T]) expire(now time.Time) {
 			res := &g.results[i]
 			res.Err = &TimeoutError{Timeout: g.tasks[i].Timeout}
 			res.End = s.deadline.Sub(g.t0)
-			if s.ctx != nil {
-				// Its context's timer is due at the same instant: let it
-				// fire, so that the source hears why, before the end of
-				// the gather can cancel it for another reason.
-				<-s.ctx.Done()
-			}
+			// Its context's timer, due at the same instant, has fired:
+			// tick waited for it (awaitDue) before taking the lock, so
+			// the source heard why before the gather can end it.
 			g.resolve(i)
 			continue
 		}
