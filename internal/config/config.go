@@ -19,6 +19,9 @@ import (
 type Config struct {
 	// Listen is the address served on, host:port. Default 127.0.0.1:8080.
 	Listen string `yaml:"listen"`
+	// cacheShare is what each cache without a max_bytes may hold
+	// (shareCacheBytes).
+	cacheShare ByteSize
 	// Sources are the upstreams routes can use, by name.
 	Sources map[string]*Source `yaml:"sources"`
 	// Routes are the paths served; each fans out to its sources.
@@ -243,9 +246,12 @@ func parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 	return c, nil
 }
 
-// shareCacheBytes gives each cache without a max_bytes an even share of
-// what CacheMaxBytes leaves once the others are counted, at least 1 KiB;
-// validation refuses a total over CacheMaxBytes.
+// shareCacheBytes works out the even share of what CacheMaxBytes leaves,
+// once the caches with a max_bytes are counted, that each cache without
+// one gets (at least 1 KiB); validation refuses a total over
+// CacheMaxBytes. The share is kept apart from the sources' own configs:
+// it depends on the other sources, and a source whose own config did not
+// change must look unchanged to a reload.
 func (c *Config) shareCacheBytes() {
 	if c.CacheMaxBytes == 0 {
 		c.CacheMaxBytes = DefaultCacheBytes
@@ -260,11 +266,19 @@ func (c *Config) shareCacheBytes() {
 			unset++
 		}
 	}
-	for _, s := range c.Sources {
-		if s != nil && s.Cache != nil && s.Cache.MaxBytes == 0 {
-			s.Cache.MaxBytes = ByteSize(max(left/int64(max(unset, 1)), 1<<10))
-		}
+	c.cacheShare = ByteSize(max(left/int64(max(unset, 1)), 1<<10))
+}
+
+// CacheBytes is the bound of s's cache: its own max_bytes, else its share
+// of cache_max_bytes; 0 for a source without a cache.
+func (c *Config) CacheBytes(s *Source) ByteSize {
+	switch {
+	case s == nil || s.Cache == nil:
+		return 0
+	case s.Cache.MaxBytes > 0:
+		return s.Cache.MaxBytes
 	}
+	return c.cacheShare
 }
 
 func (c *Config) applyDefaults() {

@@ -487,7 +487,7 @@ routes: [{path: /r, sources: [a, b, c]}]
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, b := c.Sources["a"].Cache.MaxBytes, c.Sources["b"].Cache.MaxBytes; a != 256<<10 || b != 384<<10 {
+	if a, b := c.CacheBytes(c.Sources["a"]), c.CacheBytes(c.Sources["b"]); a != 256<<10 || b != 384<<10 {
 		t.Errorf("a %d, b %d bytes", a, b)
 	}
 	if d := Default(); d.CacheMaxBytes != DefaultCacheBytes {

@@ -414,9 +414,7 @@ func (d *decoder) validatePolicies(p string, s *Source) {
 func (d *decoder) validateCacheBytes(c *Config) {
 	var total int64
 	for _, s := range c.Sources {
-		if s != nil && s.Cache != nil {
-			total += int64(s.Cache.MaxBytes)
-		}
+		total += int64(c.CacheBytes(s))
 	}
 	if total > int64(c.CacheMaxBytes) {
 		d.failAt("cache_max_bytes", "the sources' caches add up to %d bytes, over cache_max_bytes (%d): lower their cache.max_bytes or raise it", total, c.CacheMaxBytes)

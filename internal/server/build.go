@@ -24,7 +24,6 @@ type upstream struct {
 	kind      string
 	config    config.Source // as built, to tell on a reload whether it changed
 	traced    bool
-	counted   bool          // its attempts are counted (it is in a failover chain)
 	fetch     source.Source // the whole stack
 	planned   *plannedMock  // set when the stack is a bare mock
 	latencies *policy.Latencies
@@ -57,24 +56,22 @@ func buildSources(cfg *config.Config, tr *tracing, store *shared.Store, prev map
 	if tr != nil {
 		transport = tr.transport
 	}
-	chained := map[string]bool{} // sources in a failover list, or with one
-	for name, sc := range cfg.Sources {
-		chained[name] = chained[name] || len(sc.Failover) > 0
-		for _, alt := range sc.Failover {
-			chained[alt] = true
-		}
-	}
 	out := make(map[string]*upstream, len(cfg.Sources))
 	for name, sc := range cfg.Sources {
-		counted := sc.Kind != config.KindMock && chained[name] // a lane's attempts are its sources' calls
-		if u := prev[name]; u != nil && u.traced == (tr != nil) && u.shared == store && u.counted == counted && reflect.DeepEqual(u.config, *sc) {
+		// What an upstream is built from is its own config only (and the
+		// process's tracing and Redis): nothing another source says, so
+		// that adding or chaining another source keeps this one's breaker
+		// and cache. Every fetched source counts its attempts, since any
+		// may join a failover chain, where a lane's attempts are its
+		// sources' calls; a source called once counts 1 either way.
+		if u := prev[name]; u != nil && u.traced == (tr != nil) && u.shared == store && reflect.DeepEqual(u.config, *sc) {
 			out[name] = u
 			continue
 		}
 		if sc.Spec == nil {
 			return nil, fmt.Errorf("build source %s: unknown kind %q", name, sc.Kind)
 		}
-		out[name] = stack(name, sc, sc.Spec.Build(name, transport), tr, store, counted)
+		out[name] = stack(name, sc, sc.Spec.Build(name, transport), tr, store, cfg.CacheBytes(sc))
 	}
 	return out, nil
 }
@@ -83,14 +80,15 @@ func buildSources(cfg *config.Config, tr *tracing, store *shared.Store, prev map
 // cache → coalesce → retry → hedge → breaker → limit → count → base,
 // as package policy explains. Policies not configured are left out, so a
 // plain source costs nothing extra; attempts are counted with retries,
-// hedges, or when counted says so (a source in a failover chain). With
+// hedges, or for any fetched source (mocks count as one call). With
 // tr, a span is made around the whole stack and around each attempt.
 // With store, the cache's second tier is in Redis, shared with every
 // replica.
-func stack(name string, sc *config.Source, base source.Source, tr *tracing, store *shared.Store, counted bool) *upstream {
+func stack(name string, sc *config.Source, base source.Source, tr *tracing, store *shared.Store, cacheBytes config.ByteSize) *upstream {
 	type stacked = policy.Source[*source.Call, json.RawMessage]
+	counted := sc.Kind != config.KindMock
 	u := &upstream{name: name, kind: sc.Kind, config: *sc, traced: tr != nil, latencies: &policy.Latencies{}, health: &health{},
-		shared: store, counted: counted}
+		shared: store}
 	if llm, ok := sc.Spec.(*config.LLM); ok {
 		u.model = llm.Model
 	}
@@ -133,7 +131,7 @@ func stack(name string, sc *config.Source, base source.Source, tr *tracing, stor
 	}
 	if c := sc.Cache; c != nil {
 		u.cache = &policy.Cache[*source.Call, json.RawMessage]{Next: s, TTL: c.TTL.Std(), Key: (*source.Call).Key,
-			MaxBytes: int64(c.MaxBytes), Size: func(v json.RawMessage) int { return len(v) }}
+			MaxBytes: int64(cacheBytes), Size: func(v json.RawMessage) int { return len(v) }}
 		if store != nil {
 			u.cache.Shared = store.Cache(name, sc)
 			if sc.Coalesce { // share calls in flight across replicas too, for as long as a call may take

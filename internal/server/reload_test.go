@@ -178,3 +178,53 @@ routes: [{path: /r, sources: [slow], timeout: 1m}]
 		t.Errorf("once they finished: %d", code)
 	}
 }
+
+// TestReloadKeepsASourceWhoseOwnConfigIsUnchanged: what another source
+// says must not rebuild this one. Adding a source with a cache and no
+// max_bytes (every cache's share of cache_max_bytes moves), or naming
+// this source in another's failover list, kept neither its cache nor its
+// open breaker before.
+func TestReloadKeepsASourceWhoseOwnConfigIsUnchanged(t *testing.T) {
+	var calls atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if r.URL.Path == "/broken" {
+			http.Error(w, `{"error":"down"}`, http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, `{"temp": 22}`)
+	}))
+	defer up.Close()
+	base := fmt.Sprintf(`
+sources:
+  weather: {kind: http, url: "%[1]s/weather", cache: {ttl: 1h}}
+  broken:  {kind: http, url: "%[1]s/broken", breaker: {failures: 1, cooldown: 1h}}
+`, up.URL)
+	routes := `routes: [{path: /r, sources: [weather, broken], optional: [broken]}]
+`
+	s := newServer(t, base+routes)
+	for range 2 { // weather cached; broken fails once, then its breaker is open
+		get(t, s, "GET", "/r")
+	}
+	steps := []struct{ name, add string }{
+		{"another source with a cache and no max_bytes", `  search: {kind: mock, latency: 1ms, data: 1, cache: {ttl: 1h}}
+`},
+		{"another source failing over to both", `  search: {kind: mock, latency: 1ms, data: 1, cache: {ttl: 1h}}
+  chat: {kind: http, url: "` + up.URL + `/chat", failover: [broken, weather]}
+`},
+	}
+	for _, st := range steps {
+		s = reload(t, s, base+st.add+routes)
+		before := calls.Load()
+		_, d, _ := get(t, s, "GET", "/r")
+		if w := d.Sources.Get("weather"); !w.Cached {
+			t.Errorf("%s: weather %+v, want its cache kept", st.name, w)
+		}
+		if got := d.Sources.Get("broken").Reason; got != "breaker_open" {
+			t.Errorf("%s: broken's reason %q, want its breaker kept open", st.name, got)
+		}
+		if n := calls.Load() - before; n != 0 {
+			t.Errorf("%s: %d upstream calls, want none", st.name, n)
+		}
+	}
+}
