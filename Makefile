@@ -4,9 +4,9 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: test deps lint unit hostile fuzz serve build release
+.PHONY: test deps lint unit e2e hostile fuzz serve build release
 
-test: deps lint unit fuzz
+test: deps lint unit e2e fuzz
 
 deps:
 	@bash scripts/deps.sh
@@ -16,8 +16,19 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# make unit: the package tests, no browser, nginx or Redis (about 2
+# minutes). make e2e: the built binary (itself built with -race), the
+# browser, nginx and Redis tests, and the README. Together they run every
+# test once.
+E2E_TESTS = Browser|Dashboard|ThePage|Redis|Replicas
+PACKAGES = $(shell $(GO) list ./... | grep -v /cmd/highway$$)
+
 unit:
-	$(GO) test -race -count=1 -timeout 8m ./...
+	$(GO) test -race -count=1 -timeout 5m -skip '$(E2E_TESTS)' $(PACKAGES)
+
+e2e:
+	$(GO) test -race -count=1 -timeout 8m -run '$(E2E_TESTS)' $(PACKAGES)
+	$(GO) test -race -count=1 -timeout 10m ./cmd/highway
 
 # The hostile suite alone (make unit runs it too): attacks on a real
 # highway serve over real sockets, each bounded to a few seconds.

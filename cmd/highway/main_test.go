@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,14 +27,36 @@ import (
 // These tests build the real binary and drive it as a user would: from a
 // shell, with curl, and with Ctrl-C.
 
+// build returns the binary the tests run: built once for the package,
+// with -race, so that the end-to-end tests check the gateway itself for
+// data races (GORACE, set in TestMain, makes a race end the process with
+// exit 66, which the test then sees), not only the harness.
 func build(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "highway")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	binary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "highway-e2e-")
+		if err != nil {
+			binary.err = err
+			return
+		}
+		binary.dir = dir
+		binary.path = filepath.Join(dir, "highway")
+		out, err := exec.Command("go", "build", "-race", "-o", binary.path, ".").CombinedOutput()
+		if err != nil {
+			binary.err = fmt.Errorf("go build -race: %v\n%s", err, out)
+		}
+	})
+	if binary.err != nil {
+		t.Fatal(binary.err)
 	}
-	return bin
+	return binary.path
+}
+
+// binary is the one build of the package's tests.
+var binary struct {
+	once      sync.Once
+	dir, path string
+	err       error
 }
 
 // start runs highway serve on a free loopback port and returns its base URL
@@ -89,13 +110,17 @@ func startCommand(t *testing.T, bin, sub string, args ...string) (*exec.Cmd, str
 func curl(t *testing.T, args ...string) (int, map[string]any) {
 	t.Helper()
 	out, err := exec.Command("curl", append([]string{"-s", "-w", "\n%{http_code}"}, args...)...).Output()
+	// Errorf, not Fatalf: curl is called from tests' goroutines too, where
+	// Fatalf would not stop the test and could hang the package.
 	if err != nil {
-		t.Fatalf("curl %v: %v", args, err)
+		t.Errorf("curl %v: %v", args, err)
+		return 0, nil
 	}
 	body, code, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 	var m map[string]any
 	if err := json.Unmarshal([]byte(body), &m); err != nil {
-		t.Fatalf("curl %v: not JSON: %s", args, body)
+		t.Errorf("curl %v: not JSON: %s", args, body)
+		return 0, nil
 	}
 	var status int
 	json.Unmarshal([]byte(code), &status)
@@ -230,7 +255,14 @@ func TestMain(m *testing.M) {
 	for _, v := range []string{"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"} {
 		os.Unsetenv(v)
 	}
-	os.Exit(m.Run())
+	// Every process the tests start is the -race build: a race is reported
+	// on its stderr and ends it at once with exit 66.
+	os.Setenv("GORACE", "halt_on_error=1 exitcode=66")
+	code := m.Run()
+	if binary.dir != "" {
+		os.RemoveAll(binary.dir)
+	}
+	os.Exit(code)
 }
 
 func TestServeAgainstHighwayMockUpstreams(t *testing.T) {
@@ -446,15 +478,18 @@ func TestAdminAddrKeepsMetricsOffTheMainListener(t *testing.T) {
 // arrives while serve is starting reloads once it serves.
 func TestHostileSIGHUPWhileStarting(t *testing.T) {
 	bin := build(t)
-	cmd := exec.Command(bin, "serve", "-addr", "127.0.0.1:0", "-log", "off")
+	// The shell ignores SIGHUP and execs the binary in its place (same
+	// process): the ignore is inherited until Highway's main takes over,
+	// and the test process's own signal handling is never touched.
+	cmd := exec.Command("/bin/sh", "-c", `trap "" HUP; echo "SIGHUP ignored" >&2; exec "$0" serve -addr 127.0.0.1:0 -log off`, bin)
 	stderr, _ := cmd.StderrPipe()
-	signal.Ignore(syscall.SIGHUP) // inherited across exec, until the child's main takes over
-	err := cmd.Start()
-	signal.Reset(syscall.SIGHUP)
-	if err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	lines := watch(t, cmd, stderr)
+	if l := <-lines; l != "SIGHUP ignored" { // from here on, until main holds it
+		t.Fatalf("the shell said %q", l)
+	}
 	var base string
 	reloaded := false
 	tick := time.NewTicker(time.Millisecond)
