@@ -173,7 +173,7 @@ func TestAWinningHedgeAnswersAtOnce(t *testing.T) {
 		if v != "ok" || err != nil || time.Since(start) != 10*time.Millisecond {
 			t.Fatalf("%q %v after %v, want the hedge's answer at 10ms", v, err, time.Since(start))
 		}
-		if !tr.Marks().Has(Hedged|HedgeWon|HedgeAbandoned) {
+		if !tr.Marks().Has(Hedged | HedgeWon | HedgeAbandoned) {
 			t.Errorf("marks %b, want hedged, won and the first attempt abandoned", tr.Marks())
 		}
 		time.Sleep(time.Second) // the deaf attempt ends by itself inside the bubble

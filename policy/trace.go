@@ -85,14 +85,14 @@ type Mark uint32
 
 // Marks the policies record.
 const (
-	Hedged      Mark = 1 << iota // a hedge attempt was sent
-	HedgeWon                     // the hedge answered first
-	Coalesced                    // the answer was shared from another caller's call
-	CacheHit                     // the answer came from the cache, with no call
-	BreakerOpen                  // the circuit breaker refused the call
-	Shed                         // a concurrency limit stayed full until the call gave up
-	HedgeAbandoned               // the attempt a hedge beat was still out: cancelled, and left to end alone
-	counted                      // attempts were recorded by a policy
+	Hedged         Mark = 1 << iota // a hedge attempt was sent
+	HedgeWon                        // the hedge answered first
+	Coalesced                       // the answer was shared from another caller's call
+	CacheHit                        // the answer came from the cache, with no call
+	BreakerOpen                     // the circuit breaker refused the call
+	Shed                            // a concurrency limit stayed full until the call gave up
+	HedgeAbandoned                  // the attempt a hedge beat was still out: cancelled, and left to end alone
+	counted                         // attempts were recorded by a policy
 )
 
 // Has reports whether every mark in o is set in m.
