@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/citypopy/highway/internal/config"
@@ -133,37 +134,80 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 // does).
 const MockAddrVar = "HIGHWAY_MOCK_ADDR"
 
-// startMockLLM runs the fake LLM endpoints on a loopback port of their own
-// and sets MockAddrVar to it, unless the variable already names some (a
-// highway mock the user runs). They have their own listener so that a
-// route draining on shutdown can still reach them; stop ends them.
-func startMockLLM() (stop func(), err error) {
-	if os.Getenv(MockAddrVar) != "" {
-		return func() {}, nil
+// fakeProviders is the environment serve and race read a config with:
+// the process's, except that ${HIGHWAY_MOCK_ADDR}, when the process does
+// not set it, is the address of fake LLM endpoints started the first time
+// a config names it. A config that never names them (a production one)
+// never starts them, and the address reaches the config as a value, not
+// through the process environment. They have their own listener so that
+// a route draining on shutdown can still reach them; stop ends them.
+type fakeProviders struct {
+	base config.Env // the environment they stand in; nil: the process's
+	mu   sync.Mutex
+	addr string
+	stop func()
+	err  error
+}
+
+// lookup is the fakeProviders' config.Env.
+func (f *fakeProviders) lookup(name string) (string, bool) {
+	base := f.base
+	if base == nil {
+		base = os.LookupEnv
 	}
+	if v, ok := base(name); name != MockAddrVar || ok && v != "" {
+		return v, ok
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.addr == "" && f.err == nil {
+		f.addr, f.stop, f.err = startMockLLM()
+	}
+	return f.addr, f.err == nil
+}
+
+// Close ends the fake endpoints, if a config started them.
+func (f *fakeProviders) Close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stop != nil {
+		f.stop()
+		f.stop = nil
+	}
+}
+
+// startMockLLM runs the fake LLM endpoints on a loopback port of their own.
+func startMockLLM() (addr string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("listen for the fake LLM endpoints: %w", err)
+		return "", nil, fmt.Errorf("listen for the fake LLM endpoints: %w", err)
 	}
-	os.Setenv(MockAddrVar, ln.Addr().String())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		server.Serve(ctx, ln, mock.LLM(), time.Second, config.DefaultServer)
 		close(done)
 	}()
-	return func() { cancel(); <-done; os.Unsetenv(MockAddrVar) }, nil
+	return ln.Addr().String(), func() { cancel(); <-done }, nil
+}
+
+// withMockAddr is the process environment, with ${HIGHWAY_MOCK_ADDR}
+// standing for addr when the process does not set it.
+func withMockAddr(addr string) config.Env {
+	return func(name string) (string, bool) {
+		if v, ok := os.LookupEnv(name); name != MockAddrVar || ok && v != "" {
+			return v, ok
+		}
+		return addr, true
+	}
 }
 
 // loadConfig loads the file at path, or the embedded default when path is
-// empty.
-func loadConfig(path string) (*config.Config, error) {
-	if path == "" {
-		return config.Default(), nil
-	}
-	c, err := config.Load(path)
+// empty, with its ${NAME}s looked up in env.
+func loadConfig(path string, env config.Env) (*config.Config, error) {
+	c, err := config.LoadEnv(path, env)
 	var errs config.Errors
-	if errors.As(err, &errs) {
+	if path != "" && errors.As(err, &errs) {
 		return nil, fmt.Errorf("config %s is invalid:\n%w", path, err)
 	}
 	return c, err
@@ -175,11 +219,7 @@ func check(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if os.Getenv(MockAddrVar) == "" { // serve would set it: any address checks alike
-		os.Setenv(MockAddrVar, "127.0.0.1:0")
-		defer os.Unsetenv(MockAddrVar)
-	}
-	c, err := loadConfig(*file)
+	c, err := loadConfig(*file, withMockAddr("127.0.0.1:0")) // serve would name its own: any address checks alike
 	if err != nil {
 		fmt.Fprintf(stderr, "highway: %v\n", err)
 		return ExitFailure

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -19,11 +18,7 @@ func serveMock(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if os.Getenv(MockAddrVar) == "" { // this mock serves the fake LLM endpoints itself
-		os.Setenv(MockAddrVar, *addr)
-		defer os.Unsetenv(MockAddrVar)
-	}
-	cfg, err := loadConfig(*file)
+	cfg, err := loadConfig(*file, withMockAddr(*addr)) // this mock serves the fake LLM endpoints itself
 	if err != nil {
 		fmt.Fprintf(stderr, "highway mock: %v\n", err)
 		return ExitFailure

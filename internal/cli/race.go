@@ -82,12 +82,10 @@ func raceTarget(ctx context.Context, file, target, route string) (base, path, wh
 		}
 		return u.Scheme + "://" + u.Host, path, "server at " + u.Host, stop, nil
 	}
-	// The fake LLM endpoints first: the config may name their address.
-	stopMock, err := startMockLLM()
-	if err != nil {
-		return "", "", "", stop, err
-	}
-	cfg, err := loadConfig(file)
+	// The fake LLM endpoints start if the config names their address.
+	fakes := &fakeProviders{}
+	stopMock := fakes.Close
+	cfg, err := loadConfig(file, fakes.lookup)
 	if err != nil {
 		stopMock()
 		return "", "", "", stop, err

@@ -53,14 +53,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *logFormat == "json" { // serve's own lines too, so that every line is JSON
 		stderr = &jsonLines{logger: logger}
 	}
-	// The fake LLM endpoints first: the config may name their address.
-	stopMock, err := startMockLLM()
-	if err != nil {
-		fmt.Fprintf(stderr, "highway: %v\n", err)
-		return ExitFailure
-	}
-	defer stopMock() // after the routes have drained: they may still call it
-	cfg, err := loadConfig(*file)
+	// The fake LLM endpoints start only if the config names their address
+	// (the embedded default does), and live as long as serve: a reload
+	// that names them again finds them running.
+	fakes := &fakeProviders{}
+	defer fakes.Close() // after the routes have drained: they may still call it
+	cfg, err := loadConfig(*file, fakes.lookup)
 	if err != nil {
 		fmt.Fprintf(stderr, "highway: %v\n", err)
 		return ExitFailure
@@ -116,7 +114,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 	build := func() (*server.Server, error) {
-		cfg, err := loadConfig(*file)
+		cfg, err := loadConfig(*file, fakes.lookup)
 		if err != nil {
 			return nil, err
 		}

@@ -215,18 +215,30 @@ func Default() *Config {
 func DefaultYAML() []byte { return append([]byte(nil), defaultYAML...) }
 
 // Load reads, decodes and validates the file at path.
-func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	return Parse(path, data)
-}
+func Load(path string) (*Config, error) { return LoadEnv(path, os.LookupEnv) }
 
 // Parse decodes and validates data, naming file in every message. Strings
 // may refer to the environment as ${NAME} or ${NAME:-default}.
 func Parse(file string, data []byte) (*Config, error) {
 	return parse(file, data, os.LookupEnv)
+}
+
+// Env looks up what a ${NAME} in a config stands for, as os.LookupEnv
+// does; a caller passes its own to give a config values the process
+// environment does not hold.
+type Env func(name string) (value string, ok bool)
+
+// LoadEnv is Load with the config's ${NAME}s looked up in env, or the
+// embedded default when path is empty.
+func LoadEnv(path string, env Env) (*Config, error) {
+	if path == "" {
+		return parse(DefaultFile, defaultYAML, env)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return parse(path, data, env)
 }
 
 func parse(file string, data []byte, env func(string) (string, bool)) (*Config, error) {
