@@ -1,8 +1,9 @@
 package fanout
 
 import (
+	"github.com/citypopy/highway/internal/routine"
+
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -43,18 +44,11 @@ func (e *NotStartedError) Error() string { return "not started: " + e.Cause.Erro
 // Unwrap returns the cause.
 func (e *NotStartedError) Unwrap() error { return e.Cause }
 
-// PanicError is a task's error when its source panicked. The panic is
-// contained: the other tasks and the caller carry on.
-type PanicError struct {
-	// Value is what was passed to panic.
-	Value any
-	// Stack is the panicking goroutine's stack, for debugging; it is not
-	// part of Error.
-	Stack []byte
-}
-
-// Error describes the failure.
-func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+// PanicError is a task's error when its source panicked (or called
+// runtime.Goexit): Value is what was passed to panic, Stack the
+// goroutine's stack. The panic is contained: the other tasks and the
+// caller carry on. Package policy's goroutines fail with it too.
+type PanicError = routine.PanicError
 
 // SkippedError is a task's error when one of its needs failed and it has
 // no fallback for it: the task was not called.

@@ -1,6 +1,8 @@
 package fanout
 
 import (
+	"github.com/citypopy/highway/internal/routine"
+
 	"context"
 	"runtime/debug"
 	"time"
@@ -38,7 +40,7 @@ func (g *gather[T]) launch(i, after int) {
 	s.ctx = g.taskContext(s)
 	s.spawned = true
 	g.running++
-	spawn[T](s)
+	routine.Spawn[T](s)
 }
 
 // taskContext is the context of a goroutine task: the gather's, with the
@@ -62,11 +64,11 @@ func (g *gather[T]) taskContext(s *slot[T]) context.Context {
 	return ctx
 }
 
-// run calls the task's source, on its own goroutine.
-func (s *slot[T]) run() (T, error) { return s.g.tasks[s.i].Source.Fetch(s.ctx, s.needs) }
+// Run calls the task's source, on its own goroutine.
+func (s *slot[T]) Run() (T, error) { return s.g.tasks[s.i].Source.Fetch(s.ctx, s.needs) }
 
-// done publishes the task's outcome, on its goroutine.
-func (s *slot[T]) done(v T, err error) {
+// Done publishes the task's outcome, on its goroutine.
+func (s *slot[T]) Done(v T, err error) {
 	if _, panicked := err.(*PanicError); err != nil && !panicked && s.ctx.Err() != nil {
 		// The source failed because its context ended: say why it ended
 		// (its timeout, the deadline, the caller) rather than echo

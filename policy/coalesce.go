@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/citypopy/highway/fanout"
+	"github.com/citypopy/highway/internal/routine"
 )
 
 // Coalesce makes identical calls that are in flight at once share one call
@@ -14,7 +15,7 @@ import (
 // same key. Unlike a plain singleflight, the shared call runs detached
 // from whichever caller started it, so one caller cancelling fails nobody
 // else; it is cancelled when the last waiting caller has gone, and bounded
-// by Timeout. It runs on a goroutine started with fanout.Go: if it panics,
+// by Timeout. It runs on a goroutine started with routine.Go (internal): if it panics,
 // every waiter gets the *fanout.PanicError.
 //
 // The zero value, with Next set, coalesces every call into one key. It must
@@ -98,7 +99,7 @@ func (c *Coalesce[C, T]) start(ctx context.Context, key string, call C) *sharedC
 		c.calls = make(map[string]*sharedCall[T])
 	}
 	c.calls[key] = sc
-	fanout.Go(func() (T, error) { return c.Next.Fetch(sctx, call) }, func(v T, err error) {
+	routine.Go(func() (T, error) { return c.Next.Fetch(sctx, call) }, func(v T, err error) {
 		sc.cancel()
 		sc.v, sc.err = v, err
 		c.mu.Lock()

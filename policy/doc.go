@@ -23,7 +23,7 @@
 // each other's repeats and make one upstream call for identical ones.
 //
 // The policies that start goroutines (Hedge, Coalesce) start them with
-// fanout.Go: a panicking source fails its call with a *fanout.PanicError,
+// one helper that recovers: a panicking source fails its call with a *fanout.PanicError,
 // and the process lives on.
 package policy
 

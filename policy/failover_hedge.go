@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/citypopy/highway/fanout"
+	"github.com/citypopy/highway/internal/routine"
 )
 
 // FailoverHedge makes a Failover start the next source beside the current
@@ -199,7 +199,7 @@ func (c *hedgedCall[C, T]) launch(k int) {
 		ctx = w(ctx, func() bool { return c.hold(k) })
 	}
 	start := c.starts[k]
-	fanout.Go(func() (T, error) { return src.Fetch(ctx, c.call) },
+	routine.Go(func() (T, error) { return src.Fetch(ctx, c.call) },
 		func(v T, err error) { c.out <- raceOutcome[T]{k, v, err, time.Since(start)} })
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/citypopy/highway/fanout"
+	"github.com/citypopy/highway/internal/routine"
 )
 
 // Hedge sends a second attempt when the first is still out after a delay,
@@ -40,7 +40,7 @@ type attempt[T any] struct {
 }
 
 // Fetch calls Next, and once more if the first call is slow. Both
-// attempts run on goroutines started with fanout.Go, so a panicking
+// attempts run on goroutines started with routine.Go (internal), so a panicking
 // attempt is a failed one.
 func (h *Hedge[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 	h.Budget.Earn()
@@ -52,7 +52,7 @@ func (h *Hedge[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 	defer cancel()
 	out := make(chan attempt[T], 2)
 	run := func(hedge bool) {
-		fanout.Go(func() (T, error) { return h.attempt(ctx, call) },
+		routine.Go(func() (T, error) { return h.attempt(ctx, call) },
 			func(v T, err error) { out <- attempt[T]{hedge, v, err} })
 	}
 	run(false)
