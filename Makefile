@@ -16,19 +16,20 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# make unit: the package tests, no browser, nginx or Redis (about 2
-# minutes). make e2e: the built binary (itself built with -race), the
-# browser, nginx and Redis tests, and the README. Together they run every
-# test once.
-E2E_TESTS = Browser|Dashboard|ThePage|Redis|Replicas
-PACKAGES = $(shell $(GO) list ./... | grep -v /cmd/highway$$)
+# make unit: the package tests, no browser, nginx, Redis, Docker build or
+# binary (about a minute). make e2e: the built binary (itself built with
+# -race) and the README, the browser, nginx and Redis tests, the
+# deployment files. Together they run every test once.
+E2E_TESTS = Browser|Dashboard|ThePage|Redis|Replicas|Kubernetes|Compose|Dockerfile
+E2E_PACKAGES = ./cmd/highway ./internal/shared
+PACKAGES = $(shell $(GO) list ./... | grep -v -e /cmd/highway$$ -e /internal/shared$$)
 
 unit:
 	$(GO) test -race -count=1 -timeout 5m -skip '$(E2E_TESTS)' $(PACKAGES)
 
 e2e:
 	$(GO) test -race -count=1 -timeout 8m -run '$(E2E_TESTS)' $(PACKAGES)
-	$(GO) test -race -count=1 -timeout 10m ./cmd/highway
+	$(GO) test -race -count=1 -timeout 10m $(E2E_PACKAGES)
 
 # The hostile suite alone (make unit runs it too): attacks on a real
 # highway serve over real sockets, each bounded to a few seconds.
