@@ -17,8 +17,8 @@ lint:
 	$(GO) vet ./...
 
 # make unit: the package tests, no browser, nginx, Redis, Docker build or
-# binary (about a minute). make e2e: the built binary (itself built with
-# -race) and the README, the browser, nginx and Redis tests, the
+# binary (about a minute). make e2e: the built binary (built once) and
+# the README, the browser, nginx and Redis tests, the
 # deployment files. Together they run every test once.
 E2E_TESTS = Browser|Dashboard|ThePage|Redis|Replicas|Kubernetes|Compose|Dockerfile
 E2E_PACKAGES = ./cmd/highway ./internal/shared
