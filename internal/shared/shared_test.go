@@ -3,6 +3,7 @@ package shared_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"log/slog"
 	"strings"
@@ -17,7 +18,13 @@ import (
 	"github.com/citypopy/highway/internal/shared"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// Load the system's roots once, before any test: the first TLS dial
+	// does it on go-redis's dial goroutine, and on a loaded machine that
+	// one-time load outlived the test that dialled, which goleak reported.
+	x509.SystemCertPool()
+	goleak.VerifyTestMain(m)
+}
 
 // watcher records what a Store reports: its log and its up/down changes.
 type watcher struct {
