@@ -16,7 +16,8 @@ import (
 // then lets one probe through (half-open), closing on its success and
 // opening again on its failure. A call cut off by its caller (a client
 // leaving, a hedge lost, a route deadline) counts neither way; only the
-// source's own failures and timeouts do.
+// source's own failures and timeouts do. An Arriving answer is judged at
+// its end: a stream cut mid-way is a failure.
 //
 // Make one with NewBreaker; it is safe for concurrent use.
 type Breaker[C, T any] struct {
@@ -70,11 +71,13 @@ func (b *Breaker[C, T]) Fetch(ctx context.Context, call C) (v T, err error) {
 		}
 	}()
 	v, err = b.next.Fetch(ctx, call)
-	if err != nil && ctx.Err() != nil && !ownTimeout(ctx) {
-		done(notCounted{err})
-	} else {
-		done(err)
-	}
+	afterEnd(v, err, func(err error) { // an answer that fails part-way is a failure too
+		if err != nil && ctx.Err() != nil && !ownTimeout(ctx) {
+			done(notCounted{err})
+		} else {
+			done(err)
+		}
+	})
 	return v, err
 }
 

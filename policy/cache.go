@@ -10,7 +10,9 @@ import (
 )
 
 // Cache answers from memory for TTL after a successful call; failures are
-// not cached. It holds at most MaxBytes of answers (weighed by Size, with
+// not cached. An Arriving answer is kept once it has ended well, and a
+// cached one is answered as it was: a stream is replayed, from its first
+// token, to each reader. It holds at most MaxBytes of answers (weighed by Size, with
 // their keys), evicting those least likely to be asked again, and drops
 // each entry once its TTL has passed, whether or not it is asked for. The
 // store is otter's (github.com/maypok86/otter/v2).
@@ -77,15 +79,21 @@ func (c *Cache[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 		}
 	}
 	v, err := c.Next.Fetch(ctx, call)
-	if err == nil {
-		c.store.Set(key, v)
-		if c.Shared != nil {
-			c.Shared.Set(ctx, key, v, c.TTL)
+	// An Arriving answer is kept once it has ended well, and its lease
+	// held until then: the call's context may have ended by the time it
+	// stores, so the store is detached from it.
+	afterEnd(v, err, func(err error) {
+		sctx := context.WithoutCancel(ctx)
+		if err == nil {
+			c.store.Set(key, v)
+			if c.Shared != nil {
+				c.Shared.Set(sctx, key, v, c.TTL)
+			}
 		}
-	}
-	if held { // after the answer is in Shared, so that waiters find it first
-		flights.Unlease(ctx, key, token)
-	}
+		if held { // after the answer is in Shared, so that waiters find it first
+			flights.Unlease(sctx, key, token)
+		}
+	})
 	return v, err
 }
 

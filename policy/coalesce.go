@@ -18,6 +18,12 @@ import (
 // by Timeout. It runs on a goroutine started with routine.Go (internal): if it panics,
 // every waiter gets the *fanout.PanicError.
 //
+// An Arriving answer (a stream) is shared as the value it is: every
+// caller gets the same one and reads it at its own pace from its first
+// token, and a caller that comes while it still streams joins it too.
+// The shared call lives until the answer has ended, or until every
+// caller's context has.
+//
 // The zero value, with Next set, coalesces every call into one key. It must
 // not be copied after first use.
 type Coalesce[C, T any] struct {
@@ -26,30 +32,17 @@ type Coalesce[C, T any] struct {
 	Key func(C) string
 	// Timeout bounds the shared call; 0 means only its callers do.
 	Timeout time.Duration
-	// Relay, if set, carries what the shared call reports while it runs
-	// (a streaming source's tokens) to every caller waiting for it. Without
-	// one, waiters hear only the answer.
-	Relay Relay
 
 	mu    sync.Mutex
 	calls map[string]*sharedCall[T]
 }
 
-// Relay passes what a shared call reports as it runs on to each caller
-// waiting for it, through that caller's own context. Coalesce calls it
-// once per shared call with the context the call would run under; it
-// returns the context to run it under instead, and join. Each waiter
-// joins with its own context and calls leave once it stops waiting: from
-// then on nothing more reaches it.
-type Relay func(shared context.Context) (ctx context.Context, join func(waiter context.Context) (leave func()))
-
 type sharedCall[T any] struct {
-	done    chan struct{}
+	done    chan struct{} // closed once the call has returned v and err
 	v       T
 	err     error
-	waiters int
+	waiters int // callers whose context lives; c.mu guards it
 	cancel  context.CancelFunc
-	join    func(waiter context.Context) (leave func())
 }
 
 // Fetch joins the call in flight for call's key, or starts one.
@@ -65,31 +58,35 @@ func (c *Coalesce[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 	if joined {
 		TraceFrom(ctx).Mark(Coalesced)
 	}
-	leave := func() {}
-	if sc.join != nil {
-		leave = sc.join(ctx)
-	}
 	select {
 	case <-sc.done:
-		leave()
-		return sc.v, sc.err
 	case <-ctx.Done():
-		leave()
 		c.leave(key, sc)
 		var zero T
 		return zero, ctx.Err()
 	}
+	if sc.err != nil {
+		c.leave(key, sc)
+		return sc.v, sc.err
+	}
+	// The caller reads on while the answer arrives: it leaves when its
+	// context ends, or when the answer does.
+	stop := context.AfterFunc(ctx, func() { c.leave(key, sc) })
+	afterEnd(sc.v, nil, func(error) {
+		if stop() {
+			c.leave(key, sc)
+		}
+	})
+	return sc.v, nil
 }
 
 // start launches the shared call; c.mu is held.
 func (c *Coalesce[C, T]) start(ctx context.Context, key string, call C) *sharedCall[T] {
 	sc := &sharedCall[T]{done: make(chan struct{})}
-	// Detached from the first caller's cancellation, but keeping its values
-	// (its trace records the shared call's attempts).
+	// Detached from the first caller's cancellation, but keeping its
+	// values, which are observability only: its trace records the shared
+	// call's attempts, its span is the shared call's parent.
 	sctx := context.WithoutCancel(ctx)
-	if c.Relay != nil {
-		sctx, sc.join = c.Relay(sctx)
-	}
 	if c.Timeout > 0 {
 		sctx, sc.cancel = context.WithTimeoutCause(sctx, c.Timeout, &fanout.TimeoutError{Timeout: c.Timeout})
 	} else {
@@ -100,14 +97,14 @@ func (c *Coalesce[C, T]) start(ctx context.Context, key string, call C) *sharedC
 	}
 	c.calls[key] = sc
 	routine.Go(func() (T, error) { return c.Next.Fetch(sctx, call) }, func(v T, err error) {
-		sc.cancel()
 		sc.v, sc.err = v, err
-		c.mu.Lock()
-		if c.calls[key] == sc {
-			delete(c.calls, key)
-		}
-		c.mu.Unlock()
 		close(sc.done)
+		afterEnd(v, err, func(error) { // an answer still arriving is joined until its end
+			c.mu.Lock()
+			c.forget(key, sc)
+			c.mu.Unlock()
+			sc.cancel()
+		})
 	})
 	return sc
 }
@@ -118,9 +115,15 @@ func (c *Coalesce[C, T]) leave(key string, sc *sharedCall[T]) {
 	defer c.mu.Unlock()
 	sc.waiters--
 	if sc.waiters == 0 {
-		if c.calls[key] == sc {
-			delete(c.calls, key) // a later caller starts afresh
-		}
+		c.forget(key, sc) // a later caller starts afresh
 		sc.cancel()
+	}
+}
+
+// forget drops sc from the calls in flight, unless another call has
+// taken its key since; c.mu is held.
+func (c *Coalesce[C, T]) forget(key string, sc *sharedCall[T]) {
+	if c.calls[key] == sc {
+		delete(c.calls, key)
 	}
 }

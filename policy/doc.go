@@ -22,6 +22,13 @@
 // flight too (SharedFlights): replicas behind one balancer then answer
 // each other's repeats and make one upstream call for identical ones.
 //
+// An answer may still be arriving when its call returns (a stream, which
+// returns at its first token: see Arriving). The policies then act on
+// the call up to that first token (a retry, a hedge's race, a failover
+// before the answer began) and hold what they hold for it until the
+// answer's end; a failover after it began goes on with the next source's
+// answer (Continuable).
+//
 // The policies that start goroutines (Hedge, Coalesce) start them with
 // one helper that recovers: a panicking source fails its call with a *fanout.PanicError,
 // and the process lives on.

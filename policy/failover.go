@@ -35,35 +35,78 @@ type Alternate[C, T any] struct {
 	Source Source[C, T]
 }
 
-// Fetch asks each source in turn, as Failover says.
+// Fetch asks each source in turn, as Failover says. An answer that
+// begins and then fails part-way (an Arriving one that is Continuable: a
+// stream cut mid-way) goes on as the next source's: the call's readers
+// read on into it, and the moves made after the answer began are on the
+// Trace but not told to OnFailover, since the answer's readers are the
+// ones that reach them (they are told in order by reading the answer).
 func (f *Failover[C, T]) Fetch(ctx context.Context, call C) (T, error) {
-	if f.Hedge != nil && len(f.Alternates) > 0 {
-		return f.race(ctx, call)
+	return f.from(ctx, call, 0, true)
+}
+
+// source is source k of the list: Next, then each alternate.
+func (f *Failover[C, T]) source(k int) (string, Source[C, T]) {
+	if k == 0 {
+		return f.Name, f.Next
 	}
-	start := time.Now()
-	v, err := f.Next.Fetch(ctx, call)
-	if err == nil || len(f.Alternates) == 0 {
-		return v, err
+	return f.Alternates[k-1].Name, f.Alternates[k-1].Source
+}
+
+// movesOn reports whether err moves the call on.
+func (f *Failover[C, T]) movesOn(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && (f.On == nil || f.On(err))
+}
+
+// from asks the sources from k on, telling OnFailover each move when
+// tell is set.
+func (f *Failover[C, T]) from(ctx context.Context, call C, k int, tell bool) (T, error) {
+	if f.Hedge != nil && k < len(f.Alternates) {
+		return f.race(ctx, call, k, tell)
 	}
 	tr := TraceFrom(ctx)
-	name := f.Name
-	for _, alt := range f.Alternates {
-		if ctx.Err() != nil || (f.On != nil && !f.On(err)) {
-			return v, err
-		}
+	name, src := f.source(k)
+	start := time.Now()
+	v, err := src.Fetch(ctx, call)
+	for err != nil && k < len(f.Alternates) && f.movesOn(ctx, err) {
+		k++
+		next, alt := f.source(k)
 		step := FailoverStep{Name: name, Err: err, Latency: time.Since(start)}
 		tr.FailedOver(step.Name, step.Err, step.Latency)
-		if tr != nil && tr.OnFailover != nil {
-			tr.OnFailover(step, alt.Name)
+		if tell && tr != nil && tr.OnFailover != nil {
+			tr.OnFailover(step, next)
 		}
-		name, start = alt.Name, time.Now()
-		if v, err = alt.Source.Fetch(ctx, call); err == nil {
-			tr.ServedBy(name)
-			return v, nil
+		name, src, start = next, alt, time.Now()
+		v, err = src.Fetch(ctx, call)
+	}
+	if err != nil {
+		if len(f.Alternates) > 0 && f.movesOn(ctx, err) {
+			tr.FailedOver(name, err, time.Since(start)) // the last one failed too
 		}
+		return v, err
 	}
-	if ctx.Err() == nil && (f.On == nil || f.On(err)) {
-		tr.FailedOver(name, err, time.Since(start)) // the last one failed too
+	tr.ServedBy(name)
+	return f.goOn(ctx, call, k, name, start, v), nil
+}
+
+// goOn is v, the answer of source k (called at start), made to go on as
+// the next sources' should it fail part-way.
+func (f *Failover[C, T]) goOn(ctx context.Context, call C, k int, name string, start time.Time, v T) T {
+	c, ok := any(v).(Continuable[T])
+	if !ok || len(f.Alternates) == 0 {
+		return v
 	}
-	return v, err
+	return c.Then(func(err error) (T, error) {
+		var zero T
+		tr := TraceFrom(ctx)
+		moves := f.movesOn(ctx, err)
+		if moves {
+			tr.FailedOver(name, err, time.Since(start))
+		}
+		if !moves || k >= len(f.Alternates) {
+			tr.ServedBy("") // nobody did, in the end
+			return zero, err
+		}
+		return f.from(ctx, call, k+1, false)
+	})
 }

@@ -2,34 +2,30 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/citypopy/highway/source"
 )
 
-type beginKey struct{}
-
-// watch is a FailoverHedge.Watch for tests: a provider finds begin in
-// its context.
-func watch(ctx context.Context, begin func() bool) context.Context {
-	return context.WithValue(ctx, beginKey{}, begin)
-}
-
-// provider is a scripted LLM provider: it begins its answer (its first
-// token) after begin, and answers after answer, or fails then with err.
-// A deaf provider ignores its context. held records what begin said.
+// provider is a scripted LLM provider named name: it begins its answer
+// (its first token, when its call returns) after begin, and ends it after
+// answer, or fails then with err: mid-stream when begin is set, before
+// it began when not. A deaf provider ignores its context.
 type provider struct {
+	name          string
 	begin, answer time.Duration
 	err           error
 	deaf          bool
 	calls         atomic.Int32
 	cancelled     atomic.Bool
-	held          atomic.Int32 // 1 held, -1 refused, 0 never began
 }
 
-func (p *provider) Fetch(ctx context.Context, call string) (string, error) {
+func (p *provider) Fetch(ctx context.Context, call string) (*source.Answer, error) {
 	p.calls.Add(1)
 	wait := func(d time.Duration) bool {
 		if p.deaf {
@@ -38,46 +34,64 @@ func (p *provider) Fetch(ctx context.Context, call string) (string, error) {
 		}
 		return sleep(ctx, d)
 	}
-	if p.begin > 0 {
-		if !wait(p.begin) {
+	value := json.RawMessage(`"answer from ` + p.name + `"`)
+	if p.begin == 0 {
+		if !wait(p.answer) {
 			p.cancelled.Store(true)
-			return "", ctx.Err()
+			return nil, ctx.Err()
 		}
-		if begin, _ := ctx.Value(beginKey{}).(func() bool); begin != nil {
-			if begin() {
-				p.held.Store(1)
-			} else {
-				p.held.Store(-1)
-			}
+		if p.err != nil {
+			return nil, p.err
 		}
+		return source.Whole(value), nil
 	}
-	if !wait(p.answer - p.begin) {
+	if !wait(p.begin) {
 		p.cancelled.Store(true)
-		return "", ctx.Err()
+		return nil, ctx.Err()
 	}
-	if p.err != nil {
-		return "", p.err
-	}
-	return "answer from " + call, nil
+	a, w := source.NewStream(p.name)
+	w.Token("answer")
+	go func() {
+		switch {
+		case !wait(p.answer - p.begin):
+			p.cancelled.Store(true)
+			w.End(nil, nil, ctx.Err())
+		case p.err != nil:
+			w.End(nil, nil, p.err)
+		default:
+			w.End(value, nil, nil)
+		}
+	}()
+	return a, nil
 }
 
 // hedgedFailover is a over b (and c, if given), hedged after delay.
-func hedgedFailover(delay time.Duration, budget *Budget, a *provider, alts ...*provider) (*Failover[string, string], *[]FailoverStep) {
-	f := &Failover[string, string]{Next: a, Name: "a", Hedge: &FailoverHedge{Delay: delay, Budget: budget, Watch: watch}}
+func hedgedFailover(delay time.Duration, budget *Budget, a *provider, alts ...*provider) (*Failover[string, *source.Answer], *[]FailoverStep) {
+	a.name = "a"
+	f := &Failover[string, *source.Answer]{Next: a, Name: "a", Hedge: &FailoverHedge{Delay: delay, Budget: budget}}
 	for k, p := range alts {
-		f.Alternates = append(f.Alternates, Alternate[string, string]{Name: string(rune('b' + k)), Source: p})
+		p.name = string(rune('b' + k))
+		f.Alternates = append(f.Alternates, Alternate[string, *source.Answer]{Name: p.name, Source: p})
 	}
 	told := &[]FailoverStep{}
 	return f, told
 }
 
-// run calls f with a trace whose OnFailover appends to told.
-func runHedged(ctx context.Context, f *Failover[string, string], told *[]FailoverStep) (string, error, *Trace, []string) {
+// runHedged calls f with a trace whose OnFailover appends to told, and
+// waits for the answer's end: v is its value ("" for none).
+func runHedged(ctx context.Context, f *Failover[string, *source.Answer], told *[]FailoverStep) (string, error, *Trace, []string) {
 	tr := &Trace{}
 	var to []string
 	tr.OnFailover = func(step FailoverStep, next string) { *told = append(*told, step); to = append(to, next) }
-	v, err := f.Fetch(WithTrace(ctx, tr), "q")
-	return v, err, tr, to
+	ctx = WithTrace(ctx, tr)
+	a, err := f.Fetch(ctx, "q")
+	if err != nil {
+		return "", err, tr, to
+	}
+	v, err := a.Value(ctx)
+	var s string
+	json.Unmarshal(v, &s)
+	return s, err, tr, to
 }
 
 // The primary slow to its first token has the next provider started
@@ -90,7 +104,7 @@ func TestFailoverHedgeStartsTheNextProviderBesideASlowOne(t *testing.T) {
 		f, told := hedgedFailover(800*time.Millisecond, nil, a, b)
 		start := time.Now()
 		v, err, tr, to := runHedged(t.Context(), f, told)
-		if v != "answer from q" || err != nil {
+		if v != "answer from b" || err != nil {
 			t.Fatalf("%q %v", v, err)
 		}
 		if took := time.Since(start); took != 1800*time.Millisecond {
@@ -105,15 +119,15 @@ func TestFailoverHedgeStartsTheNextProviderBesideASlowOne(t *testing.T) {
 			steps[0].Latency != 1100*time.Millisecond {
 			t.Errorf("served by %q after %+v", by, steps)
 		}
-		if !a.cancelled.Load() || b.held.Load() != 1 || !tr.Marks().Has(Hedged|HedgeWon) {
-			t.Errorf("a cancelled %v, b held %d, marks %b", a.cancelled.Load(), b.held.Load(), tr.Marks())
+		if !a.cancelled.Load() || !tr.Marks().Has(Hedged|HedgeWon) {
+			t.Errorf("a cancelled %v, marks %b", a.cancelled.Load(), tr.Marks())
 		}
 	})
 }
 
 // When the primary begins first after all, it keeps the call: the hedge
 // is cancelled, and a hedge that ignores its cancellation and begins
-// later is refused the call (its tokens would go nowhere).
+// later is recorded as the loser it is, its answer dropped.
 func TestFailoverHedgeKeepsThePrimaryThatBeginsFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := &provider{begin: time.Second, answer: 3 * time.Second}
@@ -122,11 +136,11 @@ func TestFailoverHedgeKeepsThePrimaryThatBeginsFirst(t *testing.T) {
 		v, err, tr, _ := runHedged(t.Context(), f, told)
 		steps, by := tr.Failovers()
 		var lost *HedgeLostError
-		if v == "" || err != nil || by != "a" || len(steps) != 1 || steps[0].Name != "b" || !errors.As(steps[0].Err, &lost) || lost.Winner != "a" {
+		if v != "answer from a" || err != nil || by != "a" || len(steps) != 1 || steps[0].Name != "b" || !errors.As(steps[0].Err, &lost) || lost.Winner != "a" {
 			t.Fatalf("%q %v: served by %q after %+v", v, err, by, steps)
 		}
-		if a.held.Load() != 1 || b.held.Load() != -1 || tr.Marks().Has(HedgeWon) || !tr.Marks().Has(Hedged) {
-			t.Errorf("a held %d, b held %d, marks %b", a.held.Load(), b.held.Load(), tr.Marks())
+		if tr.Marks().Has(HedgeWon) || !tr.Marks().Has(Hedged|HedgeAbandoned) {
+			t.Errorf("marks %b", tr.Marks())
 		}
 	})
 }
@@ -208,7 +222,9 @@ func TestFailoverHedgeMovesOnAfterAFailure(t *testing.T) {
 	})
 }
 
-// A provider that fails after it began gives the call up to the next one.
+// A provider that fails after it began gives the call up to the next one:
+// the answer goes on as the next one's, told by the answer, not by
+// OnFailover.
 func TestFailoverHedgeMovesOnFromAStreamCutMidway(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cut := errors.New("stream ended early")
@@ -216,11 +232,11 @@ func TestFailoverHedgeMovesOnFromAStreamCutMidway(t *testing.T) {
 		b := &provider{begin: 100 * time.Millisecond, answer: 300 * time.Millisecond}
 		f, told := hedgedFailover(800*time.Millisecond, nil, a, b)
 		v, err, tr, _ := runHedged(t.Context(), f, told)
-		if steps, by := tr.Failovers(); v == "" || err != nil || by != "b" || len(steps) != 1 || steps[0].Err != cut || tr.Marks().Has(Hedged) {
+		if steps, by := tr.Failovers(); v != "answer from b" || err != nil || by != "b" || len(steps) != 1 || steps[0].Err != cut || tr.Marks().Has(Hedged) {
 			t.Errorf("%q %v: served by %q after %+v, marks %b", v, err, by, steps, tr.Marks())
 		}
-		if a.held.Load() != 1 || b.held.Load() != 1 {
-			t.Errorf("a held %d, b held %d: each should have held the call in turn", a.held.Load(), b.held.Load())
+		if len(*told) != 0 {
+			t.Errorf("told %+v", *told)
 		}
 	})
 }

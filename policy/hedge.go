@@ -34,9 +34,9 @@ type Hedge[C, T any] struct {
 }
 
 type attempt[T any] struct {
-	hedge bool
-	v     T
-	err   error
+	k   int // 0 the first, 1 the hedge
+	v   T
+	err error
 }
 
 // Fetch calls Next, and once more if the first call is slow. Both
@@ -48,14 +48,17 @@ func (h *Hedge[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 	if !ok {
 		return h.attempt(ctx, call)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// Each attempt has its own context: the winner's lives on until its
+	// answer has ended (an Arriving one streams on), the other's ends now.
+	var cancels [2]context.CancelFunc
 	out := make(chan attempt[T], 2)
-	run := func(hedge bool) {
-		routine.Go(func() (T, error) { return h.attempt(ctx, call) },
-			func(v T, err error) { out <- attempt[T]{hedge, v, err} })
+	run := func(k int) {
+		actx, cancel := context.WithCancel(ctx)
+		cancels[k] = cancel
+		routine.Go(func() (T, error) { return h.attempt(actx, call) },
+			func(v T, err error) { out <- attempt[T]{k, v, err} })
 	}
-	run(false)
+	run(0)
 	pending := 1
 	timer := time.NewTimer(delay)
 	defer timer.Stop()
@@ -67,29 +70,34 @@ func (h *Hedge[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 			if ctx.Err() == nil && h.Budget.Take() {
 				tr.Mark(Hedged)
 				pending++
-				run(true)
+				run(1)
 			}
 		case a := <-out:
 			pending--
-			if a.err == nil || pending == 0 {
-				if a.err == nil && a.hedge {
-					tr.Mark(HedgeWon)
-				}
-				if a.err != nil && firstErr != nil {
-					a.err = firstErr // the first failure says more than the cancelled one
-				}
-				cancel()
-				if pending > 0 {
-					// The attempt beaten is cancelled and left to end by
-					// itself, as fanout abandons a source deaf to its
-					// context: out has room for its outcome, so its
-					// goroutine never blocks, and the answer waits for
-					// nothing.
-					tr.Mark(HedgeAbandoned)
-				}
-				return a.v, a.err
+			if a.err != nil && pending > 0 {
+				cancels[a.k]()
+				firstErr = a.err
+				continue
 			}
-			firstErr = a.err
+			if a.err == nil && a.k == 1 {
+				tr.Mark(HedgeWon)
+			}
+			if a.err != nil && firstErr != nil {
+				a.err = firstErr // the first failure says more than the cancelled one
+			}
+			if other := cancels[1-a.k]; other != nil {
+				other()
+			}
+			if pending > 0 {
+				// The attempt beaten is cancelled and left to end by
+				// itself, as fanout abandons a source deaf to its
+				// context: out has room for its outcome, so its
+				// goroutine never blocks, and the answer waits for
+				// nothing. Its answer, should it have one, is dropped.
+				tr.Mark(HedgeAbandoned)
+			}
+			afterEnd(a.v, a.err, func(error) { cancels[a.k]() })
+			return a.v, a.err
 		}
 	}
 }

@@ -18,7 +18,9 @@ func NewLimit[C, T any](next Source[C, T], n int) *Limit[C, T] {
 
 // Fetch waits for a free slot, then calls next. A call whose context
 // ends first is marked Shed on its Trace: it never reached the upstream.
-// A slot is given back however next returns, a panic included.
+// The slot is held until the answer has ended (an Arriving one streams on
+// after Fetch returns), and given back however next ends, a panic
+// included.
 func (l *Limit[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 	select {
 	case l.slots <- struct{}{}:
@@ -27,8 +29,16 @@ func (l *Limit[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 		var zero T
 		return zero, ctx.Err()
 	}
-	defer func() { <-l.slots }()
-	return l.next.Fetch(ctx, call)
+	returned := false
+	defer func() {
+		if !returned { // a panic
+			<-l.slots
+		}
+	}()
+	v, err := l.next.Fetch(ctx, call)
+	returned = true
+	afterEnd(v, err, func(error) { <-l.slots })
+	return v, err
 }
 
 // InUse is how many calls are running now.

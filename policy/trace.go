@@ -59,9 +59,7 @@ func (t *Trace) ServedBy(name string) {
 		return
 	}
 	t.mu.Lock()
-	if len(t.steps) > 0 {
-		t.servedBy = name
-	}
+	t.servedBy = name // said only once there are steps: a hedge's loser may record its own after
 	t.mu.Unlock()
 }
 

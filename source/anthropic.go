@@ -15,7 +15,7 @@ const AnthropicVersion = "2023-06-01"
 // Anthropic is a chat lane on the Anthropic Messages API
 // (POST {BaseURL}/v1/messages, with x-api-key and anthropic-version). It
 // answers like OpenAI does, with finish_reason from stop_reason, and streams
-// each text_delta to the context's DeltaFunc. MaxTokens 0 means 1024, since
+// each text_delta as a token of its Answer. MaxTokens 0 means 1024, since
 // the API requires it. APIKey never appears in an error.
 type Anthropic struct {
 	LLM
@@ -30,7 +30,7 @@ type anthropicRequest struct {
 }
 
 // Fetch asks for one message.
-func (a *Anthropic) Fetch(ctx context.Context, call *Call) (json.RawMessage, error) {
+func (a *Anthropic) Fetch(ctx context.Context, call *Call) (*Answer, error) {
 	c, err := a.prepare(call, "/v1/messages", a.request, readMessage, a.readStream)
 	if err != nil {
 		return nil, err
@@ -105,13 +105,12 @@ func readMessage(body []byte) (*chatReply, error) {
 		}
 	}
 	return &chatReply{Reply: text.String(), Model: m.Model, FinishReason: m.StopReason,
-		Usage: usageJSON(m.Usage.InputTokens, m.Usage.OutputTokens)}, nil
+		Usage: usageJSON(m.Usage.InputTokens, m.Usage.OutputTokens), usage: &Usage{InputTokens: m.Usage.InputTokens, OutputTokens: m.Usage.OutputTokens}}, nil
 }
 
-// readStream assembles a streamed message from its events, handing each
-// text_delta on as it arrives, until message_stop.
-func (a *Anthropic) readStream(ctx context.Context, r io.Reader, watch *tokenWatch) (*chatReply, error) {
-	sink := deltas(ctx)
+// readStream assembles a streamed message from its events, adding each
+// text_delta to ans as it arrives, until message_stop.
+func (a *Anthropic) readStream(r io.Reader, watch *tokenWatch, ans *Answer) (*chatReply, error) {
 	var reply chatReply
 	var text strings.Builder
 	in, out := 0, 0
@@ -134,16 +133,12 @@ func (a *Anthropic) readStream(ctx context.Context, r io.Reader, watch *tokenWat
 		case "content_block_delta":
 			if e.Delta.Type == "input_json_delta" {
 				watch.tick(len(e.Delta.PartialJSON)) // a tool call arriving is content too
-				if sink != nil {
-					sink(a.Name, "")
-				}
+				ans.begin()
 			}
 			if e.Delta.Type == "text_delta" {
 				watch.tick(len(e.Delta.Text))
 				text.WriteString(e.Delta.Text)
-				if sink != nil {
-					sink(a.Name, e.Delta.Text)
-				}
+				ans.add(e.Delta.Text)
 			}
 		case "message_delta":
 			if e.Delta.StopReason != "" {
@@ -153,7 +148,7 @@ func (a *Anthropic) readStream(ctx context.Context, r io.Reader, watch *tokenWat
 				out = e.Usage.OutputTokens
 			}
 		case "message_stop":
-			reply.Reply, reply.Usage = text.String(), usageJSON(in, out)
+			reply.Reply, reply.Usage, reply.usage = text.String(), usageJSON(in, out), &Usage{InputTokens: in, OutputTokens: out}
 			return &reply, nil
 		case "error":
 			reason := "error event"

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,7 +39,7 @@ func TestAnthropicAnswersTheMessage(t *testing.T) {
 		}
 		io.WriteString(w, `{"id":"msg_1","type":"message","role":"assistant","model":"claude-test","content":[{"type":"text","text":"Sunny."}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":12,"output_tokens":3}}`)
 	})
-	v, err := (&source.Anthropic{LLM: source.LLM{BaseURL: base, Model: "claude-test", APIKey: key, System: "Be brief.", User: "Weather?"}}).Fetch(t.Context(), nil)
+	v, err := whole(t.Context(), &source.Anthropic{LLM: source.LLM{BaseURL: base, Model: "claude-test", APIKey: key, System: "Be brief.", User: "Weather?"}}, nil)
 	if err != nil || string(v) != `{"reply":"Sunny.","model":"claude-test","finish_reason":"end_turn","usage":{"input_tokens":12,"output_tokens":3}}` {
 		t.Errorf("%s %v", v, err)
 	}
@@ -59,14 +58,11 @@ func TestAnthropicStreamsTextDeltas(t *testing.T) {
 		event(w, "message_delta", `{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":3}}`)
 		event(w, "message_stop", `{"type":"message_stop"}`)
 	})
-	var mu sync.Mutex
-	var got []string
-	ctx := source.WithDeltas(t.Context(), func(name, text string) { mu.Lock(); got = append(got, text); mu.Unlock() })
-	v, err := (&source.Anthropic{LLM: source.LLM{Name: "chat", BaseURL: base, Model: "claude-test", APIKey: key, User: "hi", Stream: true, FirstToken: time.Second}}).Fetch(ctx, nil)
+	got, v, err := streamed(t.Context(), &source.Anthropic{LLM: source.LLM{Name: "chat", BaseURL: base, Model: "claude-test", APIKey: key, User: "hi", Stream: true, FirstToken: time.Second}})
 	if err != nil || string(v) != `{"reply":"Hello from Claude","model":"claude-test","finish_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":3}}` {
 		t.Fatalf("%s %v", v, err)
 	}
-	if strings.Join(got, "|") != "Hello| from| Claude" {
+	if strings.Join(got, "|") != "chat:Hello|chat: from|chat: Claude" {
 		t.Errorf("deltas %q", got)
 	}
 }
@@ -96,7 +92,7 @@ func TestAnthropicErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			base := fakeAnthropic(t, func(w http.ResponseWriter, _ map[string]any) { c.serve(w) })
-			_, err := (&source.Anthropic{LLM: source.LLM{BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: c.stream}}).Fetch(t.Context(), nil)
+			_, err := whole(t.Context(), &source.Anthropic{LLM: source.LLM{BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: c.stream}}, nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), key) || policy.IsRetryable(err) != c.retryable {
 				t.Fatalf("err = %v (retryable %v), want %q", err, policy.IsRetryable(err), c.want)
 			}

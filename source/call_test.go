@@ -36,14 +36,14 @@ func TestHTTPBodyTemplateSendsValidJSON(t *testing.T) {
 	defer up.Close()
 	defer source.Pool.CloseIdleConnections()
 	h := &source.HTTP{URL: up.URL, Body: `{"city": "{{.params.city}}", "context": "{{.weather.sky}}"}`}
-	if _, err := h.Fetch(t.Context(), needsOf(map[string]string{"weather": `{"sky": "\"},{\"evil\": 1"}`})); err != nil {
+	if _, err := whole(t.Context(), h, needsOf(map[string]string{"weather": `{"sky": "\"},{\"evil\": 1"}`})); err != nil {
 		t.Fatal(err)
 	}
 	if method != "POST" || got["city"] != "Paris" || got["context"] != `"},{"evil": 1` || got["evil"] != nil {
 		t.Errorf("%s %v", method, got)
 	}
 	bad := &source.HTTP{URL: up.URL, Body: `{"n": {{.params.city}}}`}
-	if _, err := bad.Fetch(t.Context(), needsOf(nil)); err == nil || !strings.Contains(err.Error(), "not JSON") {
+	if _, err := whole(t.Context(), bad, needsOf(nil)); err == nil || !strings.Contains(err.Error(), "not JSON") {
 		t.Errorf("a body rendering to invalid JSON was sent: %v", err)
 	}
 }
@@ -95,7 +95,7 @@ func kinds(rt http.RoundTripper) map[string]source.Source {
 // stopped it.
 func rendered(src source.Source, rt *capture, call *source.Call) string {
 	rt.got = ""
-	v, err := src.Fetch(context.Background(), call)
+	v, err := whole(context.Background(), src, call)
 	if rt.got != "" {
 		return rt.got
 	}

@@ -13,13 +13,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/citypopy/highway/internal/routine"
 	"github.com/citypopy/highway/internal/template"
 )
 
 // LLM is how a chat lane is configured, whatever its provider's wire
 // format. Its fields must not change once the source is in use.
 type LLM struct {
-	// Name is the source's name, for the deltas it streams.
+	// Name is the source's name, which its streamed answers are From.
 	Name    string
 	BaseURL string
 	Model   string
@@ -30,8 +31,8 @@ type LLM struct {
 	System, User string
 	// MaxTokens caps the reply; 0 leaves it to the provider's default.
 	MaxTokens int
-	// Stream asks for the reply token by token, each handed to the
-	// context's DeltaFunc (WithDeltas) as it arrives.
+	// Stream asks for the reply token by token: the call's Answer is
+	// returned at the first and streams the rest (see Answer).
 	Stream bool
 	// FirstToken bounds the wait for a stream's first token; Stall the wait
 	// between any two tokens after it. 0 means no bound beyond the source's
@@ -50,7 +51,7 @@ type LLM struct {
 // request) and returns the call to path under BaseURL, with the provider's
 // parsers; the provider adds its headers.
 func (l *LLM) prepare(call *Call, path string, request func(system, user string) any,
-	whole func([]byte) (*chatReply, error), stream func(context.Context, io.Reader, *tokenWatch) (*chatReply, error)) (*chatCall, error) {
+	whole func([]byte) (*chatReply, error), stream func(io.Reader, *tokenWatch, *Answer) (*chatReply, error)) (*chatCall, error) {
 	system, user, err := l.prompts.render(call, l.System, l.User)
 	if err != nil {
 		return nil, err
@@ -64,7 +65,7 @@ func (l *LLM) prepare(call *Call, path string, request func(system, user string)
 		return nil, err
 	}
 	return &chatCall{
-		transport: l.Transport, url: url, body: body, header: http.Header{},
+		name: l.Name, transport: l.Transport, url: url, body: body, header: http.Header{},
 		stream: l.Stream, first: l.FirstToken, stall: l.Stall, maxBytes: l.MaxBytes,
 		readWhole: whole, readStream: stream, promptChars: len(system) + len(user),
 	}, nil
@@ -75,6 +76,7 @@ func (l *LLM) prepare(call *Call, path string, request func(system, user string)
 // provider's own message, and the answer is read whole or as a stream
 // under the first-token and stall bounds.
 type chatCall struct {
+	name         string
 	transport    http.RoundTripper
 	url          string
 	header       http.Header
@@ -83,15 +85,17 @@ type chatCall struct {
 	first, stall time.Duration
 	maxBytes     int64
 	readWhole    func(body []byte) (*chatReply, error)
-	readStream   func(ctx context.Context, r io.Reader, w *tokenWatch) (*chatReply, error)
+	readStream   func(r io.Reader, w *tokenWatch, a *Answer) (*chatReply, error)
 	promptChars  int // for estimating the usage of an answer that gives none
 }
 
-func (c *chatCall) do(ctx context.Context) (json.RawMessage, error) {
+// do makes the call. A streamed answer is returned at its first token
+// and streams on, on a goroutine of its own, under ctx: see Answer.
+func (c *chatCall) do(ctx context.Context) (*Answer, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(c.body))
 	if err != nil {
+		cancel(nil)
 		return nil, fmt.Errorf("build request: %w", err)
 	}
 	req.Header = c.header
@@ -100,59 +104,96 @@ func (c *chatCall) do(ctx context.Context) (json.RawMessage, error) {
 	if c.stream {
 		req.Header.Set("Accept", "text/event-stream")
 		watch = newTokenWatch(c.first, c.stall, cancel)
-		defer watch.stop()
 	}
 	resp, err := send(c.transport, req)
-	if err != nil {
+	if err == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
+		err = &StatusError{Code: resp.StatusCode, Snippet: scrub(providerMessage(resp.Body), c.header), Wait: parseRetryAfter(resp.Header.Get("Retry-After"))}
+		resp.Body.Close()
+	} else if err != nil {
+		err = &TransportError{Op: "POST " + redact(c.url), Err: unwrapURL(err)}
 		if cause := ownCause(ctx); cause != nil {
-			return nil, cause
+			err = cause
 		}
-		return nil, &TransportError{Op: "POST " + redact(c.url), Err: unwrapURL(err)}
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &StatusError{Code: resp.StatusCode, Snippet: scrub(providerMessage(resp.Body), c.header), Wait: parseRetryAfter(resp.Header.Get("Retry-After"))}
+	if err != nil {
+		watch.stop()
+		cancel(nil)
+		return nil, err
 	}
 	limit := c.maxBytes
 	if limit <= 0 {
 		limit = DefaultMaxBytes
 	}
-	var reply *chatReply
-	if c.stream {
-		reply, err = c.readStream(ctx, io.LimitReader(resp.Body, limit), watch)
-	} else {
-		var body []byte
-		body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
-		switch {
-		case err != nil:
-			err = &TransportError{Op: "read upstream body", Err: err}
-		case int64(len(body)) > limit:
-			err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
-		default:
-			reply, err = c.readWhole(body)
+	if !c.stream {
+		defer cancel(nil)
+		defer resp.Body.Close()
+		reply, err := c.whole(resp.Body, limit)
+		if err != nil {
+			return nil, c.spent(ctx, err, nil)
 		}
+		return c.answer(reply)
 	}
-	if err != nil {
-		if cause := ownCause(ctx); cause != nil {
-			err = cause // a token timeout says more than the read error it caused
-		}
-		return nil, &SpentError{Err: err, InputTokens: tokens(c.promptChars), OutputTokens: tokens(watch.streamed())}
+	a := newStream(c.name)
+	routine.Go(func() (*chatReply, error) { return c.readStream(io.LimitReader(resp.Body, limit), watch, a) },
+		func(reply *chatReply, err error) {
+			resp.Body.Close()
+			watch.stop()
+			if err == nil {
+				var whole *Answer
+				if whole, err = c.answer(reply); err == nil {
+					a.end(whole.value, whole.usage, nil)
+				}
+			}
+			if err != nil {
+				a.end(nil, nil, c.spent(ctx, err, watch))
+			}
+			cancel(nil)
+		})
+	select {
+	case <-a.s.began:
+	case <-ctx.Done():
+		<-a.s.began // the stream's read ends with ctx, and its error says more
 	}
-	if reply.Usage == nil {
-		reply.Usage = estimatedUsage(c.promptChars, len(reply.Reply))
+	if !a.s.started && a.err != nil {
+		return nil, a.err // it failed before its first token: nothing of it reached anyone
 	}
-	return json.Marshal(reply)
+	return a, nil
 }
 
-// estimatedUsage stands in for the usage a provider did not report (a
-// stream that could not ask for it), marked estimated.
-func estimatedUsage(promptChars, replyChars int) json.RawMessage {
-	b, _ := json.Marshal(struct {
-		In        int  `json:"input_tokens"`
-		Out       int  `json:"output_tokens"`
-		Estimated bool `json:"estimated"`
-	}{tokens(promptChars), tokens(replyChars), true})
-	return b
+// whole reads a whole answer of at most limit bytes.
+func (c *chatCall) whole(body io.Reader, limit int64) (*chatReply, error) {
+	b, err := io.ReadAll(io.LimitReader(body, limit+1))
+	switch {
+	case err != nil:
+		return nil, &TransportError{Op: "read upstream body", Err: err}
+	case int64(len(b)) > limit:
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+	}
+	return c.readWhole(b)
+}
+
+// answer is reply as a whole answer, its usage estimated (and marked so)
+// when the provider gave none.
+func (c *chatCall) answer(reply *chatReply) (*Answer, error) {
+	if reply.usage == nil {
+		u := Usage{InputTokens: tokens(c.promptChars), OutputTokens: tokens(len(reply.Reply)), Estimated: true}
+		reply.usage = &u
+		reply.Usage, _ = json.Marshal(u)
+	}
+	v, err := json.Marshal(reply)
+	if err != nil {
+		return nil, err
+	}
+	return &Answer{value: v, usage: reply.usage}, nil
+}
+
+// spent is the error of a call that failed after its provider accepted
+// it, with what it cost so far.
+func (c *chatCall) spent(ctx context.Context, err error, watch *tokenWatch) error {
+	if cause := ownCause(ctx); cause != nil {
+		err = cause // a token timeout says more than the read error it caused
+	}
+	return &SpentError{Err: err, Usage: Usage{InputTokens: tokens(c.promptChars), OutputTokens: tokens(watch.streamed()), Estimated: true}}
 }
 
 // tokens estimates the tokens of chars characters: about four a token, as
@@ -162,11 +203,11 @@ func tokens(chars int) int { return (chars + 3) / 4 }
 // SpentError is an LLM call that failed after its provider accepted it
 // (answered 2xx): a stream cut, stalled or cancelled mid-way, an answer
 // that could not be read. The provider bills what it processed all the
-// same; InputTokens and OutputTokens estimate it, about four characters
-// a token: the prompt, and the content that streamed before the end.
+// same; Usage estimates it, about four characters a token: the prompt,
+// and the content that streamed before the end.
 type SpentError struct {
-	Err                       error
-	InputTokens, OutputTokens int
+	Err   error
+	Usage Usage
 }
 
 // Error is the failure's own message.
@@ -217,7 +258,8 @@ type chatReply struct {
 	Reply        string          `json:"reply"`
 	Model        string          `json:"model,omitempty"`
 	FinishReason string          `json:"finish_reason,omitempty"`
-	Usage        json.RawMessage `json:"usage,omitempty"`
+	Usage        json.RawMessage `json:"usage,omitempty"` // the provider's own
+	usage        *Usage          // the same, typed; nil when the provider gave none
 }
 
 // endpoint appends path to base's path, keeping base's query (such as an
@@ -308,7 +350,7 @@ func (w *tokenWatch) streamed() int {
 }
 
 func (w *tokenWatch) stop() {
-	if w.timer != nil {
+	if w != nil && w.timer != nil {
 		w.timer.Stop()
 	}
 }

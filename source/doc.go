@@ -5,18 +5,16 @@
 //
 // A source is called with a *Call, which holds everything that decides
 // what is asked of the upstream: the request's parameters and body and
-// the answers of the source's needs. The context carries only
-// cancellation, deadlines and observability: a trace, and the sink of a
-// streaming answer's tokens (WithDeltas).
+// the answers of the source's needs. It answers an *Answer: whole at once,
+// or, from a streaming chat lane, a value that streams its tokens to any
+// number of readers while it arrives. The context carries only
+// cancellation, deadlines and observability (a trace).
 package source
 
-import (
-	"context"
-	"encoding/json"
-)
+import "context"
 
 // Source is what every kind of source here implements. It is a
-// policy.Source[*Call, json.RawMessage], so policies stack around it.
+// policy.Source[*Call, *Answer], so policies stack around it.
 type Source interface {
-	Fetch(ctx context.Context, call *Call) (json.RawMessage, error)
+	Fetch(ctx context.Context, call *Call) (*Answer, error)
 }

@@ -22,7 +22,12 @@ func ExampleHTTP() {
 
 	weather := &source.HTTP{URL: up.URL + "/weather?city={{.params.city}}", Transport: pool}
 	call := &source.Call{Params: map[string]string{"city": "Rio de Janeiro & Niterói"}}
-	v, err := weather.Fetch(context.Background(), call)
+	a, err := weather.Fetch(context.Background(), call)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	v, err := a.Value(context.Background()) // whole at once: an HTTP source does not stream
 	fmt.Println(string(v), err)
 	// Output: {"city": "Rio de Janeiro & Niterói", "temp": "22°C"} <nil>
 }

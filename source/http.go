@@ -146,7 +146,7 @@ var ErrNotJSON = errors.New("upstream answered non-JSON")
 
 // Fetch sends the call's request under ctx and answers the upstream's JSON
 // body.
-func (h *HTTP) Fetch(ctx context.Context, call *Call) (json.RawMessage, error) {
+func (h *HTTP) Fetch(ctx context.Context, call *Call) (*Answer, error) {
 	req, err := h.request(ctx, call)
 	if err != nil {
 		return nil, err
@@ -167,7 +167,7 @@ func (h *HTTP) Fetch(ctx context.Context, call *Call) (json.RawMessage, error) {
 		ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 		return nil, fmt.Errorf("%w (Content-Type %q): %s", ErrNotJSON, ct, quoteSnippet(body))
 	}
-	return body, nil
+	return Whole(body), nil
 }
 
 // request builds the call without parsing URL again: the address is fixed,

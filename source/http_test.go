@@ -34,7 +34,7 @@ func TestHTTPPassesValidJSONThroughByteForByte(t *testing.T) {
 			w.Write([]byte(body))
 		})
 		h := &source.HTTP{URL: srv.URL + "/weather", Header: http.Header{"X-Key": {"k"}}}
-		v, err := h.Fetch(t.Context(), nil)
+		v, err := whole(t.Context(), h, nil)
 		if err != nil || string(v) != body {
 			t.Errorf("chunked %v: got %q, %v", chunked, v, err)
 		}
@@ -71,7 +71,7 @@ func TestHTTPErrorsSayWhatWentWrong(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			srv := upstream(t, c.handler)
-			_, err := (&source.HTTP{URL: srv.URL, MaxBytes: c.max}).Fetch(t.Context(), nil)
+			_, err := whole(t.Context(), &source.HTTP{URL: srv.URL, MaxBytes: c.max}, nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, c.want)
 			}
@@ -90,7 +90,7 @@ func TestHTTPNeverAnsweringUpstreamIsCutOffByTheContext(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
-	_, err := (&source.HTTP{URL: srv.URL}).Fetch(ctx, nil)
+	_, err := whole(ctx, &source.HTTP{URL: srv.URL}, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v", err)
 	}
@@ -106,7 +106,7 @@ func TestHTTPTransportErrorsHideTheQueryString(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	addr := srv.URL
 	srv.Close()
-	_, err := (&source.HTTP{URL: addr + "/chat?api_key=s3cret"}).Fetch(t.Context(), nil)
+	_, err := whole(t.Context(), &source.HTTP{URL: addr + "/chat?api_key=s3cret"}, nil)
 	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "GET "+addr+"/chat:") {
 		t.Errorf("err = %v", err)
 	}
@@ -132,7 +132,7 @@ func TestHTTPErrorsSayWhetherToRetry(t *testing.T) {
 			}
 			w.WriteHeader(c.status)
 		})
-		_, err := (&source.HTTP{URL: srv.URL}).Fetch(t.Context(), nil)
+		_, err := whole(t.Context(), &source.HTTP{URL: srv.URL}, nil)
 		var se *source.StatusError
 		if !errors.As(err, &se) || se.Retryable() != c.retryable || se.RetryAfter() != c.after {
 			t.Errorf("%d: %v retryable %v after %v", c.status, err, se.Retryable(), se.RetryAfter())
@@ -140,7 +140,7 @@ func TestHTTPErrorsSayWhetherToRetry(t *testing.T) {
 	}
 	srv := httptest.NewServer(http.NotFoundHandler())
 	srv.Close()
-	_, err := (&source.HTTP{URL: srv.URL}).Fetch(t.Context(), nil)
+	_, err := whole(t.Context(), &source.HTTP{URL: srv.URL}, nil)
 	var te *source.TransportError
 	if !errors.As(err, &te) || !te.Retryable() {
 		t.Errorf("refused connection: %v", err)
@@ -161,7 +161,7 @@ func FuzzTemplatedURLStaysOnItsHostAndSegment(f *testing.F) {
 			got = r
 			return nil, errors.New("stop")
 		})
-		h.Fetch(context.Background(), &source.Call{Params: map[string]string{"v": v}})
+		whole(context.Background(), h, &source.Call{Params: map[string]string{"v": v}})
 		if got == nil {
 			return // rendering refused it (too large)
 		}
@@ -194,9 +194,9 @@ func TestHostileEchoedKeys(t *testing.T) {
 	defer srv.Close()
 	defer source.Pool.CloseIdleConnections()
 	h := &source.HTTP{URL: srv.URL, Header: http.Header{"Authorization": {"Bearer sk-http-0123456789"}, "X-Api-Key": {"k-0123456789"}}}
-	_, err := h.Fetch(t.Context(), nil)
+	_, err := whole(t.Context(), h, nil)
 	o := &source.OpenAI{LLM: source.LLM{BaseURL: srv.URL + "/v1", Model: "m", APIKey: "sk-llm-0123456789", User: "hi"}}
-	_, err2 := o.Fetch(t.Context(), nil)
+	_, err2 := whole(t.Context(), o, nil)
 	for _, e := range []error{err, err2} {
 		if e == nil || strings.Contains(e.Error(), "0123456789") || !strings.Contains(e.Error(), "Incorrect API key provided") {
 			t.Errorf("%v", e)

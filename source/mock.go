@@ -55,11 +55,11 @@ var null = json.RawMessage("null")
 
 // Fetch waits out the mock's latency, unless ctx ends first, and answers.
 // A mock's answer depends on nothing of the call.
-func (m *Mock) Fetch(ctx context.Context, _ *Call) (json.RawMessage, error) {
+func (m *Mock) Fetch(ctx context.Context, _ *Call) (*Answer, error) {
 	v, d, err := m.Plan()
 	if m.IgnoreContext {
 		time.Sleep(d) // deliberately deaf to ctx: see IgnoreContext
-		return v, err
+		return whole(v, err)
 	}
 	if d > 0 {
 		t := time.NewTimer(d)
@@ -70,7 +70,15 @@ func (m *Mock) Fetch(ctx context.Context, _ *Call) (json.RawMessage, error) {
 			return nil, ctx.Err()
 		}
 	}
-	return v, err
+	return whole(v, err)
+}
+
+// whole is v as a whole answer, or err.
+func whole(v json.RawMessage, err error) (*Answer, error) {
+	if err != nil {
+		return nil, err
+	}
+	return Whole(v), nil
 }
 
 // Plan decides a call's answer and latency up front, the way a

@@ -18,7 +18,7 @@ func TestMockAnswersItsDataAfterItsLatency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := &source.Mock{Latency: 300 * time.Millisecond, Data: []byte(`{"temp":"22°C"}`)}
 		start := time.Now()
-		v, err := m.Fetch(t.Context(), nil)
+		v, err := whole(t.Context(), m, nil)
 		if err != nil || string(v) != `{"temp":"22°C"}` || time.Since(start) != 300*time.Millisecond {
 			t.Fatalf("v %s err %v after %v", v, err, time.Since(start))
 		}
@@ -31,7 +31,7 @@ func TestMockJitterStaysWithinItsBounds(t *testing.T) {
 		seen := map[bool]bool{}
 		for range 200 {
 			start := time.Now()
-			if _, err := m.Fetch(t.Context(), nil); err != nil {
+			if _, err := whole(t.Context(), m, nil); err != nil {
 				t.Fatal(err)
 			}
 			d := time.Since(start)
@@ -54,7 +54,7 @@ func TestMockFailureRate(t *testing.T) {
 		m := &source.Mock{FailureRate: c.rate}
 		fails := 0
 		for range 1000 {
-			_, err := m.Fetch(t.Context(), nil)
+			_, err := whole(t.Context(), m, nil)
 			var mf *source.MockFailure
 			if err != nil && !errors.As(err, &mf) {
 				t.Fatalf("unexpected error %v", err)
@@ -74,7 +74,7 @@ func TestMockHonoursCancellation(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		_, err := (&source.Mock{Latency: time.Hour}).Fetch(ctx, nil)
+		_, err := whole(ctx, &source.Mock{Latency: time.Hour}, nil)
 		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != 50*time.Millisecond {
 			t.Errorf("err %v after %v", err, time.Since(start))
 		}
@@ -82,7 +82,7 @@ func TestMockHonoursCancellation(t *testing.T) {
 }
 
 func TestZeroMockAnswersNull(t *testing.T) {
-	v, err := (&source.Mock{}).Fetch(t.Context(), nil)
+	v, err := whole(t.Context(), &source.Mock{}, nil)
 	if err != nil || string(v) != "null" {
 		t.Errorf("%s %v", v, err)
 	}
@@ -94,7 +94,7 @@ func TestMockHeavyTail(t *testing.T) {
 		slow := 0
 		for range 10000 {
 			start := time.Now()
-			m.Fetch(t.Context(), nil)
+			whole(t.Context(), m, nil)
 			switch time.Since(start) {
 			case time.Second:
 				slow++

@@ -15,8 +15,8 @@ import (
 //
 //	{"reply": "...", "model": "...", "finish_reason": "stop", "usage": {...}}
 //
-// streaming the reply's tokens to the context's DeltaFunc as they arrive
-// when Stream is set. APIKey is sent as a bearer token and never appears in
+// as an Answer that streams the reply's tokens as they arrive when Stream
+// is set. APIKey is sent as a bearer token and never appears in
 // an error.
 type OpenAI struct {
 	LLM
@@ -41,7 +41,7 @@ type chatMessage struct {
 }
 
 // Fetch asks for one chat completion.
-func (o *OpenAI) Fetch(ctx context.Context, call *Call) (json.RawMessage, error) {
+func (o *OpenAI) Fetch(ctx context.Context, call *Call) (*Answer, error) {
 	c, err := o.prepare(call, "/chat/completions", o.request, readCompletion, o.readStream)
 	if err != nil {
 		return nil, err
@@ -77,6 +77,22 @@ type completion struct {
 	Usage json.RawMessage `json:"usage"`
 }
 
+// openAIUsage is the part of OpenAI's usage we read.
+type openAIUsage struct {
+	Prompt     int `json:"prompt_tokens"`
+	Completion int `json:"completion_tokens"`
+}
+
+// typedUsage is OpenAI's usage, typed; nil when it is absent or says
+// nothing we read.
+func typedUsage(raw json.RawMessage) *Usage {
+	var u openAIUsage
+	if raw == nil || json.Unmarshal(raw, &u) != nil {
+		return nil
+	}
+	return &Usage{InputTokens: u.Prompt, OutputTokens: u.Completion}
+}
+
 func readCompletion(body []byte) (*chatReply, error) {
 	var c completion
 	if err := json.Unmarshal(body, &c); err != nil {
@@ -86,16 +102,16 @@ func readCompletion(body []byte) (*chatReply, error) {
 		return nil, fmt.Errorf("upstream answered no choices: %s", quoteSnippet(body))
 	}
 	reply := &chatReply{Reply: c.Choices[0].Message.Content, Model: c.Model, Usage: nonNull(c.Usage)}
+	reply.usage = typedUsage(reply.Usage)
 	if f := c.Choices[0].FinishReason; f != nil {
 		reply.FinishReason = *f
 	}
 	return reply, nil
 }
 
-// readStream assembles a streamed reply from its data: lines, handing each
-// token on as it arrives, until data: [DONE].
-func (o *OpenAI) readStream(ctx context.Context, r io.Reader, watch *tokenWatch) (*chatReply, error) {
-	sink := deltas(ctx)
+// readStream assembles a streamed reply from its data: lines, adding each
+// token to a as it arrives, until data: [DONE].
+func (o *OpenAI) readStream(r io.Reader, watch *tokenWatch, a *Answer) (*chatReply, error) {
 	var reply chatReply
 	var text strings.Builder
 	sc := bufio.NewScanner(r)
@@ -109,6 +125,7 @@ func (o *OpenAI) readStream(ctx context.Context, r io.Reader, watch *tokenWatch)
 		data = strings.TrimSpace(data)
 		if data == "[DONE]" {
 			reply.Reply = text.String()
+			reply.usage = typedUsage(reply.Usage)
 			return &reply, nil
 		}
 		var c completion
@@ -126,15 +143,11 @@ func (o *OpenAI) readStream(ctx context.Context, r io.Reader, watch *tokenWatch)
 			if ch.Delta != nil && ch.Delta.Content != "" {
 				content += len(ch.Delta.Content)
 				text.WriteString(ch.Delta.Content)
-				if sink != nil {
-					sink(o.Name, ch.Delta.Content)
-				}
+				a.add(ch.Delta.Content)
 			}
 			if ch.Delta != nil && len(ch.Delta.ToolCalls) > 0 {
 				content += len(ch.Delta.ToolCalls)
-				if sink != nil {
-					sink(o.Name, "") // content that is not text
-				}
+				a.begin() // content that is not text
 			}
 			if ch.FinishReason != nil {
 				reply.FinishReason = *ch.FinishReason

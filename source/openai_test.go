@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,7 +46,7 @@ func TestOpenAIAnswersAssembledReplyAndUsage(t *testing.T) {
 		io.WriteString(w, `{"id":"c1","object":"chat.completion","model":"gpt-test-0","choices":[{"index":0,"message":{"role":"assistant","content":"Sunny in Citypopy."},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}`)
 	})
 	o := &source.OpenAI{LLM: source.LLM{BaseURL: base, Model: "gpt-test", APIKey: key, System: "Be brief.", User: "Weather?", MaxTokens: 64}}
-	v, err := o.Fetch(t.Context(), nil)
+	v, err := whole(t.Context(), o, nil)
 	if err != nil || string(v) != `{"reply":"Sunny in Citypopy.","model":"gpt-test-0","finish_reason":"stop","usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}` {
 		t.Errorf("%s %v", v, err)
 	}
@@ -67,15 +67,8 @@ func TestOpenAIStreamsTokensAsDeltas(t *testing.T) {
 		chunk(w, `{"object":"chat.completion.chunk","model":"m","choices":[],"usage":{"total_tokens":7}}`)
 		chunk(w, `[DONE]`)
 	})
-	var mu sync.Mutex
-	var got []string
-	ctx := source.WithDeltas(t.Context(), func(name, text string) {
-		mu.Lock()
-		got = append(got, name+":"+text)
-		mu.Unlock()
-	})
 	o := &source.OpenAI{LLM: source.LLM{Name: "chat", BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: true, FirstToken: time.Second, Stall: time.Second}}
-	v, err := o.Fetch(ctx, nil)
+	got, v, err := streamed(t.Context(), o)
 	if err != nil || string(v) != `{"reply":"Hello from AI City!","model":"m","finish_reason":"stop","usage":{"total_tokens":7}}` {
 		t.Fatalf("%s %v", v, err)
 	}
@@ -114,7 +107,7 @@ func TestOpenAIErrorsAreClearAndNeverShowTheKey(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			base := fakeOpenAI(t, func(w http.ResponseWriter, _ map[string]any) { c.serve(w) })
-			_, err := (&source.OpenAI{LLM: source.LLM{BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: c.stream}}).Fetch(t.Context(), nil)
+			_, err := whole(t.Context(), &source.OpenAI{LLM: source.LLM{BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: c.stream}}, nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), key) {
 				t.Fatalf("err = %v, want %q and no key", err, c.want)
 			}
@@ -146,7 +139,7 @@ func TestOpenAIStreamTimeouts(t *testing.T) {
 				time.Sleep(2 * time.Second) // then nothing
 			})
 			start := time.Now()
-			_, err := (&source.OpenAI{LLM: source.LLM{BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: true, FirstToken: 50 * time.Millisecond, Stall: 50 * time.Millisecond}}).Fetch(t.Context(), nil)
+			_, err := whole(t.Context(), &source.OpenAI{LLM: source.LLM{BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: true, FirstToken: 50 * time.Millisecond, Stall: 50 * time.Millisecond}}, nil)
 			var se *source.StreamError
 			if !errors.As(err, &se) || err.Error() != "upstream stream: "+c.want || time.Since(start) > 1500*time.Millisecond {
 				t.Errorf("err = %v after %v", err, time.Since(start))
@@ -163,7 +156,7 @@ func TestAStreamWithoutUsageIsEstimated(t *testing.T) {
 		chunk(w, `{"choices":[{"delta":{},"finish_reason":"stop"}]}`)
 		fmt.Fprint(w, "data: [DONE]\n\n")
 	})
-	v, err := (&source.OpenAI{LLM: source.LLM{BaseURL: base, Model: "m", APIKey: key, User: "Say hello.", Stream: true}}).Fetch(t.Context(), nil)
+	v, err := whole(t.Context(), &source.OpenAI{LLM: source.LLM{BaseURL: base, Model: "m", APIKey: key, User: "Say hello.", Stream: true}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,65 +173,50 @@ func TestAStreamWithoutUsageIsEstimated(t *testing.T) {
 	}
 }
 
-// A call racing others (a hedged failover) begins at its first content,
-// not at an empty role chunk, and hands its tokens on only while it holds
-// the lane; a stream that ends early after the provider accepted the call
-// says what it is estimated to have spent.
-func TestARacingStreamBeginsAtItsFirstTokenAndCountsWhatItSpent(t *testing.T) {
+// A streamed call returns at its first content, not at an empty role
+// chunk (the time to first token a hedged failover races on); a stream
+// that ends early after the provider accepted the call ends its answer
+// with what it is estimated to have spent.
+func TestAStreamBeginsAtItsFirstTokenAndCountsWhatItSpent(t *testing.T) {
 	base := fakeOpenAI(t, func(w http.ResponseWriter, _ map[string]any) {
 		chunk(w, `{"choices":[{"delta":{"role":"assistant","content":""}}]}`)
 		time.Sleep(50 * time.Millisecond)
 		chunk(w, `{"choices":[{"delta":{"content":"Hello from"}}]}`)
 		chunk(w, `{"choices":[{"delta":{"content":" AI City"}}]}`) // 18 characters, then the stream ends
 	})
-	for _, holds := range []bool{true, false} {
-		var mu sync.Mutex
-		var got []string
-		begun := 0
-		ctx := source.WithDeltas(t.Context(), func(name, text string) {
-			mu.Lock()
-			got = append(got, text)
-			mu.Unlock()
-		})
-		ctx = source.Racing(ctx, func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			if len(got) == 0 {
-				begun++ // asked before the first token was handed on
-			}
-			return holds
-		})
-		o := &source.OpenAI{LLM: source.LLM{Name: "chat", BaseURL: base, Model: "m", APIKey: key, User: "Say hello.", Stream: true}}
-		_, err := o.Fetch(ctx, nil)
-		var spent *source.SpentError
-		var se *source.StreamError
-		if !errors.As(err, &spent) || !errors.As(err, &se) || spent.InputTokens != 3 || spent.OutputTokens != 5 {
-			t.Errorf("holds %v: %v (%+v), want a stream error having spent 3 in and 5 out", holds, err, spent)
-		}
-		if want := map[bool]int{true: 2, false: 0}[holds]; len(got) != want || begun == 0 {
-			t.Errorf("holds %v: deltas %q, begin asked %d times before one", holds, got, begun)
-		}
+	o := &source.OpenAI{LLM: source.LLM{Name: "chat", BaseURL: base, Model: "m", APIKey: key, User: "Say hello.", Stream: true}}
+	start := time.Now()
+	a, err := o.Fetch(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 50*time.Millisecond {
+		t.Errorf("returned after %v, before the first token", took)
+	}
+	got := slices.Collect(a.Tokens(t.Context()))
+	_, err = a.Value(t.Context())
+	var spent *source.SpentError
+	var se *source.StreamError
+	if !errors.As(err, &spent) || !errors.As(err, &se) || spent.Usage.InputTokens != 3 || spent.Usage.OutputTokens != 5 || !spent.Usage.Estimated {
+		t.Errorf("%v (%+v), want a stream error having spent 3 in and 5 out", err, spent)
+	}
+	if len(got) != 2 {
+		t.Errorf("tokens %q", got)
 	}
 }
 
-// A tool call is content: a racing call asks begin at it, though it hands
-// on no text, and a plain DeltaFunc is given it as an empty piece.
-func TestAToolCallBeginsARacingStream(t *testing.T) {
+// A tool call is content: a streamed call begins at it (returns), though
+// it streams no text.
+func TestAToolCallBeginsAStream(t *testing.T) {
 	base := fakeOpenAI(t, func(w http.ResponseWriter, _ map[string]any) {
 		chunk(w, `{"choices":[{"delta":{"role":"assistant","content":""}}]}`)
 		chunk(w, `{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"weather","arguments":"{}"}}]}}]}`)
 		chunk(w, `{"choices":[{"delta":{},"finish_reason":"tool_calls"}]}`)
 		chunk(w, `[DONE]`)
 	})
-	var pieces []string
-	begun := 0
-	ctx := source.WithDeltas(t.Context(), func(_, text string) { pieces = append(pieces, text) })
-	ctx = source.Racing(ctx, func() bool { begun++; return true })
 	o := &source.OpenAI{LLM: source.LLM{Name: "chat", BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: true, FirstToken: time.Second}}
-	if _, err := o.Fetch(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	if begun != 1 || len(pieces) != 1 || pieces[0] != "" {
-		t.Errorf("begin asked %d times, pieces %q: want the tool call as one empty piece", begun, pieces)
+	got, v, err := streamed(t.Context(), o)
+	if err != nil || len(got) != 0 || !strings.Contains(string(v), `"finish_reason":"tool_calls"`) {
+		t.Errorf("pieces %q, %s %v: want the tool call to begin a stream of no text", got, v, err)
 	}
 }

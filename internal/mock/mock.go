@@ -173,7 +173,11 @@ func (e *endpoint) serve(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 		return
 	}
-	data, err := e.mock.Fetch(r.Context(), nil)
+	a, err := e.mock.Fetch(r.Context(), nil)
+	var data []byte
+	if err == nil {
+		data, err = a.Value(r.Context()) // whole at once: a mock does not stream
+	}
 	if errors.Is(err, context.Canceled) || r.Context().Err() != nil {
 		return // the client has gone
 	}

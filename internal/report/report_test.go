@@ -26,7 +26,7 @@ func sample() *fanout.Report[json.RawMessage] {
 }
 
 func TestAppendRoundTripsThroughDocument(t *testing.T) {
-	b := Append(nil, &Route{Path: "/city-report", Optional: []bool{false, false, true}}, ModeConcurrent, sample(), nil)
+	b := Append(nil, &Route{Path: "/city-report", Optional: []bool{false, false, true}}, ModeConcurrent, sample(), nil, nil)
 	if !json.Valid(b) {
 		t.Fatalf("invalid JSON: %s", b)
 	}
@@ -98,14 +98,14 @@ func BenchmarkAppend(b *testing.B) {
 	rep := sample()
 	buf := make([]byte, 0, 1024)
 	for b.Loop() {
-		buf = Append(buf[:0], &Route{Path: "/city-report"}, ModeConcurrent, rep, nil)
+		buf = Append(buf[:0], &Route{Path: "/city-report"}, ModeConcurrent, rep, nil, nil)
 	}
 }
 
 // BenchmarkMarshal is what Append is measured against: the same document
 // marshalled with encoding/json.
 func BenchmarkMarshal(b *testing.B) {
-	d, err := Decode(Append(nil, &Route{Path: "/city-report"}, ModeConcurrent, sample(), nil))
+	d, err := Decode(Append(nil, &Route{Path: "/city-report"}, ModeConcurrent, sample(), nil, nil))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestSkippedAndFallbackSourcesSayWhy(t *testing.T) {
 		{Name: "brief", Index: 2, Value: json.RawMessage(`"ok"`), Fallbacks: []string{"search"}, Start: 40 * time.Millisecond, End: 90 * time.Millisecond},
 	}, Slowest: -1}
 	rt := &Route{Path: "/r", Needs: [][]string{nil, {"search"}, {"search"}}}
-	d, err := Decode(Append(nil, rt, ModeConcurrent, rep, nil))
+	d, err := Decode(Append(nil, rt, ModeConcurrent, rep, nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestSkippedAndFallbackSourcesSayWhy(t *testing.T) {
 func TestAppendSourceIsTheEventBody(t *testing.T) {
 	rep := sample()
 	var e SourceEntry
-	if err := json.Unmarshal(AppendSource(nil, &Route{Optional: []bool{false, false, true}}, &rep.Results[2], nil), &e); err != nil {
+	if err := json.Unmarshal(AppendSource(nil, &Route{Optional: []bool{false, false, true}}, &rep.Results[2], nil, nil), &e); err != nil {
 		t.Fatal(err)
 	}
 	if e.Name != "chat" || e.Reason != "timeout" || !e.Optional || e.EndMS != 500 {
@@ -162,7 +162,7 @@ func TestPoliciesRecordedOnTracesAreReported(t *testing.T) {
 	traces[0].AddAttempt()
 	traces[0].Mark(policy.Hedged | policy.HedgeWon)
 	traces[1].Mark(policy.CacheHit)
-	d, err := Decode(Append(nil, &Route{Path: "/r"}, ModeConcurrent, rep, traces))
+	d, err := Decode(Append(nil, &Route{Path: "/r"}, ModeConcurrent, rep, traces, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,17 +1,15 @@
 package report
 
 import (
-	"encoding/json"
 	"math"
 	"strconv"
+
+	"github.com/citypopy/highway/source"
 )
 
-// Usage is an LLM answer's tokens, the same for every provider.
-type Usage struct {
-	InputTokens  int  `json:"input_tokens"`
-	OutputTokens int  `json:"output_tokens"`
-	Estimated    bool `json:"estimated,omitempty"` // counted from what arrived: the provider gave none
-}
+// Usage is an LLM answer's tokens, the same for every provider, as its
+// source typed them.
+type Usage = source.Usage
 
 // Price is what an LLM source's tokens cost, in US dollars per million.
 type Price struct {
@@ -21,38 +19,6 @@ type Price struct {
 // Cost is what u costs at p, in US dollars.
 func (p *Price) Cost(u Usage) float64 {
 	return (float64(u.InputTokens)*p.InputPerMTok + float64(u.OutputTokens)*p.OutputPerMTok) / 1e6
-}
-
-// UsageOf reads the usage in an LLM source's answer ({"usage": ...}):
-// OpenAI's prompt_tokens and completion_tokens, or input_tokens and
-// output_tokens (Anthropic's, and Highway's estimate); ok is false when
-// the answer has none.
-func UsageOf(data json.RawMessage) (Usage, bool) {
-	var a struct {
-		Usage *struct {
-			Prompt     *int `json:"prompt_tokens"`
-			Completion *int `json:"completion_tokens"`
-			Input      *int `json:"input_tokens"`
-			Output     *int `json:"output_tokens"`
-			Estimated  bool `json:"estimated"`
-		} `json:"usage"`
-	}
-	if json.Unmarshal(data, &a) != nil || a.Usage == nil {
-		return Usage{}, false
-	}
-	u := Usage{Estimated: a.Usage.Estimated}
-	for _, f := range []struct {
-		dst      *int
-		one, two *int
-	}{{&u.InputTokens, a.Usage.Input, a.Usage.Prompt}, {&u.OutputTokens, a.Usage.Output, a.Usage.Completion}} {
-		switch {
-		case f.one != nil:
-			*f.dst = *f.one
-		case f.two != nil:
-			*f.dst = *f.two
-		}
-	}
-	return u, true
 }
 
 // appendUsage writes ,"usage":{...} and, with a price, ,"cost_usd":N.

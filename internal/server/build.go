@@ -27,11 +27,11 @@ type upstream struct {
 	fetch     source.Source // the whole stack
 	planned   *plannedMock  // set when the stack is a bare mock
 	latencies *policy.Latencies
-	breaker   *policy.Breaker[*source.Call, json.RawMessage]
-	cache     *policy.Cache[*source.Call, json.RawMessage] // nil without one
-	shared    *shared.Store                                // the Redis its cache shares, if any
-	health    *health                                      // what routes saw of it, for the health page
-	model     string                                       // an LLM source's configured model, for metrics
+	breaker   *policy.Breaker[*source.Call, *source.Answer]
+	cache     *policy.Cache[*source.Call, *source.Answer] // nil without one
+	shared    *shared.Store                               // the Redis its cache shares, if any
+	health    *health                                     // what routes saw of it, for the health page
+	model     string                                      // an LLM source's configured model, for metrics
 	// With failover_hedge: how long the source took to begin its answers
 	// (an LLM's first token), and the budget of its hedges.
 	begins         *policy.Latencies
@@ -85,7 +85,7 @@ func buildSources(cfg *config.Config, tr *tracing, store *shared.Store, prev map
 // With store, the cache's second tier is in Redis, shared with every
 // replica.
 func stack(name string, sc *config.Source, base source.Source, tr *tracing, store *shared.Store, cacheBytes config.ByteSize) *upstream {
-	type stacked = policy.Source[*source.Call, json.RawMessage]
+	type stacked = policy.Source[*source.Call, *source.Answer]
 	counted := sc.Kind != config.KindMock
 	u := &upstream{name: name, kind: sc.Kind, config: *sc, traced: tr != nil, latencies: &policy.Latencies{}, health: &health{},
 		shared: store}
@@ -104,7 +104,7 @@ func stack(name string, sc *config.Source, base source.Source, tr *tracing, stor
 		}
 		s = &tracedAttempt{name: name, next: s, tracer: tr.tracer, kind: kind}
 	case sc.Retry != nil || sc.Hedge != nil || counted:
-		s = &policy.Count[*source.Call, json.RawMessage]{Next: s}
+		s = &policy.Count[*source.Call, *source.Answer]{Next: s}
 	}
 	if sc.Concurrency > 0 {
 		s = policy.NewLimit(s, sc.Concurrency)
@@ -114,7 +114,7 @@ func stack(name string, sc *config.Source, base source.Source, tr *tracing, stor
 		s = u.breaker
 	}
 	if h := sc.Hedge; h != nil {
-		s = &policy.Hedge[*source.Call, json.RawMessage]{
+		s = &policy.Hedge[*source.Call, *source.Answer]{
 			Next:       s,
 			Delay:      h.Delay.Fixed,
 			Percentile: h.Delay.Percentile,
@@ -123,15 +123,15 @@ func stack(name string, sc *config.Source, base source.Source, tr *tracing, stor
 		}
 	}
 	if r := sc.Retry; r != nil && r.Attempts > 1 {
-		s = &policy.Retry[*source.Call, json.RawMessage]{Next: s, Attempts: r.Attempts, Backoff: r.Backoff.Std(), MaxBackoff: r.MaxBackoff.Std()}
+		s = &policy.Retry[*source.Call, *source.Answer]{Next: s, Attempts: r.Attempts, Backoff: r.Backoff.Std(), MaxBackoff: r.MaxBackoff.Std()}
 	}
 	if sc.Coalesce {
-		s = &policy.Coalesce[*source.Call, json.RawMessage]{Next: s, Timeout: sc.Timeout.Std(),
-			Key: (*source.Call).Key, Relay: source.RelayDeltas}
+		s = &policy.Coalesce[*source.Call, *source.Answer]{Next: s, Timeout: sc.Timeout.Std(),
+			Key: (*source.Call).Key}
 	}
 	if c := sc.Cache; c != nil {
-		u.cache = &policy.Cache[*source.Call, json.RawMessage]{Next: s, TTL: c.TTL.Std(), Key: (*source.Call).Key,
-			MaxBytes: int64(cacheBytes), Size: func(v json.RawMessage) int { return len(v) }}
+		u.cache = &policy.Cache[*source.Call, *source.Answer]{Next: s, TTL: c.TTL.Std(), Key: (*source.Call).Key,
+			MaxBytes: int64(cacheBytes), Size: (*source.Answer).Size}
 		if store != nil {
 			u.cache.Shared = store.Cache(name, sc)
 			if sc.Coalesce { // share calls in flight across replicas too, for as long as a call may take
@@ -158,7 +158,11 @@ type plannedMock struct{ m *source.Mock }
 
 // Fetch waits out the mock, for a caller that does not plan it.
 func (p *plannedMock) Fetch(ctx context.Context, _ map[string]json.RawMessage) (json.RawMessage, error) {
-	return p.m.Fetch(ctx, nil)
+	a, err := p.m.Fetch(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return a.Value(ctx)
 }
 
 // Plan is the mock's answer and when it lands.

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -188,4 +190,114 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("waited 10s for %s", what)
 		}
 	}
+}
+
+// A slow SSE client of a coalesced stream falls behind alone: with ten
+// clients on one shared answer and one of them reading a byte a second,
+// the other nine hear every token and their report while the slow one is
+// still connected, far behind (its write timeout, a minute here, is what
+// bounds it). The stream is large (4 MiB, more than the slow client's
+// socket buffers hold on both sides: about 1.6 MiB on loopback), so that
+// its writes block. The fast clients' source and report events, which
+// carry the whole reply, are more than an event reader takes: they are
+// judged by their deltas, every one of which they must hear.
+func TestASlowClientOfACoalescedStreamFallsBehindAlone(t *testing.T) {
+	big := strings.Repeat("x", 512<<10)
+	step := make(chan struct{})
+	var calls atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "text/event-stream")
+		for range 8 {
+			select {
+			case <-step:
+			case <-r.Context().Done():
+				return
+			}
+			fmt.Fprintf(w, "data: {\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":%q},\"finish_reason\":null}]}\n\n", big)
+			w.(http.Flusher).Flush()
+		}
+		fmt.Fprint(w, "data: [DONE]\n\n")
+	}))
+	defer up.Close()
+	defer pool.CloseIdleConnections()
+	s := newServer(t, fmt.Sprintf(`
+server: {write_timeout: 1m}
+sources:
+  chat: {kind: openai, base_url: "%s/v1", model: m, user: "Hello?", stream: true, coalesce: true, max_bytes: 8000000, timeout: 2m}
+routes: [{path: /chat, sources: [chat], timeout: 2m}]
+`, up.URL))
+	front := httptest.NewServer(s)
+	defer front.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+	url := front.URL + "/chat?stream=1"
+
+	slow, read, hangUp := slowReader(t, front.Listener.Addr().String(), "/chat?stream=1")
+	defer hangUp() // before the server closes, which waits for its handler
+	waitUntil(t, "the upstream call", func() bool { return calls.Load() == 1 })
+	var clients []*listener
+	for range 9 {
+		clients = append(clients, streamChat(t, url))
+	}
+	step <- struct{}{}
+	for _, c := range clients {
+		waitUntil(t, "the first token", func() bool { return c.text() == big })
+	}
+	for range 7 {
+		step <- struct{}{}
+	}
+	for i, c := range clients {
+		select {
+		case <-c.done:
+		case <-time.After(30 * time.Second): // only a stalled stream gets here
+			t.Fatalf("client %d is held back: it has %d of %d bytes", i, len(c.text()), 8*len(big))
+		}
+		if len(c.text()) != 8*len(big) {
+			t.Fatalf("client %d heard %d bytes", i, len(c.text()))
+		}
+	}
+	if n := read.Load(); n >= 8*int64(len(big)) {
+		t.Fatalf("the slow client read %d bytes: it was not slow", n)
+	}
+	select {
+	case <-slow:
+		t.Error("the slow client was cut before the others finished")
+	default:
+	}
+	if calls.Load() != 1 {
+		t.Errorf("%d upstream calls", calls.Load())
+	}
+}
+
+// slowReader asks addr for path over a socket with a small receive
+// buffer and reads its answer a byte a second, counting in read; done is
+// closed once the connection ends. hangUp closes it.
+func slowReader(t *testing.T, addr, path string) (done <-chan struct{}, read *atomic.Int64, hangUp func()) {
+	small := func(_, _ string, c syscall.RawConn) error { // before the handshake, so the window is small from the start
+		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1<<10) })
+	}
+	conn, err := (&net.Dialer{Control: small}).Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: highway\r\nAccept: text/event-stream\r\n\r\n", path); err != nil {
+		t.Fatal(err)
+	}
+	closed, n, quit := make(chan struct{}), &atomic.Int64{}, make(chan struct{})
+	go func() {
+		defer close(closed)
+		b := make([]byte, 1)
+		for {
+			if _, err := conn.Read(b); err != nil {
+				return
+			}
+			n.Add(1)
+			select {
+			case <-time.After(time.Second):
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return closed, n, func() { close(quit); conn.Close(); <-closed }
 }

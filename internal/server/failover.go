@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"slices"
@@ -20,13 +19,13 @@ func failoverOf(name string, sc *config.Source, up *upstream, sources map[string
 	if len(sc.Failover) == 0 {
 		return nil
 	}
-	f := &policy.Failover[*source.Call, json.RawMessage]{Next: up.fetch, Name: name, On: failsOverOn(sc.FailoverOn)}
+	f := &policy.Failover[*source.Call, *source.Answer]{Next: up.fetch, Name: name, On: failsOverOn(sc.FailoverOn)}
 	for _, alt := range sc.Failover {
-		f.Alternates = append(f.Alternates, policy.Alternate[*source.Call, json.RawMessage]{Name: alt, Source: sources[alt].fetch})
+		f.Alternates = append(f.Alternates, policy.Alternate[*source.Call, *source.Answer]{Name: alt, Source: sources[alt].fetch})
 	}
 	if h := sc.FailoverHedge; h != nil {
 		f.Hedge = &policy.FailoverHedge{Delay: h.Delay.Fixed, Percentile: h.Delay.Percentile,
-			Observed: up.begins, Budget: up.failoverHedges, Watch: source.Racing}
+			Observed: up.begins, Budget: up.failoverHedges}
 	}
 	return f
 }

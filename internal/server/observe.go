@@ -103,7 +103,7 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, client string
 			out := outcome(reason, marks)
 			rt.sources[i].Observe(out, res.Latency(), report.Attempts(res, tr), marks)
 			rt.ups[i].health.record(res, reason)
-			for _, part := range rt.shape.Parts(res, tr) { // the lane's, or a failover's that spent
+			for _, part := range rt.shape.Parts(res, tr, p.usageOf(i)) { // the lane's, or a failover's that spent
 				by := s.upstreams[part.Source]
 				if by == nil {
 					by = rt.ups[i]

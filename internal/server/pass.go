@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"sync/atomic"
 
 	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/policy"
@@ -10,21 +11,29 @@ import (
 )
 
 // pass is one request's trip through its route: the call every source is
-// asked, the gather's tasks bound to it, and the trace of what each
-// source's policies did. Everything that changes what an upstream is
-// asked travels in the call, as an argument; the context carries only
+// asked, the gather's tasks bound to it, the trace of what each source's
+// policies did and the usage of each lane's answer. Everything that
+// changes what an upstream is asked travels in the call, as an argument,
+// and every answer comes back as a value; the context carries only
 // cancellation, deadlines and observability.
 type pass struct {
 	call   source.Call
 	tasks  []fanout.Task[json.RawMessage]
 	lanes  []lane
 	traces []policy.Trace
+	// usage is each lane's answer's, stored by the lane's goroutine: one
+	// the gather abandoned may store it while the report is written.
+	usage []atomic.Pointer[source.Usage]
+	// relay, when the request streams, writes each lane's answer as it
+	// arrives; it is set before the gather starts.
+	relay func(ctx context.Context, i int, a *source.Answer)
 	// inline holds the slices of a route of up to inlineLanes sources, so
-	// that a pass is one allocation, not four.
+	// that a pass is one allocation, not five.
 	inline struct {
 		tasks  [inlineLanes]fanout.Task[json.RawMessage]
 		lanes  [inlineLanes]lane
 		traces [inlineLanes]policy.Trace
+		usage  [inlineLanes]atomic.Pointer[source.Usage]
 	}
 }
 
@@ -34,6 +43,8 @@ const inlineLanes = 4
 // lane is one source of a pass: its upstream, called with the pass's
 // call and the answers of its needs.
 type lane struct {
+	p     *pass
+	i     int
 	up    *upstream
 	fetch source.Source // up's stack, or a failover over it
 	call  *source.Call
@@ -51,16 +62,16 @@ func (rt *route) newPass(params map[string]string, body []byte) *pass {
 	n := len(rt.tasks)
 	p := &pass{call: source.Call{Params: params, Body: body}}
 	if n <= inlineLanes {
-		p.tasks, p.lanes, p.traces = p.inline.tasks[:n], p.inline.lanes[:n], p.inline.traces[:n]
+		p.tasks, p.lanes, p.traces, p.usage = p.inline.tasks[:n], p.inline.lanes[:n], p.inline.traces[:n], p.inline.usage[:n]
 	} else {
-		p.tasks, p.lanes, p.traces = make([]fanout.Task[json.RawMessage], n), make([]lane, n), make([]policy.Trace, n)
+		p.tasks, p.lanes, p.traces, p.usage = make([]fanout.Task[json.RawMessage], n), make([]lane, n), make([]policy.Trace, n), make([]atomic.Pointer[source.Usage], n)
 	}
 	copy(p.tasks, rt.tasks)
 	for i, up := range rt.ups {
 		if rt.fetchers[i] == nil {
 			continue // a planned mock: the gather delivers it
 		}
-		p.lanes[i] = lane{up: up, fetch: rt.fetchers[i], call: &p.call, trace: &p.traces[i]}
+		p.lanes[i] = lane{p: p, i: i, up: up, fetch: rt.fetchers[i], call: &p.call, trace: &p.traces[i]}
 		p.tasks[i].Source = &p.lanes[i]
 	}
 	return p
@@ -74,8 +85,18 @@ func (p *pass) trace(i int) *policy.Trace {
 	return nil
 }
 
+// usageOf is what lane i's answer used, or nil.
+func (p *pass) usageOf(i int) *source.Usage {
+	if i < len(p.usage) {
+		return p.usage[i].Load()
+	}
+	return nil
+}
+
 // Fetch calls the upstream's whole stack with the pass's call, and the
-// answers of the lane's needs when it has any.
+// answers of the lane's needs when it has any. The answer is relayed as
+// it arrives when the request streams, and the lane ends with it: its
+// value, and its usage kept for the report.
 func (l *lane) Fetch(ctx context.Context, needs map[string]json.RawMessage) (json.RawMessage, error) {
 	call := l.call
 	if needs != nil {
@@ -83,5 +104,16 @@ func (l *lane) Fetch(ctx context.Context, needs map[string]json.RawMessage) (jso
 		c.Needs = needs
 		call = &c
 	}
-	return l.fetch.Fetch(policy.WithTrace(ctx, l.trace), call)
+	a, err := l.fetch.Fetch(policy.WithTrace(ctx, l.trace), call)
+	if err != nil {
+		return nil, err
+	}
+	if l.p.relay != nil {
+		l.p.relay(ctx, l.i, a)
+	}
+	v, err := a.Value(ctx)
+	if u, ok := a.Usage(); ok && err == nil {
+		l.p.usage[l.i].Store(&u)
+	}
+	return v, err
 }

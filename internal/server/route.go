@@ -133,7 +133,7 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request, req request) (*pa
 	}
 	rep := fanout.Gather(r.Context(), p.tasks, req.options)
 	bp := buffers.Get().(*[]byte)
-	b := report.Append((*bp)[:0], &rt.shape, req.mode, rep, p.traces)
+	b := report.Append((*bp)[:0], &rt.shape, req.mode, rep, p.traces, p.usageOf)
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
 	w.WriteHeader(reportStatus(rep, rt.shape.Optional))

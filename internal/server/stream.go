@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -23,55 +25,42 @@ const (
 )
 
 // stream answers a route as Server-Sent Events: a start event per source
-// as it starts, a source event per source as it lands, in the order they
-// happen, then the report. The status is
-// 200 once the stream starts; the report says what failed. Once it
-// returns nothing more is written, whatever a source still running does.
+// as it starts, a source's deltas as its answer streams, a source event
+// per source as it lands, in the order they happen, then the report. The
+// status is 200 once the stream starts; the report says what failed. Once
+// it returns nothing more is written, whatever a source still running
+// does.
 func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *pass) *fanout.Report[json.RawMessage] {
 	sw := sse.NewWriter(w, rt.writeTimeout)
 	defer sw.Close()
 	stopHeartbeat := heartbeat(sw, rt.heartbeat)
 	// A lane's deltas and failovers are written after its start event:
-	// the source's goroutine waits (briefly: the loop below writes a
-	// start the moment it has it) for the loop to have sent it.
+	// the lane waits (briefly: the loop below writes a start the moment it
+	// has it) for the loop to have sent it.
 	started := make([]chan struct{}, len(p.tasks))
-	gates := make(map[string]chan struct{}, len(p.tasks)) // by the names deltas carry: a lane's and its failovers'
 	for i := range p.traces {
 		started[i] = make(chan struct{})
-		gates[p.tasks[i].Name] = started[i]
-		for _, alt := range rt.failovers[i] {
-			gates[alt] = started[i]
-		}
-	}
-	ctx := source.WithDeltas(r.Context(), func(name, text string) {
-		if text == "" {
-			return // a tool call's piece: nothing to show
-		}
-		if gate := gates[name]; gate != nil {
+		lane, gate := p.tasks[i].Name, started[i]
+		p.traces[i].OnFailover = func(from policy.FailoverStep, to string) { // live, so the page shows the switch
 			select {
 			case <-gate:
 			case <-r.Context().Done():
 				return
 			}
-		}
-		b, _ := json.Marshal(struct {
-			Name string `json:"name"`
-			Text string `json:"text"`
-		}{name, text})
-		sw.Numbered(EventDelta, b)
-	})
-	for i := range p.traces { // live failovers, so the page shows the switch
-		lane, gate := p.tasks[i].Name, started[i]
-		p.traces[i].OnFailover = func(from policy.FailoverStep, to string) {
-			select {
-			case <-gate:
-			case <-ctx.Done():
-				return
-			}
 			sw.Numbered(EventFailover, failoverEvent(lane, from, to))
 		}
 	}
-	run := fanout.Start(ctx, p.tasks, req.options)
+	if p.lanes != nil { // not the read-only pass of a route of bare mocks, which stream nothing
+		p.relay = func(ctx context.Context, i int, a *source.Answer) {
+			select {
+			case <-started[i]:
+			case <-ctx.Done():
+				return
+			}
+			relay(ctx, sw, p.tasks[i].Name, &p.traces[i], a)
+		}
+	}
+	run := fanout.Start(r.Context(), p.tasks, req.options)
 	bp := buffers.Get().(*[]byte)
 	b := (*bp)[:0]
 	for e := range run.Events() {
@@ -80,7 +69,8 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *
 			kind = EventStart
 			b = report.AppendStart(b[:0], &e.Result)
 		} else {
-			b = report.AppendSource(b[:0], &rt.shape, &e.Result, p.trace(e.Result.Index))
+			i := e.Result.Index
+			b = report.AppendSource(b[:0], &rt.shape, &e.Result, p.trace(i), p.usageOf(i))
 		}
 		if sw.Numbered(kind, b) != nil {
 			break // the client has gone; its context stops the sources
@@ -91,11 +81,56 @@ func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *
 	}
 	rep := run.Wait()
 	stopHeartbeat()
-	b = report.Append(b[:0], &rt.shape, req.mode, rep, p.traces)
+	b = report.Append(b[:0], &rt.shape, req.mode, rep, p.traces, p.usageOf)
 	sw.Numbered(EventReport, b)
 	*bp = b
 	buffers.Put(bp)
 	return rep
+}
+
+// relay writes lane's answer a as it arrives, at the client's pace: a
+// delta per token, from the first, and where the answer goes on as the
+// next source's (a failover mid-stream), the failover events its trace tr
+// recorded since, in order, before the next source's tokens. A slow
+// client falls behind alone: every reader of a shared answer reads it at
+// its own pace. It returns at the answer's end, or once the client has
+// gone.
+func relay(ctx context.Context, sw *sse.Writer, lane string, tr *policy.Trace, a *source.Answer) {
+	told, _ := tr.Failovers() // told live, before the answer began
+	emitted := len(told)
+	for part := a; part != nil; {
+		for text := range part.Tokens(ctx) {
+			b, _ := json.Marshal(struct {
+				Name string `json:"name"`
+				Text string `json:"text"`
+			}{part.From(), text})
+			if sw.Numbered(EventDelta, b) != nil {
+				return
+			}
+		}
+		next, err := part.Next(ctx)
+		if err != nil {
+			return
+		}
+		steps, _ := tr.Failovers()
+		for k := emitted; k < len(steps); k++ {
+			if _, lost := errors.AsType[*policy.HedgeLostError](steps[k].Err); lost {
+				continue // a hedge's loser, recorded as it ends: no move
+			}
+			to := ""
+			switch {
+			case k+1 < len(steps):
+				to = steps[k+1].Name
+			case next != nil:
+				to = next.From()
+			default:
+				continue // the lane's last failure: its source event says it
+			}
+			sw.Numbered(EventFailover, failoverEvent(lane, steps[k], to))
+		}
+		emitted = len(steps)
+		part = next
+	}
 }
 
 // failoverEvent is the data of a failover event: lane moving on from

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -67,13 +66,24 @@ type tracedSource struct {
 }
 
 // Fetch runs the source's whole stack inside the span of its lane.
-func (s *tracedSource) Fetch(ctx context.Context, call *source.Call) (json.RawMessage, error) {
+// The span ends with the answer (a stream streams on after Fetch).
+func (s *tracedSource) Fetch(ctx context.Context, call *source.Call) (*source.Answer, error) {
 	ctx, span := s.tracer.Start(ctx, "source "+s.name, trace.WithAttributes(
 		attribute.String("highway.source", s.name),
 		attribute.String("highway.source.kind", s.kind),
 	))
-	defer span.End()
 	v, err := s.next.Fetch(ctx, call)
+	if err != nil {
+		s.end(ctx, span, err)
+		return nil, err
+	}
+	v.AfterEnd(func(err error) { s.end(ctx, span, err) })
+	return v, nil
+}
+
+// end ends the lane's span, with what its policies did and its error.
+func (s *tracedSource) end(ctx context.Context, span trace.Span, err error) {
+	defer span.End()
 	tr := policy.TraceFrom(ctx)
 	marks := tr.Marks()
 	span.SetAttributes(
@@ -85,7 +95,6 @@ func (s *tracedSource) Fetch(ctx context.Context, call *source.Call) (json.RawMe
 		attribute.Bool("highway.cache_hit", marks.Has(policy.CacheHit)),
 	)
 	setError(span, err)
-	return v, err
 }
 
 // tracedAttempt is the span of one call to the upstream itself, innermost
@@ -99,14 +108,21 @@ type tracedAttempt struct {
 }
 
 // Fetch makes one upstream call inside a span of its own.
-func (a *tracedAttempt) Fetch(ctx context.Context, call *source.Call) (json.RawMessage, error) {
+func (a *tracedAttempt) Fetch(ctx context.Context, call *source.Call) (*source.Answer, error) {
 	n := policy.TraceFrom(ctx).AddAttempt()
 	ctx, span := a.tracer.Start(ctx, "attempt "+a.name, trace.WithSpanKind(a.kind),
 		trace.WithAttributes(attribute.String("highway.source", a.name), attribute.Int("highway.attempt", n)))
-	defer span.End()
 	v, err := a.next.Fetch(ctx, call)
-	setError(span, err)
-	return v, err
+	end := func(err error) {
+		setError(span, err)
+		span.End()
+	}
+	if err != nil {
+		end(err)
+		return nil, err
+	}
+	v.AfterEnd(end)
+	return v, nil
 }
 
 func setError(span trace.Span, err error) {

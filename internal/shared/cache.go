@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/source"
 )
 
 // Cache is one source's tier of answers in Redis, a policy.SharedCache:
@@ -43,7 +44,7 @@ func (c *Cache) key(call string) string {
 
 // Get is the answer stored for the call key and how long it has left; a
 // miss, or Redis not answering, is ok false.
-func (c *Cache) Get(ctx context.Context, key string) (v json.RawMessage, left time.Duration, ok bool) {
+func (c *Cache) Get(ctx context.Context, key string) (v *source.Answer, left time.Duration, ok bool) {
 	var get *redis.StringCmd
 	var ttl *redis.DurationCmd
 	err := c.s.do(ctx, func(ctx context.Context) error {
@@ -65,18 +66,24 @@ func (c *Cache) Get(ctx context.Context, key string) (v json.RawMessage, left ti
 	if left <= 0 { // expiring right now, or stored without a TTL by someone else
 		return nil, 0, false
 	}
-	return json.RawMessage(get.Val()), left, true
+	v = new(source.Answer)
+	if v.UnmarshalBinary([]byte(get.Val())) != nil {
+		return nil, 0, false // not an answer this release can read: a miss
+	}
+	return v, left, true
 }
 
 // Set stores v for the call key for ttl, unless it is bigger than the
 // configured max_entry_bytes. A failure is counted and dropped: the answer
-// is still served and kept in the replica's memory.
-func (c *Cache) Set(ctx context.Context, key string, v json.RawMessage, ttl time.Duration) {
-	if len(v) > int(c.s.cfg.MaxEntryBytes) || ttl <= 0 {
+// is still served and kept in the replica's memory. A streamed answer is
+// stored with its tokens, so that every replica replays it as a stream.
+func (c *Cache) Set(ctx context.Context, key string, v *source.Answer, ttl time.Duration) {
+	b, err := v.MarshalBinary()
+	if err != nil || len(b) > int(c.s.cfg.MaxEntryBytes) || ttl <= 0 {
 		return
 	}
-	err := c.s.do(ctx, func(ctx context.Context) error {
-		return c.s.rdb.Set(ctx, c.key(key), []byte(v), ttl).Err()
+	err = c.s.do(ctx, func(ctx context.Context) error {
+		return c.s.rdb.Set(ctx, c.key(key), b, ttl).Err()
 	})
 	if err != nil {
 		c.s.fellBack("cache")

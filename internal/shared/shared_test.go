@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/redistest"
 	"github.com/citypopy/highway/internal/shared"
+	"github.com/citypopy/highway/source"
 )
 
 func TestMain(m *testing.M) {
@@ -140,10 +142,13 @@ func TestAnAnswerIsSharedUntilItsTTL(t *testing.T) {
 	if _, _, ok := cb.Get(ctx, "city=Paris"); ok {
 		t.Fatal("hit before anything was stored")
 	}
-	ca.Set(ctx, "city=Paris", json.RawMessage(`{"sunny":true}`), time.Minute)
-	v, left, ok := cb.Get(ctx, "city=Paris")
-	if !ok || string(v) != `{"sunny":true}` {
-		t.Fatalf("other store: %s, %v; want the answer", v, ok)
+	ca.Set(ctx, "city=Paris", source.Whole(json.RawMessage(`{"sunny":true}`)), time.Minute)
+	got, left, ok := cb.Get(ctx, "city=Paris")
+	if !ok {
+		t.Fatal("other store: a miss; want the answer")
+	}
+	if v, err := got.Value(ctx); string(v) != `{"sunny":true}` || err != nil {
+		t.Fatalf("other store: %s, %v; want the answer", v, err)
 	}
 	if left <= 0 || left > time.Minute {
 		t.Errorf("left %v, want within the minute", left)
@@ -160,9 +165,20 @@ func TestAnAnswerIsSharedUntilItsTTL(t *testing.T) {
 	if _, _, ok := b.Cache("search", weather).Get(ctx, "city=Paris"); ok {
 		t.Error("another source read weather's answer")
 	}
+	// A streamed answer is shared with its tokens: another replica replays it.
+	streamed, w := source.NewStream("chat")
+	w.Token("Hel")
+	w.Token("lo")
+	w.End(json.RawMessage(`{"reply":"Hello"}`), &source.Usage{InputTokens: 1, OutputTokens: 2}, nil)
+	ca.Set(ctx, "chat", streamed, time.Minute)
+	if got, _, ok := cb.Get(ctx, "chat"); !ok || strings.Join(slices.Collect(got.Tokens(ctx)), "|") != "Hel|lo" {
+		t.Errorf("the stream was not shared with its tokens: %v", ok)
+	} else if u, _ := got.Usage(); u.OutputTokens != 2 {
+		t.Errorf("usage %+v", u)
+	}
 	// Entries are bounded: a big answer stays out of Redis.
 	big := json.RawMessage(`"` + strings.Repeat("x", 2<<10) + `"`)
-	ca.Set(ctx, "big", big, time.Minute)
+	ca.Set(ctx, "big", source.Whole(big), time.Minute)
 	if _, _, ok := cb.Get(ctx, "big"); ok {
 		t.Error("an answer over max_entry_bytes was shared")
 	}
@@ -170,8 +186,8 @@ func TestAnAnswerIsSharedUntilItsTTL(t *testing.T) {
 	c := srv.Client()
 	defer c.Close()
 	keys, err := c.Keys(ctx, "*").Result()
-	if err != nil || len(keys) != 1 || !strings.HasPrefix(keys[0], "test:cache:{weather:") {
-		t.Errorf("keys %q, %v; want one under test:cache:{weather:", keys, err)
+	if err != nil || len(keys) != 2 || !strings.HasPrefix(keys[0], "test:cache:{weather:") || !strings.HasPrefix(keys[1], "test:cache:{weather:") {
+		t.Errorf("keys %q, %v; want two under test:cache:{weather:", keys, err)
 	}
 }
 

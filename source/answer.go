@@ -1,0 +1,321 @@
+package source
+
+import (
+	"context"
+	"encoding/json"
+	"iter"
+	"sync"
+	"time"
+)
+
+// Answer is what one call of a source answered: a JSON value and, for a
+// chat lane, its typed Usage. From most sources it is whole when the call
+// returns. From a streaming chat lane it is still arriving: the call
+// returns at its first token, and the rest streams in under the call's
+// context, which must stay alive until the answer has ended (cancelling
+// it ends the answer with the context's error).
+//
+// Any number of readers may read one answer at once, each at its own pace
+// and each from its first token (Tokens): a reader that comes late is
+// given what has arrived already, and one slow reader holds no other
+// back. Value waits for the end. That is how a coalesced stream is shared
+// and how a cached one is replayed.
+//
+// An answer may go on as another (Then): a lane that fails over mid-stream
+// reads as the first provider's tokens, then the next one's.
+//
+// An Answer is safe for concurrent use; make one with Whole, or get one
+// from a source. Its readers must not change what it hands them.
+type Answer struct {
+	from  string
+	s     *stream // nil for an answer whole from the start
+	value json.RawMessage
+	usage *Usage
+	err   error
+	// An answer made by Then reads as head, then as what next gives.
+	head *Answer
+	cont *continuation
+}
+
+// Usage is what an LLM answer cost in tokens, the same for every
+// provider: OpenAI's prompt and completion tokens, Anthropic's input and
+// output tokens.
+type Usage struct {
+	InputTokens  int  `json:"input_tokens"`
+	OutputTokens int  `json:"output_tokens"`
+	Estimated    bool `json:"estimated,omitempty"` // counted from what arrived: the provider gave none
+}
+
+// Whole is the answer v, complete at once.
+func Whole(v json.RawMessage) *Answer { return &Answer{value: v} }
+
+// stream is a streaming answer's tokens so far and its end.
+type stream struct {
+	start time.Time
+	mu    sync.Mutex
+	// tokens only grows: a reader takes a slice of it under mu and reads
+	// it after, since what is below its length never changes.
+	tokens []string
+	bytes  int
+	more   chan struct{} // made by a reader that waits; closed by the next token or the end
+	ended  bool
+	took   time.Duration
+	afters []func(error)
+	// started and began are the streaming goroutine's alone: began is
+	// closed at the first token (started), or at the end.
+	started bool
+	began   chan struct{}
+	done    chan struct{} // closed at the end, after which value, usage and err are set
+}
+
+// newStream is an answer from the source named from that is about to
+// stream.
+func newStream(from string) *Answer {
+	return &Answer{from: from, s: &stream{start: time.Now(), began: make(chan struct{}), done: make(chan struct{})}}
+}
+
+// add appends one token of text.
+func (a *Answer) add(text string) {
+	s := a.s
+	s.mu.Lock()
+	s.tokens = append(s.tokens, text)
+	s.bytes += len(text)
+	more := s.more
+	s.more = nil
+	s.mu.Unlock()
+	if more != nil {
+		close(more)
+	}
+	a.begin()
+}
+
+// begin marks the answer begun, by its first token or a tool call
+// arriving (content that is not text). Only the streaming goroutine calls
+// it.
+func (a *Answer) begin() {
+	if !a.s.started {
+		a.s.started = true
+		close(a.s.began)
+	}
+}
+
+// end ends the answer with its value and usage, or with err. Only the
+// streaming goroutine calls it, once.
+func (a *Answer) end(v json.RawMessage, u *Usage, err error) {
+	s := a.s
+	s.mu.Lock()
+	a.value, a.usage, a.err = v, u, err
+	s.ended, s.took = true, time.Since(s.start)
+	more, afters := s.more, s.afters
+	s.more, s.afters = nil, nil
+	s.mu.Unlock()
+	// What waits for the end (AfterEnd: a cache keeping the answer, a
+	// limit's place) is done before Value says it has come, so that the
+	// next call after it finds it done.
+	for _, f := range afters {
+		f(err)
+	}
+	close(s.done)
+	if more != nil {
+		close(more)
+	}
+	if !s.started {
+		close(s.began)
+	}
+}
+
+// From is the name of the source that streamed the answer ("" for one
+// whole from the start): the name its tokens go out under.
+func (a *Answer) From() string {
+	if a.head != nil {
+		return a.head.From()
+	}
+	return a.from
+}
+
+// Tokens are the answer's text as it streamed, token by token from the
+// first, each yielded once it has arrived; they end at the answer's end
+// (for an answer made by Then, its first part's), or when ctx does. A
+// whole answer has none.
+func (a *Answer) Tokens(ctx context.Context) iter.Seq[string] {
+	if a.head != nil {
+		return a.head.Tokens(ctx)
+	}
+	return func(yield func(string) bool) {
+		if a.s == nil {
+			return
+		}
+		for i := 0; ; {
+			batch, ok := a.s.after(ctx, i)
+			if !ok {
+				return
+			}
+			for _, t := range batch {
+				if !yield(t) {
+					return
+				}
+			}
+			i += len(batch)
+		}
+	}
+}
+
+// after is the tokens from the i-th on, waiting for one if there are none
+// yet; false once the answer has ended with no more, or ctx has.
+func (s *stream) after(ctx context.Context, i int) ([]string, bool) {
+	for {
+		s.mu.Lock()
+		if i < len(s.tokens) {
+			batch := s.tokens[i:len(s.tokens):len(s.tokens)]
+			s.mu.Unlock()
+			return batch, true
+		}
+		if s.ended {
+			s.mu.Unlock()
+			return nil, false
+		}
+		if s.more == nil {
+			s.more = make(chan struct{})
+		}
+		more := s.more
+		s.mu.Unlock()
+		select {
+		case <-more:
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+}
+
+// Value waits for the answer's end and is its JSON value, or the error it
+// failed with; ctx's error if ctx ends first. An answer made by Then is
+// the value of its last part.
+func (a *Answer) Value(ctx context.Context) (json.RawMessage, error) {
+	if a.head != nil {
+		next, err := a.Next(ctx)
+		switch {
+		case err != nil:
+			return nil, err
+		case next != nil:
+			return next.Value(ctx)
+		case a.cont.failed != nil:
+			return nil, a.cont.failed
+		}
+		return a.head.Value(ctx)
+	}
+	last, err := a.last(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return last.value, last.err
+}
+
+// last waits for the answer's end and is the part it ended with.
+func (a *Answer) last(ctx context.Context) (*Answer, error) {
+	if a.head != nil {
+		next, err := a.Next(ctx)
+		switch {
+		case err != nil:
+			return nil, err
+		case next == nil:
+			return a.head.last(ctx)
+		}
+		return next.last(ctx)
+	}
+	if a.ended() { // first, so that a context that has ended only looks
+		return a, nil
+	}
+	select {
+	case <-a.s.done:
+		return a, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Err is the error the answer's own part ended with (for one made by
+// Then, its first part's, whatever came after it); nil while it is still
+// arriving.
+func (a *Answer) Err() error {
+	if a.head != nil {
+		return a.head.Err()
+	}
+	if !a.ended() {
+		return nil
+	}
+	return a.err
+}
+
+// Took is how long the answer's own part took to stream, from its call
+// to its end; 0 for an answer whole from the start, or still arriving.
+func (a *Answer) Took() time.Duration {
+	if a.head != nil {
+		return a.head.Took()
+	}
+	if a.s == nil || !a.ended() {
+		return 0
+	}
+	return a.s.took
+}
+
+// Usage is the answer's typed usage once it has ended (for one made by
+// Then, its last part's); false while it is still arriving, or for an
+// answer that says none (one that is not an LLM's).
+func (a *Answer) Usage() (Usage, bool) {
+	last, err := a.last(doneContext)
+	if err != nil || last.usage == nil {
+		return Usage{}, false
+	}
+	return *last.usage, true
+}
+
+// doneContext is a context that has ended: waiting on it only looks.
+var doneContext = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// ended reports whether a leaf answer has ended: true from the moment it
+// did, for what AfterEnd runs too.
+func (a *Answer) ended() bool {
+	if a.s == nil {
+		return true
+	}
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	return a.s.ended
+}
+
+// Size is what the answer holds in bytes, its tokens and its value, for
+// a cache's weight.
+func (a *Answer) Size() int {
+	n := len(a.value)
+	if a.s != nil {
+		a.s.mu.Lock()
+		n += a.s.bytes
+		a.s.mu.Unlock()
+	}
+	return n
+}
+
+// AfterEnd calls f once the answer has ended, with the error it ended
+// with (nil for a success): at once if it has. f runs on the goroutine
+// that ended the answer and must return quickly. It makes an Answer a
+// policy.Arriving.
+func (a *Answer) AfterEnd(f func(err error)) {
+	if a.head != nil {
+		a.cont.afterEnd(f)
+		return
+	}
+	if a.s != nil {
+		a.s.mu.Lock()
+		if !a.s.ended {
+			a.s.afters = append(a.s.afters, f)
+			a.s.mu.Unlock()
+			return
+		}
+		a.s.mu.Unlock()
+	}
+	f(a.err)
+}
