@@ -105,7 +105,13 @@ func main() {
 		before := abs(*ab)
 		systems = append(systems,
 			system{name: "highway before (A/B)", group: "embedded", args: []string{before, "serve", "-log", "off", "-config", "bench/config/embedded.yaml", "-addr"}},
-			system{name: "highway before (A/B)", group: "http", args: []string{before, "serve", "-log", "off", "-config", "bench/config/http-plain.yaml", "-addr"}})
+			system{name: "highway before (A/B)", group: "http", args: []string{before, "serve", "-log", "off", "-config", "bench/config/http-plain.yaml", "-addr"}},
+			// A streamed chat lane: each request is one stream of about
+			// eleven tokens relayed as events, so CPU per request is CPU
+			// per stream and peak RSS at a thousand connections is a
+			// thousand open streams.
+			system{name: "highway", group: "llm-stream", path: "/chat?stream=1", args: []string{highway, "serve", "-log", "off", "-config", "bench/config/llm-stream.yaml", "-addr"}},
+			system{name: "highway before (A/B)", group: "llm-stream", path: "/chat?stream=1", args: []string{before, "serve", "-log", "off", "-config", "bench/config/llm-stream.yaml", "-addr"}})
 	}
 	filter := regexp.MustCompile(*only)
 	// Every system runs at once (an idle one costs nothing) and the rounds
@@ -123,12 +129,22 @@ func main() {
 		}
 		addr := "127.0.0.1:" + strconv.Itoa(18080+i)
 		s.args = append(s.args, addrArg(s, addr))
-		s.path = "/city-report"
+		if s.path == "" {
+			s.path = "/city-report"
+		}
 		live = append(live, running{s, start(s, addr), addr})
 	}
 	samples := map[[2]int][]row{}
 	for round := 1; round <= *rounds; round++ {
-		for i, l := range live {
+		order := make([]int, len(live)) // every other round backwards, so no system always runs first
+		for k := range order {
+			order[k] = k
+			if round%2 == 0 {
+				order[k] = len(live) - 1 - k
+			}
+		}
+		for _, i := range order {
+			l := live[i]
 			for _, c := range conns {
 				r := load(l.p, l.s, "http://"+l.addr+l.s.path, c, *warmup, *duration)
 				samples[[2]int{i, c}] = append(samples[[2]int{i, c}], r)
@@ -434,8 +450,12 @@ func render(rows []row, extra []string, conns []int, d time.Duration, rounds int
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "# Benchmark results\n\n%s, on %s: %d cores, %s, %s. Each cell is the median of %d interleaved rounds (all systems running at once, so the machine's noise falls on all alike) of %v of `wrk -t2 --latency` after a warm-up; server CPU from /proc, divided by the requests served; Highway runs with its metrics on and its request log off (the baselines log nothing); peak RSS is the process's high-water mark; errors are summed over the rounds. All systems fetch the same three sources (weather 30ms, chat 50ms, image 80ms), so the ceiling is connections / 80ms.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), cpuModel(), runtime.Version(), rounds, d)
-	for _, group := range []string{"embedded", "http"} {
-		title := map[string]string{"embedded": "Built-in mock sources (no upstream calls)", "http": "Sources fetched over HTTP from `highway mock`"}[group]
+	for _, group := range []string{"embedded", "http", "llm-stream"} {
+		if !slices.ContainsFunc(rows, func(r row) bool { return r.group == group }) {
+			continue
+		}
+		title := map[string]string{"embedded": "Built-in mock sources (no upstream calls)", "http": "Sources fetched over HTTP from `highway mock`",
+			"llm-stream": "A streamed chat lane (A/B only): one OpenAI-compatible lane from `highway mock`'s fake, about eleven tokens 20ms apart, relayed as events; a request is a stream"}[group]
 		fmt.Fprintf(&b, "### %s\n\n| system | conns | req/s | p50 | p99 | errors | server CPU µs/req | peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n", title)
 		for _, r := range rows {
 			if r.group == group {
@@ -468,6 +488,10 @@ func ratios(b *strings.Builder, rows []row, group string, conns []int) {
 	}
 	for _, c := range conns {
 		h, n, f := find("highway", c), find("naivego", c), find("seed FastAPI", c)
+		if old := findName("highway before (A/B)", c); h != nil && n == nil && old != nil { // a group measured for the A/B alone
+			fmt.Fprintf(b, "- %d conns: A/B, this build vs the one before under the same load: CPU/request %.2fx (%.1f vs %.1f µs), throughput %.2fx, peak RSS %.2fx (%d vs %d MB)\n",
+				c, h.cpuPerReq/old.cpuPerReq, h.cpuPerReq, old.cpuPerReq, h.rps/old.rps, float64(h.peakRSS)/float64(old.peakRSS), h.peakRSS/1024, old.peakRSS/1024)
+		}
 		if h == nil || n == nil {
 			continue
 		}
