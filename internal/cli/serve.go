@@ -97,7 +97,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if named(fs, "instance") || os.Getenv("HIGHWAY_INSTANCE") != "" || cfg.Redis.On() {
 		labelled = *instance
 	}
-	opts := server.Options{Logger: logger, Admin: *adminAddr != "", Metrics: metrics.NewFor(labelled), Instance: *instance}
+	// One registry for the process: every reload's server takes the state
+	// that outlives a config (breakers, caches, limiters, the admission
+	// ledger, the Redis pool) from it.
+	reg := &server.Registry{}
+	opts := server.Options{Logger: logger, Admin: *adminAddr != "", Metrics: metrics.NewFor(labelled), Instance: *instance, Registry: reg}
 	if tp != nil {
 		opts.TracerProvider = tp
 		reportTracingErrors(logger, stderr)
@@ -108,19 +112,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	sw := &swapper{}
-	defer func() { // last: the sources' caches stop with the process
-		if srv := sw.current.Load(); srv != nil {
-			srv.Close()
-		}
-	}()
+	defer reg.Close() // last: the sources' caches stop with the process
 	build := func() (*server.Server, error) {
 		cfg, err := loadConfig(*file, fakes.lookup)
 		if err != nil {
 			return nil, err
 		}
-		o := opts
-		o.Previous = sw.current.Load() // nil at start: nothing to keep
-		return server.New(cfg, o)
+		return server.New(cfg, opts)
 	}
 	rctx, stopReload := context.WithCancel(ctx)
 	defer stopReload()

@@ -37,7 +37,7 @@ func awaitRoutes() (map[string]*route, error) {
 		if err != nil {
 			return nil, err
 		}
-		ups, err := buildSources(cfg, nil, nil, nil)
+		ups, err := buildSources(cfg, nil, nil, &Registry{}) // mocks: nothing to keep, nothing to close
 		if err != nil {
 			return nil, err
 		}

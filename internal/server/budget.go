@@ -31,16 +31,13 @@ type budget struct {
 }
 
 // newBudget is a budget of perPeriod (tokens, or dollars at unit units
-// each) per period, or the one kept, with what it has used, from the
-// server a reload replaces.
-func newBudget(kept map[limiterKey]*rate.Limiter, cl *client, kind string, perPeriod float64, period time.Duration, unit float64,
+// each) per period, on reg's limiter for it: across reloads, it keeps
+// what it has used.
+func newBudget(reg *Registry, cl *client, kind string, perPeriod float64, period time.Duration, unit float64,
 	what string, refused prometheus.Counter) *budget {
 	units := perPeriod * unit
 	r, burst := rate.Limit(units/period.Seconds()), int(min(units, math.MaxInt32))
-	lim := kept[limiterKey{kind, cl.name, cl.hash, r, burst}]
-	if lim == nil {
-		lim = rate.NewLimiter(r, burst)
-	}
+	lim := reg.limiter(limiterKey{kind, cl.name, cl.hash, r, burst}, func() *rate.Limiter { return rate.NewLimiter(r, burst) })
 	return &budget{what: what, unit: unit, lim: lim, refused: refused, key: cl.name + ":" + kind, capacity: units, period: period}
 }
 

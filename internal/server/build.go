@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"reflect"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -22,8 +21,6 @@ import (
 type upstream struct {
 	name      string
 	kind      string
-	config    config.Source // as built, to tell on a reload whether it changed
-	traced    bool
 	fetch     source.Source // the whole stack
 	planned   *plannedMock  // set when the stack is a bare mock
 	latencies *policy.Latencies
@@ -47,11 +44,11 @@ func (u *upstream) close() {
 }
 
 // buildSources makes one upstream per configured source, shared by every
-// route that names it. A source configured exactly as it was in prev (the
-// upstreams of the server a reload replaces, or nil) keeps its upstream:
-// an open breaker stays open, a warm cache stays warm. With store, caches
-// have a second tier in Redis.
-func buildSources(cfg *config.Config, tr *tracing, store *shared.Store, prev map[string]*upstream) (map[string]*upstream, error) {
+// route that names it, or takes it from reg: a source configured exactly
+// as when reg first built it keeps its upstream (an open breaker stays
+// open, a warm cache stays warm). With store, caches have a second tier
+// in Redis.
+func buildSources(cfg *config.Config, tr *tracing, store *shared.Store, reg *Registry) (map[string]*upstream, error) {
 	var transport http.RoundTripper = pool
 	if tr != nil {
 		transport = tr.transport
@@ -59,19 +56,18 @@ func buildSources(cfg *config.Config, tr *tracing, store *shared.Store, prev map
 	out := make(map[string]*upstream, len(cfg.Sources))
 	for name, sc := range cfg.Sources {
 		// What an upstream is built from is its own config only (and the
-		// process's tracing and Redis): nothing another source says, so
-		// that adding or chaining another source keeps this one's breaker
-		// and cache. Every fetched source counts its attempts, since any
-		// may join a failover chain, where a lane's attempts are its
-		// sources' calls; a source called once counts 1 either way.
-		if u := prev[name]; u != nil && u.traced == (tr != nil) && u.shared == store && reflect.DeepEqual(u.config, *sc) {
-			out[name] = u
-			continue
-		}
+		// process's tracing and Redis), which is what reg keys it by:
+		// nothing another source says, so that adding or chaining another
+		// source keeps this one's breaker and cache. Every fetched source
+		// counts its attempts, since any may join a failover chain, where
+		// a lane's attempts are its sources' calls; a source called once
+		// counts 1 either way.
 		if sc.Spec == nil {
 			return nil, fmt.Errorf("build source %s: unknown kind %q", name, sc.Kind)
 		}
-		out[name] = stack(name, sc, sc.Spec.Build(name, transport), tr, store, cfg.CacheBytes(sc))
+		out[name] = reg.upstream(name, sc, tr != nil, store, func() *upstream {
+			return stack(name, sc, sc.Spec.Build(name, transport), tr, store, cfg.CacheBytes(sc))
+		})
 	}
 	return out, nil
 }
@@ -87,8 +83,7 @@ func buildSources(cfg *config.Config, tr *tracing, store *shared.Store, prev map
 func stack(name string, sc *config.Source, base source.Source, tr *tracing, store *shared.Store, cacheBytes config.ByteSize) *upstream {
 	type stacked = policy.Source[*source.Call, *source.Answer]
 	counted := sc.Kind != config.KindMock
-	u := &upstream{name: name, kind: sc.Kind, config: *sc, traced: tr != nil, latencies: &policy.Latencies{}, health: &health{},
-		shared: store}
+	u := &upstream{name: name, kind: sc.Kind, latencies: &policy.Latencies{}, health: &health{}, shared: store}
 	if llm, ok := sc.Spec.(*config.LLM); ok {
 		u.model = llm.Model
 	}

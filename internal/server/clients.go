@@ -37,31 +37,28 @@ type client struct {
 }
 
 // newClients makes the key checks of c. A key whose name, hash, rate and
-// burst are as they were in prev (the clients of the server a reload
-// replaces, or nil) keeps its limiter and what it has used of it. With
-// store, rates are shared by every replica through Redis.
-func newClients(c config.Clients, m *metrics.Metrics, prev *clients, store *shared.Store) *clients {
+// burst are as reg first saw them keeps its limiter and what it has used
+// of it, across reloads. With store, rates are shared by every replica
+// through Redis.
+func newClients(c config.Clients, m *metrics.Metrics, reg *Registry, store *shared.Store) *clients {
 	if !c.On() {
 		return nil
 	}
 	cs := &clients{keys: make([]client, len(c.Keys)), shared: store}
-	kept := prev.limiters()
 	for i, k := range c.Keys {
 		cl := &cs.keys[i]
 		cl.name, cl.hash = k.Name, k.Hash
 		if k.Rate > 0 {
-			cl.limit = kept[cl.limiterKey(rate.Limit(k.Rate), k.Burst)]
-			if cl.limit == nil {
-				cl.limit = rate.NewLimiter(rate.Limit(k.Rate), k.Burst)
-			}
+			r, b := rate.Limit(k.Rate), k.Burst
+			cl.limit = reg.limiter(cl.limiterKey(r, b), func() *rate.Limiter { return rate.NewLimiter(r, b) })
 		}
 		cl.limited = m.Refused(cl.name, "rate_limited")
 		if k.TokensPerMinute > 0 {
-			cl.tokens = newBudget(kept, cl, "tokens", float64(k.TokensPerMinute), time.Minute, 1,
+			cl.tokens = newBudget(reg, cl, "tokens", float64(k.TokensPerMinute), time.Minute, 1,
 				fmt.Sprintf("token budget (%d tokens a minute)", k.TokensPerMinute), m.Refused(cl.name, "token_budget"))
 		}
 		if k.CostPerDay > 0 {
-			cl.cost = newBudget(kept, cl, "cost", k.CostPerDay, 24*time.Hour, 1e9,
+			cl.cost = newBudget(reg, cl, "cost", k.CostPerDay, 24*time.Hour, 1e9,
 				fmt.Sprintf("cost budget ($%g a day)", k.CostPerDay), m.Refused(cl.name, "cost_budget"))
 		}
 		for _, b := range []*budget{cl.tokens, cl.cost} {
@@ -94,8 +91,8 @@ func (cl *client) limiterKey(r rate.Limit, b int) limiterKey {
 	return limiterKey{"requests", cl.name, cl.hash, r, b}
 }
 
-// limiters indexes cs's limiters, so that a keys file of thousands of
-// keys is matched on reload in one pass; nil cs has none.
+// limiters indexes cs's limiters, for the registry to keep those in use;
+// nil cs has none.
 func (cs *clients) limiters() map[limiterKey]*rate.Limiter {
 	if cs == nil {
 		return nil

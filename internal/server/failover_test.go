@@ -144,7 +144,7 @@ routes: [{path: /chat, sources: [chat]}]
 		t.Errorf("429: %s, Retry-After %q", refused.Body, refused.Header().Get("Retry-After"))
 	}
 	cfg, _ := config.Parse("test.yaml", []byte(yaml))
-	reloaded, err := New(cfg, Options{Previous: s})
+	reloaded, err := New(cfg, Options{Registry: s.registry})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -279,7 +279,7 @@ routes: [{path: /s, params: {q: {}}, sources: [search]}]
 	if b := cache.Bytes(); b > 256<<10 || b == 0 {
 		t.Errorf("the cache holds %d bytes after the flood, want at most 256 KiB", b)
 	}
-	newServerWith(t, "sources: {m: {kind: mock}}\nroutes: [{path: /m, sources: [m]}]\n", Options{Previous: s})
+	newServerWith(t, "sources: {m: {kind: mock}}\nroutes: [{path: /m, sources: [m]}]\n", Options{Registry: s.registry})
 	if b := cache.Bytes(); b != 0 {
 		t.Errorf("a reload that dropped the source left %d bytes in its cache", b)
 	}

@@ -15,7 +15,7 @@ import (
 // reload builds the server that replaces prev, as serve does on SIGHUP.
 func reload(t *testing.T, prev *Server, yaml string) *Server {
 	t.Helper()
-	return newServerWith(t, yaml, Options{Previous: prev})
+	return newServerWith(t, yaml, Options{Registry: prev.registry})
 }
 
 func TestReloadKeepsTheCacheOfAnUnchangedSource(t *testing.T) {
@@ -150,7 +150,7 @@ routes: [{path: /r, sources: [slow], timeout: 1m}]
 	}
 	await(t, g.arrived, 2, "both requests in flight")
 	for _, max := range []int{2, 3} { // the same limit, then one more place
-		current.Store(newServerWith(t, cfg(max), Options{Metrics: m, Previous: current.Load()}))
+		current.Store(newServerWith(t, cfg(max), Options{Metrics: m, Registry: current.Load().registry}))
 		resp, err := http.Get(front.URL + "/metrics")
 		if err != nil {
 			t.Fatal(err)
@@ -226,5 +226,37 @@ sources:
 		if n := calls.Load() - before; n != 0 {
 			t.Errorf("%s: %d upstream calls, want none", st.name, n)
 		}
+	}
+}
+
+// The registry keeps what the server now in use refers to and releases
+// the rest: a source dropped by a reload loses its cache, one kept keeps
+// its upstream, and the registry hands the same state to the next server
+// built on it, with nothing handed over from the server before.
+func TestTheRegistryKeepsWhatTheServerInUseRefersTo(t *testing.T) {
+	reg := &Registry{}
+	defer reg.Close()
+	both := `
+sources:
+  kept:    {kind: mock, cache: {ttl: 1m}}
+  dropped: {kind: mock, cache: {ttl: 1m}}
+routes: [{path: /r, sources: [kept, dropped]}]
+`
+	first := newServerWith(t, both, Options{Registry: reg})
+	get(t, first, "GET", "/r")
+	dropped := first.upstreams["dropped"]
+	if dropped.cache.Bytes() == 0 {
+		t.Fatal("nothing cached")
+	}
+	second := newServerWith(t, "sources:\n  kept: {kind: mock, cache: {ttl: 1m}}\nroutes: [{path: /r, sources: [kept]}]\n", Options{Registry: reg})
+	if second.upstreams["kept"] != first.upstreams["kept"] || second.admission.ledger != first.admission.ledger {
+		t.Error("the kept source, or the admission ledger, was built again")
+	}
+	if dropped.cache.Bytes() != 0 {
+		t.Error("the dropped source's cache was kept")
+	}
+	third := newServerWith(t, both, Options{Registry: reg})
+	if third.upstreams["dropped"] == dropped || third.upstreams["kept"] != first.upstreams["kept"] {
+		t.Error("a released upstream came back, or a kept one was rebuilt")
 	}
 }

@@ -45,15 +45,17 @@ type Options struct {
 	// (X-Highway-Instance); empty sends none. The Logger and Metrics
 	// say it too, as the caller made them.
 	Instance string
-	// Previous is the server this one replaces on a reload, or nil. Its
-	// requests in flight count against this one's admission limit. Each
+	// Registry holds the state that outlives a config; pass the process's
+	// one to every server that replaces the last on a reload. The servers
+	// built on it share its admission ledger (the requests in flight of a
+	// server being replaced count against the new one's limit); each
 	// source configured exactly as before keeps its state (breaker, cache,
 	// calls being coalesced, observed latencies, health), and each client
-	// key with the same name, key, rate and burst keeps its rate limiter,
-	// so a reload neither closes an open breaker nor hands out fresh
-	// bursts. Its Redis connection is kept too while the redis section is
-	// unchanged. Previous may go on serving its requests meanwhile.
-	Previous *Server
+	// key with the same name, key, rate and burst its limiters, so a
+	// reload neither closes an open breaker nor hands out fresh bursts;
+	// the Redis connection is kept while the redis section is unchanged.
+	// nil means a Registry of the server's own, closed with it.
+	Registry *Registry
 }
 
 // Server is the HTTP handler for one configuration. It is safe for
@@ -75,15 +77,17 @@ type Server struct {
 	clients      *clients      // nil: no keys asked for
 	shared       *shared.Store // nil: no Redis
 	instance     string
+	registry     *Registry // where its state lives
+	ownRegistry  bool      // the registry is the server's own, closed with it
 }
 
 // New builds the sources and routes of cfg, which must be validated (as
 // config.Load, Parse and Default return it).
 func New(cfg *config.Config, o Options) (*Server, error) {
 	tr := newTracing(o.TracerProvider)
-	prev := o.Previous
-	if prev == nil {
-		prev = &Server{} // nothing to keep
+	reg, own := o.Registry, o.Registry == nil
+	if own {
+		reg = &Registry{}
 	}
 	if len(cfg.Routes) == 0 {
 		return nil, fmt.Errorf("config %s has no routes to serve", cfg.File)
@@ -92,40 +96,31 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	if m == nil {
 		m = metrics.New()
 	}
-	store := openShared(cfg.Redis, prev.shared, o.Logger, m)
-	sources, err := buildSources(cfg, tr, store, prev.upstreams)
+	store := openShared(cfg.Redis, reg, o.Logger, m)
+	sources, err := buildSources(cfg, tr, store, reg)
 	if err != nil {
-		if store != prev.shared {
-			store.Close()
-		}
-		return nil, err
-	}
-	for name, u := range prev.upstreams {
-		if sources[name] != u { // dropped or changed: its cache goes
-			u.close()
-		}
-	}
-	if prev.shared != nil && prev.shared != store {
-		prev.shared.Close()
+		return nil, err // what was built stays in reg, released by the next server built on it
 	}
 	s := &Server{
 		metrics:      m,
 		routes:       make(map[string]*route, len(cfg.Routes)),
 		upstreams:    sources,
-		admission:    newAdmission(cfg.Admission, m.Shed(), prev.ledger()),
+		admission:    newAdmission(cfg.Admission, m.Shed(), reg.admissionLedger()),
 		logger:       o.Logger,
 		tracing:      tr,
 		admin:        o.Admin,
 		writeTimeout: cfg.Server.WriteTimeout.Std(),
 		shared:       store,
 		instance:     o.Instance,
+		registry:     reg,
+		ownRegistry:  own,
 	}
 	demo, err := awaitRoutes()
 	if err != nil {
 		return nil, fmt.Errorf("the await demonstration: %w", err)
 	}
 	s.dash = &dashboard{s: s, limits: cfg.Dashboard, page: web.Handler(), awaitRoutes: demo}
-	s.clients = newClients(cfg.Clients, m, prev.clients, store)
+	s.clients = newClients(cfg.Clients, m, reg, store)
 	for _, rc := range cfg.Routes {
 		s.routes[rc.Path] = newRoute(rc, cfg, sources)
 		s.paths = append(s.paths, rc.Path)
@@ -143,16 +138,8 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		}
 	}
 	s.metrics.SetLive(s.live())
+	reg.retain(s) // s is the one in use now: what it does not use goes
 	return s, nil
-}
-
-// ledger is the admission ledger a server replacing s goes on with: s's,
-// or a new one when there is no s.
-func (s *Server) ledger() *ledger {
-	if s.admission == nil {
-		return newLedger()
-	}
-	return s.admission.ledger
 }
 
 // live is what s alone can tell its Metrics: its admission's occupancy
@@ -172,14 +159,11 @@ func (s *Server) live() *metrics.Live {
 }
 
 // Close frees what the server's sources hold beyond their requests (their
-// caches), for a server that no reload will replace; one that a reload
-// replaced was freed of what the new one did not keep.
+// caches, the Redis pool) when its registry is its own; a server given a
+// registry leaves that to the registry's Close.
 func (s *Server) Close() {
-	for _, u := range s.upstreams {
-		u.close()
-	}
-	if s.shared != nil {
-		s.shared.Close()
+	if s.ownRegistry {
+		s.registry.Close()
 	}
 }
 

@@ -10,17 +10,13 @@ import (
 	"github.com/citypopy/highway/internal/shared"
 )
 
-// openShared is the Redis store of cfg: prev when it was opened with the
-// same redis section (a reload keeps its pool and what it knows of
+// openShared is the Redis store of cfg, from reg: the one opened with the
+// same redis section before (a reload keeps its pool and what it knows of
 // Redis's health), a new one otherwise, nil when there is no Redis.
-func openShared(cfg config.Redis, prev *shared.Store, logger *slog.Logger, m *metrics.Metrics) *shared.Store {
-	if !cfg.On() {
-		return nil
-	}
-	if prev != nil && prev.Config() == cfg {
-		return prev
-	}
-	return shared.Open(cfg, shared.Options{Logger: logger, Up: m.RedisUp, Fallback: m.RedisFallback})
+func openShared(cfg config.Redis, reg *Registry, logger *slog.Logger, m *metrics.Metrics) *shared.Store {
+	return reg.store(cfg, func() *shared.Store {
+		return shared.Open(cfg, shared.Options{Logger: logger, Up: m.RedisUp, Fallback: m.RedisFallback})
+	})
 }
 
 // SharedWith says where the server shares client rate limits and caches

@@ -297,11 +297,11 @@ routes: [{path: /r, sources: [w]}]
 `
 	}
 	first := newServerWith(t, cfg("a:"), Options{})
-	same := newServerWith(t, cfg("a:"), Options{Previous: first})
+	same := newServerWith(t, cfg("a:"), Options{Registry: first.registry})
 	if same.shared != first.shared || same.upstreams["w"] != first.upstreams["w"] {
 		t.Error("an unchanged redis section did not keep its connection and the source its cache")
 	}
-	changed := newServerWith(t, cfg("b:"), Options{Previous: same})
+	changed := newServerWith(t, cfg("b:"), Options{Registry: same.registry})
 	if changed.shared == same.shared || changed.upstreams["w"] == same.upstreams["w"] {
 		t.Error("a changed redis section kept the old connection")
 	}
