@@ -1,6 +1,7 @@
 package source_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,11 +139,12 @@ func TestOpenAIStreamTimeouts(t *testing.T) {
 				}
 				time.Sleep(2 * time.Second) // then nothing
 			})
-			start := time.Now()
+			// The upstream's 2s of silence ends in another error: only the
+			// token timers' own say this.
 			_, err := whole(t.Context(), &source.OpenAI{LLM: source.LLM{BaseURL: base, Model: "m", APIKey: key, User: "hi", Stream: true, FirstToken: 50 * time.Millisecond, Stall: 50 * time.Millisecond}}, nil)
 			var se *source.StreamError
-			if !errors.As(err, &se) || err.Error() != "upstream stream: "+c.want || time.Since(start) > 1500*time.Millisecond {
-				t.Errorf("err = %v after %v", err, time.Since(start))
+			if !errors.As(err, &se) || err.Error() != "upstream stream: "+c.want {
+				t.Errorf("err = %v", err)
 			}
 		})
 	}
@@ -185,13 +187,14 @@ func TestAStreamBeginsAtItsFirstTokenAndCountsWhatItSpent(t *testing.T) {
 		chunk(w, `{"choices":[{"delta":{"content":" AI City"}}]}`) // 18 characters, then the stream ends
 	})
 	o := &source.OpenAI{LLM: source.LLM{Name: "chat", BaseURL: base, Model: "m", APIKey: key, User: "Say hello.", Stream: true}}
-	start := time.Now()
 	a, err := o.Fetch(t.Context(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if took := time.Since(start); took < 50*time.Millisecond {
-		t.Errorf("returned after %v, before the first token", took)
+	looking, stop := context.WithCancel(t.Context())
+	stop() // only looks: what has arrived by the time Fetch returned
+	if got := slices.Collect(a.Tokens(looking)); len(got) == 0 || got[0] != "Hello from" {
+		t.Errorf("returned with %q: before the first token", got)
 	}
 	got := slices.Collect(a.Tokens(t.Context()))
 	_, err = a.Value(t.Context())

@@ -55,14 +55,14 @@ func getReport(t *testing.T, srv *httptest.Server, path string) (*report.Documen
 // once failover_hedge has passed; the first to begin answers, the other
 // is cancelled, and the report says both, the loser's cost counted.
 func TestAFailoverHedgeAnswersFromTheFirstProviderToBegin(t *testing.T) {
-	srv := hedgeCity(t, "5s", "1ms")
-	d, took := getReport(t, srv, "/chat")
+	srv := hedgeCity(t, "1h", "1ms")
+	d, _ := getReport(t, srv, "/chat")
 	chat := d.Sources.Get("chat")
 	if chat.Status != "ok" || chat.ServedBy != "claude" || !chat.Hedged || !chat.HedgeWon || len(chat.Failovers) != 1 {
 		t.Fatalf("chat %+v", chat)
 	}
-	if took > 3*time.Second || chat.Attempts != 2 {
-		t.Errorf("took %v with %d attempts: want both providers called, the slow one not waited for", took, chat.Attempts)
+	if chat.Attempts != 2 { // and the slow one, an hour from its first token, was not waited for
+		t.Errorf("%d attempts: want both providers called", chat.Attempts)
 	}
 	lost := chat.Failovers[0]
 	if lost.Name != "chat" || lost.Reason != report.ReasonHedgeLost || !strings.Contains(lost.Error, "claude began its answer first") ||
@@ -120,7 +120,7 @@ func TestAFailoverHedgeKeepsThePrimaryWhenItBeginsFirst(t *testing.T) {
 // Streamed, the lane says when the hedge starts, and only the winner's
 // tokens are written.
 func TestAStreamShowsTheFailoverHedgeAndOnlyTheWinnersTokens(t *testing.T) {
-	srv := hedgeCity(t, "5s", "1ms")
+	srv := hedgeCity(t, "1h", "1ms")
 	resp, err := http.Get(srv.URL + "/chat?stream=1")
 	if err != nil {
 		t.Fatal(err)
