@@ -29,6 +29,7 @@ func read(ctx context.Context, a *source.Answer, pause time.Duration) []string {
 // comes, at its own pace: a reader that sleeps a second a token holds no
 // other back, and one that comes after the end is replayed all of it.
 func TestAnAnswerIsReadWholeByEveryReaderAtItsOwnPace(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		a, w := source.NewStream("chat")
 		want := []string{"Hello", " from", " AI", " City!"}
@@ -70,6 +71,7 @@ func TestAnAnswerIsReadWholeByEveryReaderAtItsOwnPace(t *testing.T) {
 // Value and Tokens wait for the answer as long as their context lets
 // them; AfterEnd hears the end once, with its error.
 func TestAnAnswerIsWaitedForWithinAContext(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		a, w := source.NewStream("chat")
 		w.Token("Hel")
@@ -100,6 +102,7 @@ func TestAnAnswerIsWaitedForWithinAContext(t *testing.T) {
 // the next's, and the value, usage and end are the last one's. A reader
 // of the first answer alone is not taken along.
 func TestAnAnswerGoesOnAsAnother(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		first, w1 := source.NewStream("chat")
 		second, w2 := source.NewStream("claude")
@@ -148,6 +151,7 @@ func TestAnAnswerGoesOnAsAnother(t *testing.T) {
 // A shared cache keeps an answer as bytes: a whole one as its JSON, a
 // streamed one with its tokens, replayed from the first when decoded.
 func TestAnAnswerIsKeptAsBytesAndReplayed(t *testing.T) {
+	t.Parallel()
 	whole := source.Whole(json.RawMessage(`{"temp":21}`))
 	b, err := whole.MarshalBinary()
 	if string(b) != `{"temp":21}` || err != nil {

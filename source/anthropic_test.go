@@ -32,6 +32,7 @@ func event(w http.ResponseWriter, typ, data string) {
 }
 
 func TestAnthropicAnswersTheMessage(t *testing.T) {
+	t.Parallel()
 	base := fakeAnthropic(t, func(w http.ResponseWriter, req map[string]any) {
 		if req["model"] != "claude-test" || req["max_tokens"] != 1024.0 || req["system"] != "Be brief." {
 			http.Error(w, fmt.Sprint(req), 400)
@@ -46,6 +47,7 @@ func TestAnthropicAnswersTheMessage(t *testing.T) {
 }
 
 func TestAnthropicStreamsTextDeltas(t *testing.T) {
+	t.Parallel()
 	base := fakeAnthropic(t, func(w http.ResponseWriter, req map[string]any) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		event(w, "message_start", `{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-test","content":[],"usage":{"input_tokens":5,"output_tokens":1}}}`)
@@ -68,6 +70,7 @@ func TestAnthropicStreamsTextDeltas(t *testing.T) {
 }
 
 func TestAnthropicErrors(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name      string
 		stream    bool

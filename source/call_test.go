@@ -25,6 +25,7 @@ func needsOf(needs map[string]string) *source.Call {
 }
 
 func TestHTTPBodyTemplateSendsValidJSON(t *testing.T) {
+	t.Parallel()
 	var got map[string]any
 	var method string
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -147,6 +148,7 @@ func FuzzCallKey(f *testing.F) {
 }
 
 func TestCallKeyTellsCallsApart(t *testing.T) {
+	t.Parallel()
 	keys := map[string]int{}
 	for i, call := range variants("a", "b", "c", `{"x":1}`) {
 		if j, dup := keys[call.Key()]; dup {

@@ -21,6 +21,7 @@ func upstream(t *testing.T, h http.HandlerFunc) *httptest.Server {
 }
 
 func TestHTTPPassesValidJSONThroughByteForByte(t *testing.T) {
+	t.Parallel()
 	body := "{ \"temp\" : \"22°C\",\n  \"wind\": [1, 2.50, 3e2] }"
 	for _, chunked := range []bool{false, true} {
 		srv := upstream(t, func(w http.ResponseWriter, r *http.Request) {
@@ -42,6 +43,7 @@ func TestHTTPPassesValidJSONThroughByteForByte(t *testing.T) {
 }
 
 func TestHTTPErrorsSayWhatWentWrong(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		handler http.HandlerFunc
@@ -83,6 +85,7 @@ func TestHTTPErrorsSayWhatWentWrong(t *testing.T) {
 }
 
 func TestHTTPNeverAnsweringUpstreamIsCutOffByTheContext(t *testing.T) {
+	t.Parallel()
 	gone := make(chan struct{})
 	srv := upstream(t, func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
@@ -103,6 +106,7 @@ func TestHTTPNeverAnsweringUpstreamIsCutOffByTheContext(t *testing.T) {
 }
 
 func TestHTTPTransportErrorsHideTheQueryString(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.NotFoundHandler())
 	addr := srv.URL
 	srv.Close()
@@ -113,6 +117,7 @@ func TestHTTPTransportErrorsHideTheQueryString(t *testing.T) {
 }
 
 func TestHTTPErrorsSayWhetherToRetry(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		status    int
 		header    string
@@ -188,6 +193,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // An upstream that echoes the key it was sent in its error does not put
 // it in the report: the error shows the rest.
 func TestHostileEchoedKeys(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":{"message":"Incorrect API key provided: `+r.Header.Get("Authorization")+` / `+r.Header.Get("X-Api-Key")+`","type":"auth"}}`, 401)
 	}))

@@ -15,6 +15,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestMockAnswersItsDataAfterItsLatency(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		m := &source.Mock{Latency: 300 * time.Millisecond, Data: []byte(`{"temp":"22°C"}`)}
 		start := time.Now()
@@ -26,6 +27,7 @@ func TestMockAnswersItsDataAfterItsLatency(t *testing.T) {
 }
 
 func TestMockJitterStaysWithinItsBounds(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		m := &source.Mock{Latency: 100 * time.Millisecond, Jitter: 30 * time.Millisecond}
 		seen := map[bool]bool{}
@@ -47,6 +49,7 @@ func TestMockJitterStaysWithinItsBounds(t *testing.T) {
 }
 
 func TestMockFailureRate(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		rate     float64
 		min, max int
@@ -70,6 +73,7 @@ func TestMockFailureRate(t *testing.T) {
 }
 
 func TestMockHonoursCancellation(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()
@@ -82,6 +86,7 @@ func TestMockHonoursCancellation(t *testing.T) {
 }
 
 func TestZeroMockAnswersNull(t *testing.T) {
+	t.Parallel()
 	v, err := whole(t.Context(), &source.Mock{}, nil)
 	if err != nil || string(v) != "null" {
 		t.Errorf("%s %v", v, err)
@@ -89,6 +94,7 @@ func TestZeroMockAnswersNull(t *testing.T) {
 }
 
 func TestMockHeavyTail(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		m := &source.Mock{Latency: 50 * time.Millisecond, TailRate: 0.01, TailLatency: time.Second}
 		slow := 0

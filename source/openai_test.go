@@ -38,6 +38,7 @@ func chunk(w http.ResponseWriter, s string) {
 }
 
 func TestOpenAIAnswersAssembledReplyAndUsage(t *testing.T) {
+	t.Parallel()
 	base := fakeOpenAI(t, func(w http.ResponseWriter, req map[string]any) {
 		msgs := req["messages"].([]any)
 		if req["model"] != "gpt-test" || len(msgs) != 2 || req["max_tokens"] != 64.0 || req["stream"] != nil {
@@ -54,6 +55,7 @@ func TestOpenAIAnswersAssembledReplyAndUsage(t *testing.T) {
 }
 
 func TestOpenAIStreamsTokensAsDeltas(t *testing.T) {
+	t.Parallel()
 	base := fakeOpenAI(t, func(w http.ResponseWriter, req map[string]any) {
 		if req["stream"] != true || req["stream_options"].(map[string]any)["include_usage"] != true {
 			http.Error(w, "want stream", 400)
@@ -79,6 +81,7 @@ func TestOpenAIStreamsTokensAsDeltas(t *testing.T) {
 }
 
 func TestOpenAIErrorsAreClearAndNeverShowTheKey(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name      string
 		stream    bool
@@ -120,6 +123,7 @@ func TestOpenAIErrorsAreClearAndNeverShowTheKey(t *testing.T) {
 }
 
 func TestOpenAIStreamTimeouts(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name, want string
 		tokens     int
@@ -153,6 +157,7 @@ func TestOpenAIStreamTimeouts(t *testing.T) {
 // A stream whose server gives no usage (it ignored stream_options) is
 // counted from what arrived, about four characters a token, and says so.
 func TestAStreamWithoutUsageIsEstimated(t *testing.T) {
+	t.Parallel()
 	base := fakeOpenAI(t, func(w http.ResponseWriter, _ map[string]any) {
 		chunk(w, `{"choices":[{"delta":{"content":"Hello from AI City!"}}]}`) // 19 characters
 		chunk(w, `{"choices":[{"delta":{},"finish_reason":"stop"}]}`)
@@ -180,6 +185,7 @@ func TestAStreamWithoutUsageIsEstimated(t *testing.T) {
 // that ends early after the provider accepted the call ends its answer
 // with what it is estimated to have spent.
 func TestAStreamBeginsAtItsFirstTokenAndCountsWhatItSpent(t *testing.T) {
+	t.Parallel()
 	base := fakeOpenAI(t, func(w http.ResponseWriter, _ map[string]any) {
 		chunk(w, `{"choices":[{"delta":{"role":"assistant","content":""}}]}`)
 		time.Sleep(50 * time.Millisecond)
@@ -211,6 +217,7 @@ func TestAStreamBeginsAtItsFirstTokenAndCountsWhatItSpent(t *testing.T) {
 // A tool call is content: a streamed call begins at it (returns), though
 // it streams no text.
 func TestAToolCallBeginsAStream(t *testing.T) {
+	t.Parallel()
 	base := fakeOpenAI(t, func(w http.ResponseWriter, _ map[string]any) {
 		chunk(w, `{"choices":[{"delta":{"role":"assistant","content":""}}]}`)
 		chunk(w, `{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"weather","arguments":"{}"}}]}}]}`)

@@ -223,6 +223,19 @@ func Parse(file string, data []byte) (*Config, error) {
 	return parse(file, data, os.LookupEnv)
 }
 
+// ParseEnv is Parse with the config's ${NAME}s looked up in env.
+func ParseEnv(file string, data []byte, env Env) (*Config, error) {
+	return parse(file, data, env)
+}
+
+// Vars is an Env of fixed values, such as a test's.
+func Vars(vars map[string]string) Env {
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}
+}
+
 // Env looks up what a ${NAME} in a config stands for, as os.LookupEnv
 // does; a caller passes its own to give a config values the process
 // environment does not hold.

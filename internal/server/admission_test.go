@@ -15,6 +15,7 @@ import (
 // joined the queue. The arrival must get that place at once, not sleep
 // until queue_timeout and be shed with a place free.
 func TestAdmissionLosesNoWakeUp(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		shed := prometheus.NewCounter(prometheus.CounterOpts{Name: "shed"})
 		a := newAdmission(config.Admission{MaxInflight: 1, Queue: 1, QueueTimeout: config.Duration(time.Second)}, shed, newLedger())

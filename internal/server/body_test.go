@@ -15,6 +15,7 @@ import (
 )
 
 func TestPostRoutesForwardTheirJSONBody(t *testing.T) {
+	t.Parallel()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "type": r.Header.Get("Content-Type"), "key": r.Header.Get("X-Key"), "body": json.RawMessage(orNull(b))})

@@ -16,8 +16,7 @@ func TestDashboardInARealBrowser(t *testing.T) {
 	// With client keys on, so that the page's key prompt, and every
 	// request after it (the surge's own too), is tried.
 	const key = "browser-0123456789abcdef"
-	t.Setenv("BROWSER_KEY", key)
-	s := newServer(t, `
+	s := newServerEnv(t, `
 clients:
   keys: [{name: browser, key: "${BROWSER_KEY}"}]
 sources:
@@ -29,7 +28,7 @@ routes:
   - {path: /city-report, sources: [weather, image, chat]}
   - {path: /city-brief, sources: [weather, image, brief]}
 dashboard: {surge_max_users: 50, surge_max_duration: 5s}
-`)
+`, map[string]string{"BROWSER_KEY": key}, Options{})
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 

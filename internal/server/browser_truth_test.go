@@ -25,8 +25,11 @@ import (
 // with no request to any other host.
 func TestDashboardNumbersAreTrue(t *testing.T) {
 	llm := fakeProviders(t) // the default city's chat lane talks to it
-	t.Setenv("HIGHWAY_MOCK_ADDR", strings.TrimPrefix(llm.URL, "http://"))
-	s, err := New(config.Default(), Options{})
+	cfg, err := config.LoadEnv("", config.Vars(map[string]string{"HIGHWAY_MOCK_ADDR": strings.TrimPrefix(llm.URL, "http://")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,17 +12,17 @@ import (
 )
 
 func TestClientKeysAnswer401And429WithRetryAfter(t *testing.T) {
+	t.Parallel()
 	const aliceKey, bobKey = "alice-0123456789abcdef", "bob-0123456789abcdef"
-	t.Setenv("ALICE_KEY", aliceKey)
 	bobHash := config.HashKey(bobKey)
-	s := newServer(t, `
+	s := newServerEnv(t, `
 clients:
   keys:
     - {name: alice, key: "${ALICE_KEY}"}
     - {name: bob, sha256: "`+hex.EncodeToString(bobHash[:])+`", rate: 0.001, burst: 2}
 sources: {weather: {kind: mock, latency: 1ms, data: 1}}
 routes: [{path: /r, sources: [weather]}]
-`)
+`, map[string]string{"ALICE_KEY": aliceKey}, Options{})
 	cases := []struct {
 		name, path, header, value string
 		want                      int
@@ -82,13 +82,12 @@ routes: [{path: /r, sources: [weather]}]
 
 func TestDashboardSurgePlaysTheCallersKey(t *testing.T) {
 	const key = "carol-0123456789abcdef"
-	t.Setenv("CAROL_KEY", key)
-	s := newServer(t, `
+	s := newServerEnv(t, `
 clients:
   keys: [{name: carol, key: "${CAROL_KEY}"}]
 sources: {weather: {kind: mock, latency: 1ms, data: 1}}
 routes: [{path: /r, sources: [weather]}]
-`)
+`, map[string]string{"CAROL_KEY": key}, Options{})
 	front := httptest.NewServer(s)
 	defer front.Close()
 	defer http.DefaultClient.CloseIdleConnections()
@@ -110,13 +109,13 @@ routes: [{path: /r, sources: [weather]}]
 // routes and sources is for callers with a key: /metrics, /readyz, and
 // the list of routes in a 404. /healthz stays open, for probes.
 func TestHostileKeysOnHideTheServer(t *testing.T) {
+	t.Parallel()
 	const key = "carol-0123456789abcdef"
-	t.Setenv("CAROL_KEY", key)
-	s := newServer(t, `
+	s := newServerEnv(t, `
 clients: {keys: [{name: carol, key: "${CAROL_KEY}"}]}
 sources: {weather: {kind: mock, latency: 1ms, data: 1}}
 routes: [{path: /secret-route, sources: [weather]}]
-`)
+`, map[string]string{"CAROL_KEY": key}, Options{})
 	front := httptest.NewServer(s)
 	defer front.Close()
 	defer http.DefaultClient.CloseIdleConnections()

@@ -129,6 +129,7 @@ func streamChat(t *testing.T, url string) *listener {
 // leaves mid-stream hears nothing more, and nothing is written to a
 // response whose handler has returned.
 func TestCoalescedStreamReachesEveryClient(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{2, 10} {
 		t.Run(fmt.Sprint(n, " clients"), func(t *testing.T) {
 			up, g := newTokenGate(t)
@@ -202,6 +203,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // carry the whole reply, are more than an event reader takes: they are
 // judged by their deltas, every one of which they must hear.
 func TestASlowClientOfACoalescedStreamFallsBehindAlone(t *testing.T) {
+	t.Parallel()
 	big := strings.Repeat("x", 512<<10)
 	step := make(chan struct{})
 	var calls atomic.Int32

@@ -77,6 +77,7 @@ dashboard: {surge_max_users: 10, surge_max_duration: 2s}
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestHealthStatsKeepMocksPlanned(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, "sources: {m: {kind: mock, latency: 1ms}, r: {kind: mock, retry: {attempts: 2}}}\nroutes: [{path: /m, sources: [m, r]}]\n")
 	p := s.routes["/m"].newPass(nil, nil)
 	if _, ok := p.tasks[0].Source.(fanout.Planned[json.RawMessage]); !ok {
@@ -91,6 +92,7 @@ func TestHealthStatsKeepMocksPlanned(t *testing.T) {
 // says where the request comes from. The server's own page, a user typing
 // the URL and curl can.
 func TestHostileCrossSiteSurge(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, "sources: {m: {kind: mock, latency: 1ms}}\nroutes: [{path: /r, sources: [m]}]\n")
 	front := httptest.NewServer(s)
 	defer front.Close()
@@ -127,6 +129,7 @@ func TestHostileCrossSiteSurge(t *testing.T) {
 // The await demonstration answers at the deadline either way; only the
 // district that ignored its context is abandoned.
 func TestTheAwaitDemonstration(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, "sources: {w: {kind: mock, latency: 1ms, data: 1}}\nroutes: [{path: /r, sources: [w]}]\n")
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, httptest.NewRequest("GET", AwaitPath+"?context=maybe", nil))

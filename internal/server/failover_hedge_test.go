@@ -55,6 +55,7 @@ func getReport(t *testing.T, srv *httptest.Server, path string) (*report.Documen
 // once failover_hedge has passed; the first to begin answers, the other
 // is cancelled, and the report says both, the loser's cost counted.
 func TestAFailoverHedgeAnswersFromTheFirstProviderToBegin(t *testing.T) {
+	t.Parallel()
 	srv := hedgeCity(t, "1h", "1ms")
 	d, _ := getReport(t, srv, "/chat")
 	chat := d.Sources.Get("chat")
@@ -88,6 +89,7 @@ func TestAFailoverHedgeAnswersFromTheFirstProviderToBegin(t *testing.T) {
 // The primary that begins first keeps the lane: the hedge is cancelled
 // and named as the loser.
 func TestAFailoverHedgeKeepsThePrimaryWhenItBeginsFirst(t *testing.T) {
+	t.Parallel()
 	srv := hedgeCity(t, "400ms", "5s")
 	d, _ := getReport(t, srv, "/chat")
 	chat := d.Sources.Get("chat")
@@ -120,6 +122,7 @@ func TestAFailoverHedgeKeepsThePrimaryWhenItBeginsFirst(t *testing.T) {
 // Streamed, the lane says when the hedge starts, and only the winner's
 // tokens are written.
 func TestAStreamShowsTheFailoverHedgeAndOnlyTheWinnersTokens(t *testing.T) {
+	t.Parallel()
 	srv := hedgeCity(t, "1h", "1ms")
 	resp, err := http.Get(srv.URL + "/chat?stream=1")
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 // A lane whose provider fails moves on to the next in its failover list,
 // streamed or not; the report says who answered and what failed before.
 func TestALaneFailsOverToTheNextProvider(t *testing.T) {
+	t.Parallel()
 	llm := fakeProviders(t)
 	for _, stream := range []bool{false, true} {
 		t.Run(fmt.Sprint("stream=", stream), func(t *testing.T) {
@@ -55,6 +56,7 @@ routes:
 
 // A stream says when a lane moves on, before the next provider's tokens.
 func TestAStreamSaysWhenALaneFailsOver(t *testing.T) {
+	t.Parallel()
 	llm := fakeProviders(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:
@@ -76,9 +78,9 @@ routes: [{path: /chat, sources: [chat]}]
 // examples/failover.yaml runs as it is against highway mock's fake
 // providers: OpenAI answers 503, Claude answers, priced as Claude.
 func TestTheFailoverExampleRuns(t *testing.T) {
+	t.Parallel()
 	llm := fakeProviders(t)
-	t.Setenv("HIGHWAY_MOCK_ADDR", strings.TrimPrefix(llm.URL, "http://"))
-	cfg, err := config.Load("../../examples/failover.yaml")
+	cfg, err := config.LoadEnv("../../examples/failover.yaml", config.Vars(map[string]string{"HIGHWAY_MOCK_ADDR": strings.TrimPrefix(llm.URL, "http://")}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +114,7 @@ func TestTheFailoverExampleRuns(t *testing.T) {
 // Retry-After and which budget ran out, until it refills; a reload keeps
 // what was spent.
 func TestATokenBudgetRunsOutAndSaysSo(t *testing.T) {
+	t.Parallel()
 	llm := fakeProviders(t)
 	yaml := fmt.Sprintf(`
 clients:
@@ -154,6 +157,7 @@ routes: [{path: /chat, sources: [chat]}]
 }
 
 func TestACostBudgetRunsOut(t *testing.T) {
+	t.Parallel()
 	llm := fakeProviders(t)
 	s := newServer(t, fmt.Sprintf(`
 clients:
@@ -177,6 +181,7 @@ routes: [{path: /chat, sources: [chat]}]
 // A provider that drops its stream mid-way fails over too: the stream
 // shows its first tokens, the failover, then the next provider's.
 func TestAStreamCutMidWayFailsOver(t *testing.T) {
+	t.Parallel()
 	llm := fakeProviders(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:
@@ -204,6 +209,7 @@ routes: [{path: /chat, sources: [chat]}]
 // A surge whose client spends its token budget keeps being answered:
 // first the answers, then 429s saying which budget ran out, no errors.
 func TestABudgetRunsOutMidSurge(t *testing.T) {
+	t.Parallel()
 	llm := fakeProviders(t)
 	srv := httptest.NewServer(newServer(t, fmt.Sprintf(`
 clients:

@@ -35,6 +35,7 @@ func (u *upstreamRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestDependentSourceGetsItsNeedsInEveryPlace(t *testing.T) {
+	t.Parallel()
 	up := &upstreamRecorder{}
 	srv := httptest.NewServer(up)
 	defer srv.Close()
@@ -99,6 +100,7 @@ routes:
 `
 
 func TestFailedNeedSkipsOrFallsBack(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newServer(t, failingGraph)
 		code, d, _ := get(t, s, "GET", "/g")
@@ -126,6 +128,7 @@ func TestFailedNeedSkipsOrFallsBack(t *testing.T) {
 }
 
 func TestGraphRunsInSingleLaneAndStreamsInCompletionOrder(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newServer(t, failingGraph)
 		code, d, _ := get(t, s, "GET", "/g?mode=sequential")
@@ -150,6 +153,7 @@ func TestGraphRunsInSingleLaneAndStreamsInCompletionOrder(t *testing.T) {
 }
 
 func TestClientLeavingInTheMiddleOfAGraphStopsIt(t *testing.T) {
+	t.Parallel()
 	var started, finished atomic.Int32
 	calling, cancelled := make(chan struct{}, 1), make(chan struct{}, 1)
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -190,6 +194,7 @@ routes:
 }
 
 func TestCacheOfADependentIsKeyedByItsNeedsAnswers(t *testing.T) {
+	t.Parallel()
 	var weatherCalls atomic.Int32
 	weather := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		temp := min(weatherCalls.Add(1), 2) // 1, then 2, 2, ...

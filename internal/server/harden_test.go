@@ -49,6 +49,7 @@ func (l *hookListener) Accept() (net.Conn, error) {
 }
 
 func TestSlowlorisConnectionsAreCutWhileOthersAreServed(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, `
 sources: {weather: {kind: mock, latency: 1ms, data: 1}}
 routes: [{path: /r, sources: [weather]}]
@@ -102,6 +103,7 @@ routes: [{path: /r, sources: [weather]}]
 }
 
 func TestClientsThatStopReadingAreCutOff(t *testing.T) {
+	t.Parallel()
 	for _, target := range []string{"/r?stream=1", "/r"} {
 		t.Run(target, func(t *testing.T) { stopReading(t, target) })
 	}
@@ -145,6 +147,7 @@ routes: [{path: /r, sources: [big]}]
 // past its deadline's time, a small one on the same keep-alive
 // connection, and so on.
 func TestASmallReportNeverMeetsAnOldDeadline(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, `
 server: {write_timeout: 200ms}
 sources:

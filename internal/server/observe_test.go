@@ -82,6 +82,7 @@ func value(fams map[string]*dto.MetricFamily, fam string, want map[string]string
 }
 
 func TestMetricsAfterKnownTraffic(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	s := newServerWith(t, `
 admission: {max_inflight: 100, queue: 0, queue_timeout: 0s}
@@ -141,6 +142,7 @@ routes:
 }
 
 func TestMetricsGoOnAcrossAReload(t *testing.T) {
+	t.Parallel()
 	m := metrics.New()
 	old := newServerWith(t, `
 sources:
@@ -175,6 +177,7 @@ routes: [{path: /r, sources: [weather, other]}]
 }
 
 func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, city)
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200} {
 		rec := httptest.NewRecorder()
@@ -197,6 +200,7 @@ func TestHealthAndReadiness(t *testing.T) {
 }
 
 func TestAdminOptionMovesMetricsAndReadinessOffTheRoutes(t *testing.T) {
+	t.Parallel()
 	s := newServerWith(t, `
 sources:
   weather: {kind: mock, latency: 1ms, data: 1}
@@ -247,6 +251,7 @@ routes:
 // one a single lane never started is not_started, in the report, the log
 // and the metrics alike, spelt the same; never timeout.
 func TestOutcomesOfADepartedClientAreSpeltAlike(t *testing.T) {
+	t.Parallel()
 	logs := &lockedBuffer{}
 	up, g := gate(t)
 	s := newServerWith(t, fmt.Sprintf(`

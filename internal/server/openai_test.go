@@ -33,6 +33,7 @@ func mockUpstream(t *testing.T) string {
 }
 
 func TestChatLaneStreamsTokensBeforeItsSourceEvent(t *testing.T) {
+	t.Parallel()
 	up := mockUpstream(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:
@@ -114,6 +115,7 @@ routes:
 }
 
 func TestChatLaneFailsClearlyOnAStallOrAGarbledStream(t *testing.T) {
+	t.Parallel()
 	up := mockUpstream(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:
@@ -131,6 +133,7 @@ routes: [{path: /r, sources: [stall, garbage]}]
 }
 
 func TestClientLeavingMidTokenStreamCancelsTheLLMCall(t *testing.T) {
+	t.Parallel()
 	gone := make(chan struct{}, 1)
 	llm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -165,6 +168,7 @@ routes: [{path: /chat, sources: [chat]}]
 // servers do, then its first token after first_token: the lane's
 // first-token timeout measures the wait for content, not for that chunk.
 func TestFirstTokenMeansContentAgainstTheFakeOpenAI(t *testing.T) {
+	t.Parallel()
 	llm := fakeProviders(t)
 	s := newServer(t, fmt.Sprintf(`
 sources: {chat: {kind: openai, base_url: "%s/openai/v1?first_token=2s", model: m, user: hi, stream: true, first_token_timeout: 200ms}}
@@ -181,6 +185,7 @@ routes: [{path: /chat, sources: [chat]}]
 // answered and whether it streamed; a priced one its cost; the report
 // totals both.
 func TestLLMLanesReportUsageAndCost(t *testing.T) {
+	t.Parallel()
 	llm := fakeProviders(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:

@@ -26,6 +26,7 @@ func echo(t *testing.T) (*httptest.Server, *atomic.Int32) {
 }
 
 func TestParametersReachSourcesEscapedForWhereTheyGo(t *testing.T) {
+	t.Parallel()
 	up, calls := echo(t)
 	llm := mockUpstream(t)
 	s := newServer(t, fmt.Sprintf(`
@@ -94,6 +95,7 @@ routes:
 // In a query value they are plain text; a need's answer rendering one
 // fails that source instead.
 func TestHostileDotSegments(t *testing.T) {
+	t.Parallel()
 	up, calls := echo(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:
@@ -136,6 +138,7 @@ routes:
 // that is not a JSON one of its type is a 400: it can never change the
 // body's shape.
 func TestHostileUnquotedBodyValues(t *testing.T) {
+	t.Parallel()
 	var got []string
 	var mu sync.Mutex
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -17,6 +17,7 @@ import (
 )
 
 func TestOptionalSourcesDoNotDecideTheStatus(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, `
 sources:
   weather: {kind: mock, latency: 300ms, data: 1}
@@ -58,6 +59,7 @@ func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestPoliciesShowInTheReport(t *testing.T) {
+	t.Parallel()
 	flaky := &scripted{serve: func(n int32, w http.ResponseWriter, r *http.Request) {
 		if n == 1 {
 			http.Error(w, "busy", http.StatusServiceUnavailable)
@@ -139,6 +141,7 @@ routes:
 }
 
 func TestHedgeWonIsReported(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, `
 sources:
   image: {kind: mock, latency: 50ms, tail: {rate: 100%, latency: 1s}, hedge: {delay: 100ms, max_extra: 100%}}
@@ -155,6 +158,7 @@ routes: [{path: /image, sources: [image]}]
 }
 
 func TestASurgeIsShedAtTheDoorWithRetryAfter(t *testing.T) {
+	t.Parallel()
 	// The server is made inside the bubble: its admission channel must
 	// belong to it for waits on it to count as durably blocked.
 	synctest.Test(t, func(t *testing.T) {
@@ -192,6 +196,7 @@ routes: [{path: /slow, sources: [slow]}]
 }
 
 func TestAQueuedRequestIsServedWhenAPlaceFrees(t *testing.T) {
+	t.Parallel()
 	// The server is made inside the bubble: its admission channel must
 	// belong to it for waits on it to count as durably blocked.
 	synctest.Test(t, func(t *testing.T) {
@@ -219,6 +224,7 @@ routes: [{path: /slow, sources: [slow]}]
 }
 
 func TestACallThatNeverGetsPastTheConcurrencyLimitIsShed(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := newServer(t, `
 sources:
@@ -252,6 +258,7 @@ routes:
 // a flood of distinct large answers, over real sockets, leaves it within
 // cache.max_bytes; a reload that drops the source frees its entries.
 func TestHostileCacheFlood(t *testing.T) {
+	t.Parallel()
 	answer := `{"text":"` + strings.Repeat("x", 8<<10) + `"}`
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

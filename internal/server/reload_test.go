@@ -19,6 +19,7 @@ func reload(t *testing.T, prev *Server, yaml string) *Server {
 }
 
 func TestReloadKeepsTheCacheOfAnUnchangedSource(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
@@ -57,6 +58,7 @@ routes: [{path: /r, sources: [weather, image]}]
 }
 
 func TestReloadKeepsAnOpenBreakerOpen(t *testing.T) {
+	t.Parallel()
 	config := func(failures int) string {
 		return fmt.Sprintf(`
 sources:
@@ -86,7 +88,8 @@ routes: [{path: /r, sources: [weather, broken], optional: [broken]}]
 }
 
 func TestReloadKeepsWhatAKeyHasUsedOfItsRate(t *testing.T) {
-	t.Setenv("BOB_KEY", "bob-0123456789abcdef")
+	t.Parallel()
+	vars := map[string]string{"BOB_KEY": "bob-0123456789abcdef"}
 	config := func(burst int) string {
 		return fmt.Sprintf(`
 clients: {keys: [{name: bob, key: "${BOB_KEY}", rate: 0.001, burst: %d}]}
@@ -94,7 +97,7 @@ sources: {weather: {kind: mock, latency: 1ms, data: 1}}
 routes: [{path: /r, sources: [weather]}]
 `, burst)
 	}
-	s := newServer(t, config(1))
+	s := newServerEnv(t, config(1), vars, Options{})
 	steps := []struct {
 		name, config string
 		want         int
@@ -105,7 +108,7 @@ routes: [{path: /r, sources: [weather]}]
 	}
 	for _, st := range steps {
 		if st.config != "" {
-			s = reload(t, s, st.config)
+			s = newServerEnv(t, st.config, vars, Options{Registry: s.registry}) // a reload
 		}
 		req := httptest.NewRequest("GET", "/r", nil)
 		req.Header.Set("X-API-Key", "bob-0123456789abcdef")
@@ -121,6 +124,7 @@ routes: [{path: /r, sources: [weather]}]
 // config it replaced count against the new limit, which a reload never
 // resets, and the in-flight gauge tells the truth.
 func TestHostileReloadUnderFullAdmission(t *testing.T) {
+	t.Parallel()
 	up, g := gate(t)
 	m := metrics.New()
 	cfg := func(max int) string {
@@ -185,6 +189,7 @@ routes: [{path: /r, sources: [slow], timeout: 1m}]
 // this source in another's failover list, kept neither its cache nor its
 // open breaker before.
 func TestReloadKeepsASourceWhoseOwnConfigIsUnchanged(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
@@ -234,6 +239,7 @@ sources:
 // its upstream, and the registry hands the same state to the next server
 // built on it, with nothing handed over from the server before.
 func TestTheRegistryKeepsWhatTheServerInUseRefersTo(t *testing.T) {
+	t.Parallel()
 	reg := &Registry{}
 	defer reg.Close()
 	both := `
@@ -242,21 +248,24 @@ sources:
   dropped: {kind: mock, cache: {ttl: 1m}}
 routes: [{path: /r, sources: [kept, dropped]}]
 `
+	cached := func(s *Server) (kept, dropped bool) {
+		_, d, _ := get(t, s, "GET", "/r")
+		return d.Sources.Get("kept").Cached, d.Sources.Get("dropped").Cached
+	}
 	first := newServerWith(t, both, Options{Registry: reg})
-	get(t, first, "GET", "/r")
-	dropped := first.upstreams["dropped"]
-	if dropped.cache.Bytes() == 0 {
-		t.Fatal("nothing cached")
+	cached(first)
+	if k, d := cached(first); !k || !d {
+		t.Fatalf("cached %v %v: the caches do not work", k, d)
 	}
 	second := newServerWith(t, "sources:\n  kept: {kind: mock, cache: {ttl: 1m}}\nroutes: [{path: /r, sources: [kept]}]\n", Options{Registry: reg})
 	if second.upstreams["kept"] != first.upstreams["kept"] || second.admission.ledger != first.admission.ledger {
 		t.Error("the kept source, or the admission ledger, was built again")
 	}
-	if dropped.cache.Bytes() != 0 {
-		t.Error("the dropped source's cache was kept")
-	}
 	third := newServerWith(t, both, Options{Registry: reg})
-	if third.upstreams["dropped"] == dropped || third.upstreams["kept"] != first.upstreams["kept"] {
+	if third.upstreams["dropped"] == first.upstreams["dropped"] || third.upstreams["kept"] != first.upstreams["kept"] {
 		t.Error("a released upstream came back, or a kept one was rebuilt")
+	}
+	if k, d := cached(third); !k || d {
+		t.Errorf("cached %v %v: want the kept source's answer cached, the dropped one's gone", k, d)
 	}
 }

@@ -45,7 +45,14 @@ func newServer(t testing.TB, yaml string) *Server {
 
 func newServerWith(t testing.TB, yaml string, o Options) *Server {
 	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte(yaml))
+	return newServerEnv(t, yaml, nil, o)
+}
+
+// newServerEnv is newServerWith with the config's ${NAME}s looked up in
+// vars alone, not the process's environment.
+func newServerEnv(t testing.TB, yaml string, vars map[string]string, o Options) *Server {
+	t.Helper()
+	cfg, err := config.ParseEnv("test.yaml", []byte(yaml), config.Vars(vars))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +88,7 @@ func get(t *testing.T, h http.Handler, method, target string) (int, *report.Docu
 }
 
 func TestCityReportTakesTheSlowestInEveryMode(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		query       string
 		mode        string
@@ -111,6 +119,7 @@ func TestCityReportTakesTheSlowestInEveryMode(t *testing.T) {
 }
 
 func TestFailuresAreDataWithTheRightStatus(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, city)
 	synctest.Test(t, func(t *testing.T) {
 		code, d, _ := get(t, s, "GET", "/half")
@@ -141,6 +150,7 @@ func TestFailuresAreDataWithTheRightStatus(t *testing.T) {
 }
 
 func TestBadRequestsGetAJSONErrorAndTheRightStatus(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, city)
 	cases := []struct {
 		method, target string
@@ -230,6 +240,7 @@ func upstreams(t *testing.T) (*httptest.Server, neverCalls) {
 }
 
 func TestHTTPSourcesThroughARealUpstream(t *testing.T) {
+	t.Parallel()
 	up, never := upstreams(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:
@@ -285,6 +296,7 @@ func fetch(t *testing.T, url string) (int, *report.Document) {
 }
 
 func TestClientHangingUpCancelsEveryUpstreamCall(t *testing.T) {
+	t.Parallel()
 	up, never := upstreams(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:
@@ -313,6 +325,7 @@ routes: [{path: /wait, sources: [a, b], timeout: 1m}]
 }
 
 func TestServeDrainsInFlightRequestsOnShutdown(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, `
 sources: {slow: {kind: mock, latency: 300ms, data: 1}}
 routes: [{path: /slow, sources: [slow]}]

@@ -51,6 +51,7 @@ func readEvents(t *testing.T, body io.Reader) []*sse.Event {
 }
 
 func TestStreamSendsEachSourceAsItLandsThenTheReport(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{"accept", "query"} {
 		synctest.Test(t, func(t *testing.T) {
 			s := newServer(t, city+"heartbeat: 200ms\n")
@@ -100,6 +101,7 @@ func TestStreamSendsEachSourceAsItLandsThenTheReport(t *testing.T) {
 }
 
 func TestStreamBadRequestsAreStillJSON(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, city)
 	code, _, e := get(t, s, "GET", "/city-report?stream=maybe")
 	if code != 400 || !strings.Contains(e["error"], `stream must be 1 or 0`) {
@@ -131,6 +133,7 @@ func gate(t *testing.T) (*httptest.Server, slowGate) {
 }
 
 func TestStreamDeliversTheFirstSourceWhileTheSlowOneIsStillOut(t *testing.T) {
+	t.Parallel()
 	up, g := gate(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:
@@ -160,6 +163,7 @@ routes: [{path: /r, sources: [slow, fast], timeout: 1m}]
 }
 
 func TestClientLeavingMidStreamCancelsTheUpstreamCalls(t *testing.T) {
+	t.Parallel()
 	up, g := gate(t)
 	s := newServer(t, fmt.Sprintf(`
 sources:

@@ -16,6 +16,7 @@ import (
 )
 
 func TestTracingMakesASpanPerRequestSourceAndAttempt(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	var mu sync.Mutex
 	var parents []string // traceparent of each upstream call, in order
@@ -103,6 +104,7 @@ routes:
 }
 
 func TestTracingOffSendsNoTraceparent(t *testing.T) {
+	t.Parallel()
 	var got atomic.Value
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got.Store(r.Header.Get("Traceparent") + "|")

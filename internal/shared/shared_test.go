@@ -264,10 +264,11 @@ func TestAPausedRedisCostsAtMostTheTimeout(t *testing.T) {
 }
 
 // parsed is the redis section of a config that says yaml, as Highway
-// loads it (the CA file read, the environment expanded).
+// loads it (the CA file read, the test's environment expanded).
 func parsed(t *testing.T, yaml string) config.Redis {
 	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte(yaml+"\nsources: {a: {kind: mock}}\nroutes: [{path: /r, sources: [a]}]\n"))
+	cfg, err := config.ParseEnv("test.yaml", []byte(yaml+"\nsources: {a: {kind: mock}}\nroutes: [{path: /r, sources: [a]}]\n"),
+		config.Vars(map[string]string{"REDIS_PASSWORD": "s3cret-pass-word"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +277,6 @@ func parsed(t *testing.T, yaml string) config.Redis {
 
 func TestTLSWithAPrivateCAAndAPassword(t *testing.T) {
 	srv := redistest.StartTLS(t, "--requirepass", "s3cret-pass-word")
-	t.Setenv("REDIS_PASSWORD", "s3cret-pass-word")
 	ok := parsed(t, `redis: {addr: "`+srv.Addr+`", tls: true, tls_ca_file: "`+srv.TLS().CAFile+`", password: "${REDIS_PASSWORD}", timeout: 2s}`)
 	if allowed, _, err := open(t, ok, shared.Options{}).Allow(t.Context(), "k", 10, 10); err != nil || !allowed {
 		t.Fatalf("TLS with the CA and the password: allowed %v, %v", allowed, err)
