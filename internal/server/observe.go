@@ -197,7 +197,7 @@ func (s *Server) Quiesce(ctx context.Context) {
 	s.quiescing.Store(true)
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
-	for s.admission.inflight() > 0 {
+	for s.admission.InFlight() > 0 {
 		select {
 		case <-t.C:
 		case <-ctx.Done():

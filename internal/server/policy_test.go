@@ -189,8 +189,8 @@ routes: [{path: /slow, sources: [slow]}]
 		}
 		var shed dto.Metric
 		s.metrics.Shed().Write(&shed)
-		if shed.GetCounter().GetValue() != 8 || s.admission.inflight() != 0 {
-			t.Errorf("shed %v inflight %d", shed.GetCounter().GetValue(), s.admission.inflight())
+		if shed.GetCounter().GetValue() != 8 || s.admission.InFlight() != 0 {
+			t.Errorf("shed %v inflight %d", shed.GetCounter().GetValue(), s.admission.InFlight())
 		}
 	})
 }

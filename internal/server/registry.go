@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/citypopy/highway/internal/admission"
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/shared"
 )
@@ -30,7 +31,7 @@ type Registry struct {
 	upstreams map[upstreamKey]*upstream
 	limiters  map[limiterKey]*rate.Limiter
 	stores    map[config.Redis]*shared.Store
-	ledger    *ledger
+	ledger    *admission.Ledger
 }
 
 // upstreamKey is what identifies an upstream: what it is built from. That
@@ -103,11 +104,11 @@ func (r *Registry) store(cfg config.Redis, open func() *shared.Store) *shared.St
 }
 
 // admissionLedger is the places taken and queued, across every server.
-func (r *Registry) admissionLedger() *ledger {
+func (r *Registry) admissionLedger() *admission.Ledger {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ledger == nil {
-		r.ledger = newLedger()
+		r.ledger = admission.NewLedger()
 	}
 	return r.ledger
 }

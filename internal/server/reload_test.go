@@ -258,7 +258,7 @@ routes: [{path: /r, sources: [kept, dropped]}]
 		t.Fatalf("cached %v %v: the caches do not work", k, d)
 	}
 	second := newServerWith(t, "sources:\n  kept: {kind: mock, cache: {ttl: 1m}}\nroutes: [{path: /r, sources: [kept]}]\n", Options{Registry: reg})
-	if second.upstreams["kept"] != first.upstreams["kept"] || second.admission.ledger != first.admission.ledger {
+	if second.upstreams["kept"] != first.upstreams["kept"] || second.admission.Ledger != first.admission.Ledger {
 		t.Error("the kept source, or the admission ledger, was built again")
 	}
 	third := newServerWith(t, both, Options{Registry: reg})

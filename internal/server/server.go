@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/citypopy/highway/fanout"
+	"github.com/citypopy/highway/internal/admission"
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/metrics"
 	"github.com/citypopy/highway/internal/shared"
@@ -73,7 +74,7 @@ type Server struct {
 	routes       map[string]*route
 	paths        []string
 	upstreams    map[string]*upstream
-	admission    *admission
+	admission    *admission.Gate
 	clients      *clients      // nil: no keys asked for
 	shared       *shared.Store // nil: no Redis
 	instance     string
@@ -105,7 +106,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		metrics:      m,
 		routes:       make(map[string]*route, len(cfg.Routes)),
 		upstreams:    sources,
-		admission:    newAdmission(cfg.Admission, m.Shed(), reg.admissionLedger()),
+		admission:    admission.New(cfg.Admission, m.Shed(), reg.admissionLedger()),
 		logger:       o.Logger,
 		tracing:      tr,
 		admin:        o.Admin,
@@ -146,8 +147,8 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 // and its breakers' states.
 func (s *Server) live() *metrics.Live {
 	l := &metrics.Live{
-		InFlight: func() float64 { return float64(s.admission.inflight()) },
-		Queued:   func() float64 { return float64(s.admission.queued.Load()) },
+		InFlight: func() float64 { return float64(s.admission.InFlight()) },
+		Queued:   func() float64 { return float64(s.admission.Queued()) },
 		Breakers: map[string]func() string{},
 	}
 	for name, up := range s.upstreams {
@@ -238,10 +239,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(sw, err)
 		return
 	}
-	if !s.admission.admit(r.Context()) {
-		s.admission.refuse(sw)
+	if !s.admission.Admit(r.Context()) {
+		s.admission.Refuse(sw)
 		return
 	}
-	defer s.admission.release()
+	defer s.admission.Release()
 	p, rep = rt.serve(sw, r, req)
 }

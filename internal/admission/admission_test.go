@@ -1,4 +1,4 @@
-package server
+package admission
 
 import (
 	"testing"
@@ -18,20 +18,20 @@ func TestAdmissionLosesNoWakeUp(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		shed := prometheus.NewCounter(prometheus.CounterOpts{Name: "shed"})
-		a := newAdmission(config.Admission{MaxInflight: 1, Queue: 1, QueueTimeout: config.Duration(time.Second)}, shed, newLedger())
-		if !a.admit(t.Context()) {
+		a := New(config.Admission{MaxInflight: 1, Queue: 1, QueueTimeout: config.Duration(time.Second)}, shed, NewLedger())
+		if !a.Admit(t.Context()) {
 			t.Fatal("the first request was not admitted")
 		}
-		a.queueing = func() { a.queueing = nil; a.release() }
+		a.queueing = func() { a.queueing = nil; a.Release() }
 		start := time.Now()
-		if !a.admit(t.Context()) {
+		if !a.Admit(t.Context()) {
 			t.Fatalf("shed after %v with the place free", time.Since(start))
 		}
 		if waited := time.Since(start); waited != 0 {
 			t.Errorf("admitted after %v, want at once", waited)
 		}
-		if a.inflight() != 1 || a.queued.Load() != 0 {
-			t.Errorf("inflight %d queued %d, want 1 and 0", a.inflight(), a.queued.Load())
+		if a.InFlight() != 1 || a.queued.Load() != 0 {
+			t.Errorf("inflight %d queued %d, want 1 and 0", a.InFlight(), a.queued.Load())
 		}
 	})
 }

@@ -1,4 +1,7 @@
-package server
+// Package admission bounds the requests a server works on at once: a
+// request takes a free place, or waits in a short queue for a bounded
+// time, or is shed at the door with a 503 that costs almost nothing.
+package admission
 
 import (
 	"context"
@@ -13,7 +16,7 @@ import (
 	"github.com/citypopy/highway/internal/config"
 )
 
-// admission bounds the requests worked on at once. A request takes a free
+// Gate bounds the requests worked on at once. A request takes a free
 // place at once if there is one; else it may wait in a short queue for a
 // bounded time; else it is shed at the door with 503, costing almost
 // nothing, so that the requests admitted keep their normal latency instead
@@ -22,8 +25,8 @@ import (
 // The places taken and the queue are counted in a ledger that outlives
 // reloads: requests in flight on the config a reload replaced count
 // against the new one's limit, whatever it is.
-type admission struct {
-	*ledger
+type Gate struct {
+	*Ledger
 	maxInflight int64
 	maxQueue    int64
 	wait        time.Duration
@@ -36,8 +39,10 @@ type admission struct {
 	queueing func()
 }
 
-// ledger is the places taken and the requests queued, across reloads.
-type ledger struct {
+// Ledger is the places taken and the requests queued, across reloads:
+// every Gate built on one counts against the same places. Make one with
+// NewLedger.
+type Ledger struct {
 	taken  atomic.Int64
 	queued atomic.Int64
 	// freed gets a token when a place is given back while requests wait,
@@ -45,10 +50,10 @@ type ledger struct {
 	freed chan struct{}
 }
 
-func newLedger() *ledger { return &ledger{freed: make(chan struct{}, 1024)} }
+func NewLedger() *Ledger { return &Ledger{freed: make(chan struct{}, 1024)} }
 
 // take takes a place if fewer than max are taken.
-func (l *ledger) take(max int64) bool {
+func (l *Ledger) take(max int64) bool {
 	for {
 		n := l.taken.Load()
 		if n >= max {
@@ -60,13 +65,13 @@ func (l *ledger) take(max int64) bool {
 	}
 }
 
-func newAdmission(c config.Admission, shed prometheus.Counter, l *ledger) *admission {
+func New(c config.Admission, shed prometheus.Counter, l *Ledger) *Gate {
 	secs := max(1, int((c.RetryAfter.Std()+time.Second-1)/time.Second))
 	msg := "over capacity: " + strconv.Itoa(c.MaxInflight) + " requests in flight and " +
 		strconv.Itoa(c.Queue) + " queued; retry after " + strconv.Itoa(secs) + "s"
 	body, _ := json.Marshal(map[string]string{"error": msg})
-	return &admission{
-		ledger:      l,
+	return &Gate{
+		Ledger:      l,
 		maxInflight: int64(c.MaxInflight),
 		maxQueue:    int64(c.Queue),
 		wait:        c.QueueTimeout.Std(),
@@ -76,9 +81,9 @@ func newAdmission(c config.Admission, shed prometheus.Counter, l *ledger) *admis
 	}
 }
 
-// admit takes a place, waiting in the queue if allowed; it reports false
-// when the request must be shed. A true answer must be followed by release.
-func (a *admission) admit(ctx context.Context) bool {
+// Admit takes a place, waiting in the queue if allowed; it reports false
+// when the request must be shed. A true answer must be followed by Release.
+func (a *Gate) Admit(ctx context.Context) bool {
 	if a.take(a.maxInflight) {
 		return true
 	}
@@ -117,8 +122,8 @@ func (a *admission) admit(ctx context.Context) bool {
 	}
 }
 
-// release gives a place back, and tells a queued request.
-func (a *admission) release() {
+// Release gives a place back, and tells a queued request.
+func (a *Gate) Release() {
 	a.taken.Add(-1)
 	if a.queued.Load() > 0 {
 		select {
@@ -128,15 +133,18 @@ func (a *admission) release() {
 	}
 }
 
-// inflight is how many requests hold a place now, on any config.
-func (a *admission) inflight() int { return int(a.taken.Load()) }
+// InFlight is how many requests hold a place now, on any config.
+func (a *Gate) InFlight() int { return int(a.taken.Load()) }
+
+// Queued is how many requests wait for a place now.
+func (a *Gate) Queued() int { return int(a.queued.Load()) }
 
 // shedHeaders are set on every shed answer.
 var shedHeaders = []string{"application/json"}
 
-// refuse answers a shed request: 503, Retry-After and a JSON error, all
+// Refuse answers a shed request: 503, Retry-After and a JSON error, all
 // prepared in advance.
-func (a *admission) refuse(w http.ResponseWriter) {
+func (a *Gate) Refuse(w http.ResponseWriter) {
 	h := w.Header()
 	h["Content-Type"] = shedHeaders
 	h["Retry-After"] = []string{a.retryAfter}
