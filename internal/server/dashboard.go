@@ -45,7 +45,7 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) bool {
 		d.page.ServeHTTP(w, r)
 	case RoutesPath, SourcesPath, SurgePath, AwaitPath:
 		// The page itself is public; what it reads and starts is not.
-		if _, err := d.s.clients.admit(r); err != nil {
+		if _, err := d.s.clients.Admit(r); err != nil {
 			writeError(w, err)
 			return true
 		}

@@ -118,7 +118,7 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, client string
 		}
 	}
 	if tokens > 0 || cost > 0 {
-		s.clients.spend(ctx, client, tokens, cost)
+		s.clients.Spend(ctx, client, tokens, cost)
 	}
 	if !logging {
 		return
@@ -147,7 +147,7 @@ func (s *Server) operational(w http.ResponseWriter, r *http.Request) bool {
 		// They name clients, routes and sources: with keys asked for,
 		// only a caller with one sees them (an operator-only listener,
 		// -admin-addr, needs none).
-		if _, err := s.clients.admit(r); err != nil {
+		if _, err := s.clients.Admit(r); err != nil {
 			writeError(w, err)
 			return true
 		}

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/citypopy/highway/internal/admission"
+	"github.com/citypopy/highway/internal/clients"
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/shared"
 )
@@ -29,7 +30,7 @@ import (
 type Registry struct {
 	mu        sync.Mutex
 	upstreams map[upstreamKey]*upstream
-	limiters  map[limiterKey]*rate.Limiter
+	limiters  map[clients.Key]*rate.Limiter
 	stores    map[config.Redis]*shared.Store
 	ledger    *admission.Ledger
 }
@@ -70,14 +71,14 @@ func (r *Registry) upstream(name string, sc *config.Source, traced bool, store *
 }
 
 // limiter is the limiter of k, made by make the first time.
-func (r *Registry) limiter(k limiterKey, make func() *rate.Limiter) *rate.Limiter {
+func (r *Registry) limiter(k clients.Key, make func() *rate.Limiter) *rate.Limiter {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if l := r.limiters[k]; l != nil {
 		return l
 	}
 	if r.limiters == nil {
-		r.limiters = map[limiterKey]*rate.Limiter{}
+		r.limiters = map[clients.Key]*rate.Limiter{}
 	}
 	l := make()
 	r.limiters[k] = l
@@ -122,7 +123,7 @@ func (r *Registry) retain(s *Server) {
 		usedUps[u] = true
 	}
 	usedLims := map[*rate.Limiter]bool{}
-	for _, l := range s.clients.limiters() {
+	for _, l := range s.clients.Limiters() {
 		usedLims[l] = true
 	}
 	r.mu.Lock()
@@ -133,7 +134,7 @@ func (r *Registry) retain(s *Server) {
 			closing = append(closing, u)
 		}
 	}
-	maps.DeleteFunc(r.limiters, func(_ limiterKey, l *rate.Limiter) bool { return !usedLims[l] })
+	maps.DeleteFunc(r.limiters, func(_ clients.Key, l *rate.Limiter) bool { return !usedLims[l] })
 	var stores []*shared.Store
 	for cfg, st := range r.stores {
 		if st != s.shared {

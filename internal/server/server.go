@@ -19,6 +19,7 @@ import (
 
 	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/admission"
+	"github.com/citypopy/highway/internal/clients"
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/metrics"
 	"github.com/citypopy/highway/internal/shared"
@@ -75,8 +76,8 @@ type Server struct {
 	paths        []string
 	upstreams    map[string]*upstream
 	admission    *admission.Gate
-	clients      *clients      // nil: no keys asked for
-	shared       *shared.Store // nil: no Redis
+	clients      *clients.Clients // nil: no keys asked for
+	shared       *shared.Store    // nil: no Redis
 	instance     string
 	registry     *Registry // where its state lives
 	ownRegistry  bool      // the registry is the server's own, closed with it
@@ -121,7 +122,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		return nil, fmt.Errorf("the await demonstration: %w", err)
 	}
 	s.dash = &dashboard{s: s, limits: cfg.Dashboard, page: web.Handler(), awaitRoutes: demo}
-	s.clients = newClients(cfg.Clients, m, reg, store)
+	s.clients = clients.New(cfg.Clients, m, reg.limiter, store)
 	for _, rc := range cfg.Routes {
 		s.routes[rc.Path] = newRoute(rc, cfg, sources)
 		s.paths = append(s.paths, rc.Path)
@@ -215,7 +216,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if rt == nil {
 		msg := "no route " + r.URL.Path
-		if s.clients.known(r) { // the routes are no stranger's business
+		if s.clients.Known(r) { // the routes are no stranger's business
 			msg += "; routes: " + strings.Join(s.paths, ", ")
 		}
 		writeError(sw, &requestError{status: http.StatusNotFound, msg: msg})
@@ -230,7 +231,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var err error
-	if client, err = s.clients.admit(r); err != nil {
+	if client, err = s.clients.Admit(r); err != nil {
 		writeError(sw, err)
 		return
 	}

@@ -348,7 +348,7 @@ routes: [{path: /slow, sources: [slow]}]
 		resp.Body.Close()
 		answered <- resp.StatusCode
 	}()
-	time.Sleep(100 * time.Millisecond) // let the request reach the handler
+	waitUntil(t, "the request in flight", func() bool { return s.admission.InFlight() == 1 })
 	stop()
 	if code := <-answered; code != 200 {
 		t.Errorf("in-flight request got %d during shutdown, want 200", code)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/citypopy/highway/fanout"
+	"github.com/citypopy/highway/internal/clients"
 	"github.com/citypopy/highway/internal/report"
 )
 
@@ -68,7 +69,10 @@ func badRequest(msg string) error {
 func writeError(w http.ResponseWriter, err error) {
 	status, msg := http.StatusInternalServerError, "internal error"
 	var re *requestError
-	if errors.As(err, &re) {
+	if r, ok := errors.AsType[*clients.Refusal](err); ok { // a caller refused: the same answer, in the same dialect
+		re = &requestError{status: r.Status, msg: r.Msg, retryAfter: r.RetryAfter}
+	}
+	if re != nil || errors.As(err, &re) {
 		status, msg = re.status, re.msg
 		if re.allow != "" {
 			w.Header().Set("Allow", re.allow)

@@ -1,4 +1,4 @@
-package server
+package clients
 
 import (
 	"context"
@@ -33,11 +33,11 @@ type budget struct {
 // newBudget is a budget of perPeriod (tokens, or dollars at unit units
 // each) per period, on reg's limiter for it: across reloads, it keeps
 // what it has used.
-func newBudget(reg *Registry, cl *client, kind string, perPeriod float64, period time.Duration, unit float64,
+func newBudget(limiter func(Key, func() *rate.Limiter) *rate.Limiter, cl *client, kind string, perPeriod float64, period time.Duration, unit float64,
 	what string, refused prometheus.Counter) *budget {
 	units := perPeriod * unit
 	r, burst := rate.Limit(units/period.Seconds()), int(min(units, math.MaxInt32))
-	lim := reg.limiter(limiterKey{kind, cl.name, cl.hash, r, burst}, func() *rate.Limiter { return rate.NewLimiter(r, burst) })
+	lim := limiter(Key{kind, cl.name, cl.hash, r, burst}, func() *rate.Limiter { return rate.NewLimiter(r, burst) })
 	return &budget{what: what, unit: unit, lim: lim, refused: refused, key: cl.name + ":" + kind, capacity: units, period: period}
 }
 
@@ -56,8 +56,8 @@ func (b *budget) check(ctx context.Context, client string, now time.Time) error 
 		case err == nil:
 			wait = w
 		case b.shared.FailClosed():
-			return &requestError{status: http.StatusServiceUnavailable, retryAfter: "1",
-				msg: "client budgets are kept in Redis, which does not answer; retry after 1s"}
+			return &Refusal{Status: http.StatusServiceUnavailable, RetryAfter: "1",
+				Msg: "client budgets are kept in Redis, which does not answer; retry after 1s"}
 		}
 	}
 	if wait == 0 {
@@ -69,8 +69,8 @@ func (b *budget) check(ctx context.Context, client string, now time.Time) error 
 	}
 	b.refused.Inc()
 	secs := max(1, int((wait+time.Second-1)/time.Second))
-	return &requestError{status: http.StatusTooManyRequests, retryAfter: strconv.Itoa(secs),
-		msg: "the " + b.what + " of client " + client + " ran out; retry after " + strconv.Itoa(secs) + "s"}
+	return &Refusal{Status: http.StatusTooManyRequests, RetryAfter: strconv.Itoa(secs),
+		Msg: "the " + b.what + " of client " + client + " ran out; retry after " + strconv.Itoa(secs) + "s"}
 }
 
 // spend takes v (tokens, or dollars) from the budget, into debt if need
@@ -91,8 +91,8 @@ func (b *budget) spend(ctx context.Context, now time.Time, v float64) {
 	}
 }
 
-// spend takes what a request of the named client used from its budgets.
-func (cs *clients) spend(ctx context.Context, name string, tokens int, costUSD float64) {
+// Spend takes what a request of the named client used from its budgets.
+func (cs *Clients) Spend(ctx context.Context, name string, tokens int, costUSD float64) {
 	if cs == nil || cs.byName == nil {
 		return
 	}

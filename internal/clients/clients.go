@@ -1,4 +1,7 @@
-package server
+// Package clients checks the callers of a gateway: their API keys (by
+// hash, in constant time), their request rates and their token and cost
+// budgets, each kept by the replica or shared through Redis.
+package clients
 
 import (
 	"context"
@@ -18,9 +21,9 @@ import (
 	"github.com/citypopy/highway/internal/shared"
 )
 
-// clients checks callers' API keys and rate limits. A nil *clients lets
+// Clients checks callers' API keys and rate limits. A nil *Clients lets
 // everyone in.
-type clients struct {
+type Clients struct {
 	keys         []client
 	unauthorized prometheus.Counter
 	shared       *shared.Store      // nil: each replica limits on its own
@@ -36,29 +39,31 @@ type client struct {
 	cost    *budget // nil: no cost_per_day
 }
 
-// newClients makes the key checks of c. A key whose name, hash, rate and
-// burst are as reg first saw them keeps its limiter and what it has used
-// of it, across reloads. With store, rates are shared by every replica
-// through Redis.
-func newClients(c config.Clients, m *metrics.Metrics, reg *Registry, store *shared.Store) *clients {
+// New makes the key checks of c, or nil when c asks for none. Each
+// limiter is limiter's for its Key, which makes it the first time: a
+// caller that keeps them (a process-lifetime registry) gives a key whose
+// name, hash, rate and burst are unchanged its limiter, and what it has
+// used of it, across reloads. With store, rates are shared by every
+// replica through Redis.
+func New(c config.Clients, m *metrics.Metrics, limiter func(Key, func() *rate.Limiter) *rate.Limiter, store *shared.Store) *Clients {
 	if !c.On() {
 		return nil
 	}
-	cs := &clients{keys: make([]client, len(c.Keys)), shared: store}
+	cs := &Clients{keys: make([]client, len(c.Keys)), shared: store}
 	for i, k := range c.Keys {
 		cl := &cs.keys[i]
 		cl.name, cl.hash = k.Name, k.Hash
 		if k.Rate > 0 {
 			r, b := rate.Limit(k.Rate), k.Burst
-			cl.limit = reg.limiter(cl.limiterKey(r, b), func() *rate.Limiter { return rate.NewLimiter(r, b) })
+			cl.limit = limiter(cl.Key(r, b), func() *rate.Limiter { return rate.NewLimiter(r, b) })
 		}
 		cl.limited = m.Refused(cl.name, "rate_limited")
 		if k.TokensPerMinute > 0 {
-			cl.tokens = newBudget(reg, cl, "tokens", float64(k.TokensPerMinute), time.Minute, 1,
+			cl.tokens = newBudget(limiter, cl, "tokens", float64(k.TokensPerMinute), time.Minute, 1,
 				fmt.Sprintf("token budget (%d tokens a minute)", k.TokensPerMinute), m.Refused(cl.name, "token_budget"))
 		}
 		if k.CostPerDay > 0 {
-			cl.cost = newBudget(reg, cl, "cost", k.CostPerDay, 24*time.Hour, 1e9,
+			cl.cost = newBudget(limiter, cl, "cost", k.CostPerDay, 24*time.Hour, 1e9,
 				fmt.Sprintf("cost budget ($%g a day)", k.CostPerDay), m.Refused(cl.name, "cost_budget"))
 		}
 		for _, b := range []*budget{cl.tokens, cl.cost} {
@@ -77,9 +82,9 @@ func newClients(c config.Clients, m *metrics.Metrics, reg *Registry, store *shar
 	return cs
 }
 
-// limiterKey is what must be unchanged for a key to keep its limiter:
+// Key is what must be unchanged for a client key to keep its limiter:
 // of its requests, or of its tokens or cost budget (kind).
-type limiterKey struct {
+type Key struct {
 	kind  string
 	name  string
 	hash  [sha256.Size]byte
@@ -87,35 +92,35 @@ type limiterKey struct {
 	burst int
 }
 
-func (cl *client) limiterKey(r rate.Limit, b int) limiterKey {
-	return limiterKey{"requests", cl.name, cl.hash, r, b}
+func (cl *client) Key(r rate.Limit, b int) Key {
+	return Key{"requests", cl.name, cl.hash, r, b}
 }
 
-// limiters indexes cs's limiters, for the registry to keep those in use;
-// nil cs has none.
-func (cs *clients) limiters() map[limiterKey]*rate.Limiter {
+// Limiters indexes cs's limiters by Key, for a registry to keep those
+// in use; nil cs has none.
+func (cs *Clients) Limiters() map[Key]*rate.Limiter {
 	if cs == nil {
 		return nil
 	}
-	m := make(map[limiterKey]*rate.Limiter, len(cs.keys))
+	m := make(map[Key]*rate.Limiter, len(cs.keys))
 	for i := range cs.keys {
 		cl := &cs.keys[i]
 		if cl.limit != nil {
-			m[cl.limiterKey(cl.limit.Limit(), cl.limit.Burst())] = cl.limit
+			m[cl.Key(cl.limit.Limit(), cl.limit.Burst())] = cl.limit
 		}
 		for kind, b := range map[string]*budget{"tokens": cl.tokens, "cost": cl.cost} {
 			if b != nil {
-				m[limiterKey{kind, cl.name, cl.hash, b.lim.Limit(), b.lim.Burst()}] = b.lim
+				m[Key{kind, cl.name, cl.hash, b.lim.Limit(), b.lim.Burst()}] = b.lim
 			}
 		}
 	}
 	return m
 }
 
-// admit finds the caller by the key it presents (Authorization: Bearer
+// Admit finds the caller by the key it presents (Authorization: Bearer
 // KEY, or X-API-Key: KEY) and takes one request from its rate; the error
-// is a 401 or a 429 with Retry-After. A nil *clients admits everyone.
-func (cs *clients) admit(r *http.Request) (name string, err error) {
+// is a 401 or a 429 with Retry-After. A nil *Clients admits everyone.
+func (cs *Clients) Admit(r *http.Request) (name string, err error) {
 	if cs == nil {
 		return "", nil
 	}
@@ -139,8 +144,8 @@ func (cs *clients) admit(r *http.Request) (name string, err error) {
 	if wait > 0 {
 		found.limited.Inc()
 		secs := max(1, int((wait+time.Second-1)/time.Second))
-		return found.name, &requestError{status: http.StatusTooManyRequests, retryAfter: strconv.Itoa(secs),
-			msg: "rate limit of client " + found.name + " reached; retry after " + strconv.Itoa(secs) + "s"}
+		return found.name, &Refusal{Status: http.StatusTooManyRequests, RetryAfter: strconv.Itoa(secs),
+			Msg: "rate limit of client " + found.name + " reached; retry after " + strconv.Itoa(secs) + "s"}
 	}
 	return found.name, nil
 }
@@ -149,7 +154,7 @@ func (cs *clients) admit(r *http.Request) (name string, err error) {
 // is one, and says how long to wait when it is spent. While Redis does not
 // answer, the replica's own limiter stands in (on_error: open) or the
 // request is refused with 503 (on_error: closed).
-func (cs *clients) take(ctx context.Context, cl *client) (wait time.Duration, err error) {
+func (cs *Clients) take(ctx context.Context, cl *client) (wait time.Duration, err error) {
 	if cs.shared != nil {
 		allowed, wait, err := cs.shared.Allow(ctx, cl.name, float64(cl.limit.Limit()), cl.limit.Burst())
 		switch {
@@ -158,8 +163,8 @@ func (cs *clients) take(ctx context.Context, cl *client) (wait time.Duration, er
 		case err == nil:
 			return max(wait, time.Nanosecond), nil
 		case cs.shared.FailClosed():
-			return 0, &requestError{status: http.StatusServiceUnavailable, retryAfter: "1",
-				msg: "client rate limits are kept in Redis, which does not answer; retry after 1s"}
+			return 0, &Refusal{Status: http.StatusServiceUnavailable, RetryAfter: "1",
+				Msg: "client rate limits are kept in Redis, which does not answer; retry after 1s"}
 		}
 	}
 	res := cl.limit.Reserve()
@@ -171,11 +176,11 @@ func (cs *clients) take(ctx context.Context, cl *client) (wait time.Duration, er
 }
 
 // find is the client whose key r presents, or a 401.
-func (cs *clients) find(r *http.Request) (*client, error) {
+func (cs *Clients) find(r *http.Request) (*client, error) {
 	key := presentedKey(r)
 	if key == "" {
-		return nil, &requestError{status: http.StatusUnauthorized,
-			msg: "an API key is needed: send Authorization: Bearer KEY or X-API-Key: KEY"}
+		return nil, &Refusal{Status: http.StatusUnauthorized,
+			Msg: "an API key is needed: send Authorization: Bearer KEY or X-API-Key: KEY"}
 	}
 	sum := sha256.Sum256([]byte(key))
 	var found *client
@@ -187,14 +192,14 @@ func (cs *clients) find(r *http.Request) (*client, error) {
 		}
 	}
 	if found == nil {
-		return nil, &requestError{status: http.StatusUnauthorized, msg: "the API key is not valid"}
+		return nil, &Refusal{Status: http.StatusUnauthorized, Msg: "the API key is not valid"}
 	}
 	return found, nil
 }
 
-// known reports whether r may be told what the server serves: it presents
+// Known reports whether r may be told what the server serves: it presents
 // a valid key, or no keys are asked for. It takes nothing from the rate.
-func (cs *clients) known(r *http.Request) bool {
+func (cs *Clients) Known(r *http.Request) bool {
 	if cs == nil {
 		return true
 	}
@@ -208,3 +213,15 @@ func presentedKey(r *http.Request) string {
 	}
 	return r.Header.Get("X-API-Key")
 }
+
+// Refusal is a caller refused: a 401 for a missing or unknown key, a 429
+// for a spent rate or budget (with the seconds to wait), a 503 when the
+// limits live in a Redis that does not answer and on_error is closed.
+type Refusal struct {
+	Status     int
+	RetryAfter string // seconds; "" for none
+	Msg        string
+}
+
+// Error is the message the caller is told.
+func (e *Refusal) Error() string { return e.Msg }
