@@ -62,9 +62,9 @@ func (c *Clients) On() bool { return len(c.Keys) > 0 }
 // HashKey is the SHA-256 of a key, as ClientKey.SHA256 holds it in hex.
 func HashKey(key string) [sha256.Size]byte { return sha256.Sum256([]byte(key)) }
 
-// validateClients reads the keys file, hashes plain keys and checks each
-// key; the plain keys are gone afterwards.
-func (d *decoder) validateClients(c *Clients) {
+// provisionClients reads the keys file, hashes plain keys (the plain keys
+// are gone afterwards) and gives each key the default rate and burst.
+func (d *decoder) provisionClients(c *Clients) {
 	if c.KeysFile != "" {
 		path := c.KeysFile
 		if !filepath.IsAbs(path) && d.file != "" {
@@ -76,6 +76,43 @@ func (d *decoder) validateClients(c *Clients) {
 		}
 		c.Keys = append(c.Keys, keys...)
 	}
+	for i, k := range c.Keys {
+		p := fmt.Sprintf("clients.keys[%d]", i)
+		if k == nil {
+			continue // validation says so
+		}
+		switch {
+		case k.Key != "" && k.SHA256 != "":
+			d.failAt(p, "give key or sha256, not both")
+		case k.Key != "":
+			if len(k.Key) < 16 {
+				d.failAt(p+".key", "too short: want at least 16 characters (highway key makes one)")
+			}
+			k.Hash = HashKey(k.Key)
+		case k.SHA256 != "":
+			b, err := hex.DecodeString(strings.TrimPrefix(k.SHA256, "sha256:"))
+			if err != nil || len(b) != sha256.Size {
+				d.failAt(p+".sha256", "want 64 hex digits, the SHA-256 of the key")
+			}
+			copy(k.Hash[:], b)
+		default:
+			d.failAt(p, "no key: give key (e.g. ${%s_KEY}) or sha256", strings.ToUpper(k.Name))
+		}
+		k.Key = "" // only the hash is kept
+		if k.Rate == 0 && c.Rate >= 0 {
+			k.Rate = c.Rate
+		}
+		if k.Burst == 0 && c.Burst >= 0 {
+			k.Burst = c.Burst
+		}
+		if k.Burst == 0 && k.Rate >= 0 {
+			k.Burst = max(1, int(k.Rate+0.999))
+		}
+	}
+}
+
+// validateClients checks the rates and each key as provisioned.
+func (d *decoder) validateClients(c *Clients) {
 	if !(c.Rate >= 0) { // NaN too
 		d.failAt("clients.rate", "must not be negative")
 	}
@@ -97,39 +134,12 @@ func (d *decoder) validateClients(c *Clients) {
 			d.failAt(p+".name", "%q is given twice", k.Name)
 		}
 		names[k.Name] = true
-		switch {
-		case k.Key != "" && k.SHA256 != "":
-			d.failAt(p, "give key or sha256, not both")
-		case k.Key != "":
-			if len(k.Key) < 16 {
-				d.failAt(p+".key", "too short: want at least 16 characters (highway key makes one)")
-			}
-			k.Hash = HashKey(k.Key)
-		case k.SHA256 != "":
-			b, err := hex.DecodeString(strings.TrimPrefix(k.SHA256, "sha256:"))
-			if err != nil || len(b) != sha256.Size {
-				d.failAt(p+".sha256", "want 64 hex digits, the SHA-256 of the key")
-			}
-			copy(k.Hash[:], b)
-		default:
-			d.failAt(p, "no key: give key (e.g. ${%s_KEY}) or sha256", strings.ToUpper(k.Name))
-		}
-		k.Key = "" // only the hash is kept
 		if other, dup := hashes[k.Hash]; dup && k.Hash != ([sha256.Size]byte{}) {
 			d.failAt(p, "same key as client %q", other)
 		}
 		hashes[k.Hash] = k.Name
 		if !(k.Rate >= 0) || k.Burst < 0 || k.TokensPerMinute < 0 || !(k.CostPerDay >= 0) {
 			d.failAt(p, "rate, burst, tokens_per_minute and cost_per_day must not be negative")
-		}
-		if k.Rate == 0 {
-			k.Rate = c.Rate
-		}
-		if k.Burst == 0 {
-			k.Burst = c.Burst
-		}
-		if k.Burst == 0 {
-			k.Burst = max(1, int(k.Rate+0.999))
 		}
 	}
 }

@@ -263,7 +263,7 @@ func parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		}
 		return nil, err
 	}
-	c.applyDefaults()
+	d.provision(c)
 	d.validate(c)
 	if len(d.errs) > 0 {
 		return nil, d.redact(d.errs)

@@ -44,7 +44,7 @@ type Redis struct {
 	// bigger ones stay in the replica's memory only. Default 1 MiB.
 	MaxEntryBytes ByteSize `yaml:"max_entry_bytes"`
 
-	caPEM string // TLSCAFile's certificates, read by validation
+	caPEM string // TLSCAFile's certificates, read by provision
 }
 
 // CAPEM is the PEM of the CA certificates TLSCAFile named, read when the
@@ -109,14 +109,14 @@ func (d *decoder) validateRedis(r *Redis) {
 	if r.MaxEntryBytes < 0 {
 		d.failAt("redis.max_entry_bytes", "must not be negative")
 	}
-	if r.TLSCAFile != "" {
-		d.readCA(r)
+	if r.TLSCAFile != "" && !r.TLS {
+		d.failAt("redis.tls_ca_file", "a CA file without tls: true would not be used")
 	}
 }
 
+// readCA reads the CA file r names, if it does and will be used.
 func (d *decoder) readCA(r *Redis) {
-	if !r.TLS {
-		d.failAt("redis.tls_ca_file", "a CA file without tls: true would not be used")
+	if r.TLSCAFile == "" || !r.TLS || !r.On() {
 		return
 	}
 	path := r.TLSCAFile

@@ -101,48 +101,30 @@ func (d *decoder) validateParams(p string, r *Route, sources map[string]*Source)
 		if prm == nil {
 			continue
 		}
-		if prm.Type == "" {
-			prm.Type = "string"
-		}
 		if !slices.Contains([]string{"string", "int", "float", "bool"}, prm.Type) {
 			d.failAt(pp+".type", "unknown type %q (string, int, float or bool)", prm.Type)
 			continue
 		}
-		if prm.Pattern != "" {
-			re, err := regexp.Compile(`^(?:` + prm.Pattern + `)$`)
-			if err != nil {
-				d.failAt(pp+".pattern", "invalid regular expression: %v", err)
-				continue
-			}
-			prm.re = re
+		if prm.Pattern != "" && prm.re == nil {
+			continue // provision said why
 		}
 		if prm.Default != nil {
-			prm.secret = d.redactText(*prm.Default) != *prm.Default
 			if err := CheckParam(prm, *prm.Default); err != nil {
 				d.failAt(pp+".default", "%v", err)
 			}
 		}
 	}
-	// Every parameter a route's sources refer to must be declared; those
-	// that go into a URL's path are marked, for CheckParam.
+	// Every parameter a route's sources refer to must be declared, and one
+	// outside a JSON body's quotes must not be a string.
 	for _, src := range r.Sources {
 		s := sources[src]
 		if s == nil {
 			continue
 		}
-		for _, name := range pathParams(s) {
-			if prm := r.Params[name]; prm != nil {
-				prm.inPath = true
-			}
-		}
 		for _, name := range unquotedParams(s) {
-			switch prm := r.Params[name]; {
-			case prm == nil:
-			case prm.Type == "string":
+			if prm := r.Params[name]; prm != nil && prm.Type == "string" {
 				d.failAt("sources."+src+".body", "{{.params.%s}} stands outside JSON quotes, so it must be a number or a boolean, but %s declares %s a string: quote it (\"{{.params.%s}}\") or give it type int, float or bool",
 					name, p, name, name)
-			default:
-				prm.unquoted = true
 			}
 		}
 		for _, ref := range templateRefs(s) {
@@ -154,7 +136,7 @@ func (d *decoder) validateParams(p string, r *Route, sources map[string]*Source)
 }
 
 // CheckParam says whether value is valid for prm. It runs on every
-// request, so prm's pattern is compiled once, by validation.
+// request, so prm's pattern is compiled once, by provision.
 func CheckParam(prm *Param, value string) error {
 	var err error
 	switch prm.Type {
