@@ -29,6 +29,18 @@ const (
 	OutcomeShed = "shed" // the source's concurrency limit stayed full until the call gave up
 )
 
+// Outcome is a source result's outcome in metrics, logs and spans, from
+// its report reason: ok, shed, or the reason word for word.
+func Outcome(reason string, marks policy.Mark) string {
+	switch {
+	case reason == "":
+		return OutcomeOK
+	case marks.Has(policy.Shed):
+		return OutcomeShed
+	}
+	return reason
+}
+
 // Outcomes lists every outcome, for the instruments to resolve up front.
 var outcomes = []string{OutcomeOK, OutcomeShed, report.ReasonFailed, report.ReasonTimeout, report.ReasonDeadline,
 	report.ReasonNotStarted, report.ReasonCanceled, report.ReasonPanic, report.ReasonBreaker, report.ReasonNeed}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/citypopy/highway/internal/upstream"
 )
 
 // BenchmarkRouteOverHTTPUpstreams serves the benchmark's HTTP route (three
@@ -19,7 +21,7 @@ func BenchmarkRouteOverHTTPUpstreams(b *testing.B) {
 		io.WriteString(w, `{"city":"Citypopy","temp":"22°C"}`)
 	}))
 	defer up.Close()
-	defer pool.CloseIdleConnections()
+	defer upstream.Pool.CloseIdleConnections()
 	s := newServer(b, `
 sources:
   weather: {kind: http, url: "`+up.URL+`/weather"}

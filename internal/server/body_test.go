@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/internal/upstream"
 )
 
 func TestPostRoutesForwardTheirJSONBody(t *testing.T) {
@@ -20,7 +21,7 @@ func TestPostRoutesForwardTheirJSONBody(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "type": r.Header.Get("Content-Type"), "key": r.Header.Get("X-Key"), "body": json.RawMessage(orNull(b))})
 	}))
-	defer func() { pool.CloseIdleConnections(); up.Close() }()
+	defer func() { upstream.Pool.CloseIdleConnections(); up.Close() }()
 	s := newServer(t, fmt.Sprintf(`
 sources:
   ask:   {kind: http, method: POST, url: "%[1]s/ask", forward_body: true, headers: {X-Key: k}}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/citypopy/highway/internal/report"
 	"github.com/citypopy/highway/internal/sse"
+	"github.com/citypopy/highway/internal/upstream"
 )
 
 // tokenGate is an OpenAI-compatible upstream that streams one token each
@@ -44,7 +45,7 @@ func newTokenGate(t *testing.T) (*httptest.Server, *tokenGate) {
 		}
 		fmt.Fprint(w, "data: [DONE]\n\n")
 	}))
-	t.Cleanup(func() { pool.CloseIdleConnections(); srv.Close() })
+	t.Cleanup(func() { upstream.Pool.CloseIdleConnections(); srv.Close() })
 	return srv, g
 }
 
@@ -222,7 +223,7 @@ func TestASlowClientOfACoalescedStreamFallsBehindAlone(t *testing.T) {
 		fmt.Fprint(w, "data: [DONE]\n\n")
 	}))
 	defer up.Close()
-	defer pool.CloseIdleConnections()
+	defer upstream.Pool.CloseIdleConnections()
 	s := newServer(t, fmt.Sprintf(`
 server: {write_timeout: 1m}
 sources:

@@ -15,6 +15,7 @@ import (
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/sse"
 	"github.com/citypopy/highway/internal/surge"
+	"github.com/citypopy/highway/internal/upstream"
 	"github.com/citypopy/highway/internal/web"
 	"github.com/citypopy/highway/policy"
 )
@@ -117,13 +118,13 @@ type sourceHealth struct {
 	RecentCalls     int     `json:"recent_calls"`
 	// Percentiles are of the last Samples successful calls (at most 512),
 	// and null until there are MinSamples of them.
-	P50MS      *float64   `json:"p50_ms"`
-	P95MS      *float64   `json:"p95_ms"`
-	P99MS      *float64   `json:"p99_ms"`
-	Samples    int        `json:"samples"`
-	MinSamples int        `json:"min_samples"`
-	LastError  *lastError `json:"last_error"`
-	Breaker    string     `json:"breaker"`
+	P50MS      *float64            `json:"p50_ms"`
+	P95MS      *float64            `json:"p95_ms"`
+	P99MS      *float64            `json:"p99_ms"`
+	Samples    int                 `json:"samples"`
+	MinSamples int                 `json:"min_samples"`
+	LastError  *upstream.LastError `json:"last_error"`
+	Breaker    string              `json:"breaker"`
 	// Tokens and cost, for an LLM source: since it was built.
 	InputTokens  *int64   `json:"input_tokens,omitempty"`
 	OutputTokens *int64   `json:"output_tokens,omitempty"`
@@ -139,29 +140,29 @@ func (d *dashboard) sources() any {
 	var out []sourceHealth
 	for _, name := range slices.Sorted(maps.Keys(d.s.upstreams)) {
 		u := d.s.upstreams[name]
-		h := sourceHealth{Name: name, Kind: u.kind, Calls: u.health.calls.Load(), Failures: u.health.failures.Load(), Breaker: "none",
-			Samples: u.health.recent.Len(), MinSamples: policy.MinSamples, LastError: u.health.last.Load()}
+		h := sourceHealth{Name: name, Kind: u.Kind, Calls: u.Health.Calls.Load(), Failures: u.Health.Failures.Load(), Breaker: "none",
+			Samples: u.Health.Recent.Len(), MinSamples: policy.MinSamples, LastError: u.Health.Last.Load()}
 		if h.Calls > 0 {
 			h.ErrorRate = float64(h.Failures) / float64(h.Calls)
 		}
-		h.RecentErrorRate, h.RecentCalls = u.health.recentErrorRate()
-		if u.model != "" {
-			in, out, cost := u.health.inTokens.Load(), u.health.outTokens.Load(), float64(u.health.costNanoUSD.Load())/1e9
+		h.RecentErrorRate, h.RecentCalls = u.Health.RecentErrorRate()
+		if u.Model != "" {
+			in, out, cost := u.Health.InTokens.Load(), u.Health.OutTokens.Load(), float64(u.Health.CostNanoUSD.Load())/1e9
 			h.InputTokens, h.OutputTokens, h.CostUSD = &in, &out, &cost
 		}
 		for p, dst := range map[float64]**float64{50: &h.P50MS, 95: &h.P95MS, 99: &h.P99MS} {
-			if v, ok := u.health.recent.Percentile(p); ok {
+			if v, ok := u.Health.Recent.Percentile(p); ok {
 				m := ms(v)
 				*dst = &m
 			}
 		}
-		if u.breaker != nil {
-			h.Breaker = u.breaker.State()
+		if u.Breaker != nil {
+			h.Breaker = u.Breaker.State()
 		}
-		if u.begins != nil {
-			n := u.begins.Len()
+		if u.Begins != nil {
+			n := u.Begins.Len()
 			h.FirstTokenSample = &n
-			if v, ok := u.begins.Percentile(95); ok {
+			if v, ok := u.Begins.Percentile(95); ok {
 				m := ms(v)
 				h.FirstTokenP95MS = &m
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/citypopy/highway/internal/mock"
 	"github.com/citypopy/highway/internal/report"
 	"github.com/citypopy/highway/internal/surge"
+	"github.com/citypopy/highway/internal/upstream"
 )
 
 // A lane whose provider fails moves on to the next in its failover list,
@@ -237,6 +238,6 @@ routes: [{path: /chat, sources: [chat]}]
 func fakeProviders(t *testing.T) *httptest.Server {
 	t.Helper()
 	llm := httptest.NewServer(mock.LLM())
-	t.Cleanup(func() { pool.CloseIdleConnections(); llm.Close() })
+	t.Cleanup(func() { upstream.Pool.CloseIdleConnections(); llm.Close() })
 	return llm
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/metrics"
 	"github.com/citypopy/highway/internal/report"
-	"github.com/citypopy/highway/policy"
 )
 
 // Operational endpoints, reserved by the config.
@@ -72,18 +71,6 @@ func validHeaderToken(s string) bool {
 	return true
 }
 
-// outcome is a source result's outcome in metrics and logs, from its
-// report reason: ok, shed, or the reason word for word.
-func outcome(reason string, marks policy.Mark) string {
-	switch {
-	case reason == "":
-		return metrics.OutcomeOK
-	case marks.Has(policy.Shed):
-		return metrics.OutcomeShed
-	}
-	return reason
-}
-
 // observe records one request in the metrics, the sources' health and the
 // log: the one place that does.
 func (s *Server) observe(ctx context.Context, r *http.Request, id, client string, rt *route, status int, took time.Duration, p *pass, rep *fanout.Report[json.RawMessage]) {
@@ -100,16 +87,16 @@ func (s *Server) observe(ctx context.Context, r *http.Request, id, client string
 		for i := range rep.Results {
 			res, tr := &rep.Results[i], p.trace(i)
 			marks, reason := tr.Marks(), report.Reason(res.Err) // classified once
-			out := outcome(reason, marks)
+			out := metrics.Outcome(reason, marks)
 			rt.sources[i].Observe(out, res.Latency(), report.Attempts(res, tr), marks)
-			rt.ups[i].health.record(res, reason)
+			rt.ups[i].Health.Record(res, reason)
 			for _, part := range rt.shape.Parts(res, tr, p.usageOf(i)) { // the lane's, or a failover's that spent
 				by := s.upstreams[part.Source]
 				if by == nil {
 					by = rt.ups[i]
 				}
-				s.metrics.LLMSpend(rt.path, res.Name, by.model, client, part.Usage, part.CostUSD)
-				by.health.spent(part.Usage, part.CostUSD)
+				s.metrics.LLMSpend(rt.path, res.Name, by.Model, client, part.Usage, part.CostUSD)
+				by.Health.Spent(part.Usage, part.CostUSD)
 				tokens, cost = tokens+part.Usage.InputTokens+part.Usage.OutputTokens, cost+part.CostUSD
 			}
 			if logging {

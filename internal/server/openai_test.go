@@ -5,16 +5,18 @@ import (
 
 	"encoding/json"
 	"fmt"
-	"github.com/citypopy/highway/internal/sse"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/citypopy/highway/internal/sse"
+
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/mock"
 	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/internal/upstream"
 )
 
 // mockUpstream serves highway mock, with its fake OpenAI endpoint.
@@ -28,7 +30,7 @@ func mockUpstream(t *testing.T) string {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(m)
-	t.Cleanup(func() { pool.CloseIdleConnections(); srv.Close() })
+	t.Cleanup(func() { upstream.Pool.CloseIdleConnections(); srv.Close() })
 	return srv.URL
 }
 
@@ -142,7 +144,7 @@ func TestClientLeavingMidTokenStreamCancelsTheLLMCall(t *testing.T) {
 		<-r.Context().Done() // the rest of the reply never comes
 		gone <- struct{}{}
 	}))
-	defer func() { pool.CloseIdleConnections(); llm.Close() }()
+	defer func() { upstream.Pool.CloseIdleConnections(); llm.Close() }()
 	s := newServer(t, fmt.Sprintf(`
 sources: {chat: {kind: openai, base_url: "%s/v1", model: m, user: hi, stream: true}}
 routes: [{path: /chat, sources: [chat]}]

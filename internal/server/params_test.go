@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/citypopy/highway/internal/config"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/upstream"
 )
 
 // echo answers with what it was asked: path as sent, query and a header.
@@ -21,7 +23,7 @@ func echo(t *testing.T) (*httptest.Server, *atomic.Int32) {
 		calls.Add(1)
 		json.NewEncoder(w).Encode(map[string]any{"path": r.URL.EscapedPath(), "query": r.URL.Query(), "city": r.Header.Get("X-City"), "host": r.Host})
 	}))
-	t.Cleanup(func() { pool.CloseIdleConnections(); srv.Close() })
+	t.Cleanup(func() { upstream.Pool.CloseIdleConnections(); srv.Close() })
 	return srv, &calls
 }
 
@@ -148,7 +150,7 @@ func TestHostileUnquotedBodyValues(t *testing.T) {
 		mu.Unlock()
 		io.WriteString(w, `{}`)
 	}))
-	defer func() { pool.CloseIdleConnections(); up.Close() }()
+	defer func() { upstream.Pool.CloseIdleConnections(); up.Close() }()
 	_, err := config.Parse("t.yaml", []byte(`
 sources: {s: {kind: http, url: "`+up.URL+`", body: '{"n": {{.params.n}}}'}}
 routes: [{path: /r, params: {n: {}}, sources: [s]}]

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/citypopy/highway/fanout"
+	"github.com/citypopy/highway/internal/upstream"
 	"github.com/citypopy/highway/policy"
 	"github.com/citypopy/highway/source"
 )
@@ -45,7 +46,7 @@ const inlineLanes = 4
 type lane struct {
 	p     *pass
 	i     int
-	up    *upstream
+	up    *upstream.Upstream
 	fetch source.Source // up's stack, or a failover over it
 	call  *source.Call
 	trace *policy.Trace

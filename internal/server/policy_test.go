@@ -14,6 +14,8 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/citypopy/highway/internal/upstream"
 )
 
 func TestOptionalSourcesDoNotDecideTheStatus(t *testing.T) {
@@ -87,7 +89,7 @@ func TestPoliciesShowInTheReport(t *testing.T) {
 	mux.Handle("/slow", slow)
 	mux.Handle("/failing", failing)
 	up := httptest.NewServer(mux)
-	defer func() { pool.CloseIdleConnections(); up.Close() }()
+	defer func() { upstream.Pool.CloseIdleConnections(); up.Close() }()
 
 	s := newServer(t, fmt.Sprintf(`
 sources:
@@ -264,7 +266,7 @@ func TestHostileCacheFlood(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, answer)
 	}))
-	defer func() { pool.CloseIdleConnections(); up.Close() }()
+	defer func() { upstream.Pool.CloseIdleConnections(); up.Close() }()
 	s := newServer(t, `
 cache_max_bytes: 1MiB
 sources:
@@ -282,7 +284,7 @@ routes: [{path: /s, params: {q: {}}, sources: [search]}]
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	cache := s.upstreams["search"].cache
+	cache := s.upstreams["search"].Cache
 	if b := cache.Bytes(); b > 256<<10 || b == 0 {
 		t.Errorf("the cache holds %d bytes after the flood, want at most 256 KiB", b)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/citypopy/highway/internal/clients"
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/shared"
+	"github.com/citypopy/highway/internal/upstream"
 )
 
 // Registry is the state that outlives a config, for the life of the
@@ -29,7 +30,7 @@ import (
 // safe for concurrent use. Close it when the process is done with it.
 type Registry struct {
 	mu        sync.Mutex
-	upstreams map[upstreamKey]*upstream
+	upstreams map[upstreamKey]*upstream.Upstream
 	limiters  map[clients.Key]*rate.Limiter
 	stores    map[config.Redis]*shared.Store
 	ledger    *admission.Ledger
@@ -53,9 +54,9 @@ func keyOf(name string, sc *config.Source, traced bool, store *shared.Store) ups
 	return upstreamKey{name, string(b), traced, store}
 }
 
-// upstream is the upstream named name with config sc, built by build the
+// upstreamFor is the upstream named name with config sc, built by build the
 // first time.
-func (r *Registry) upstream(name string, sc *config.Source, traced bool, store *shared.Store, build func() *upstream) *upstream {
+func (r *Registry) upstreamFor(name string, sc *config.Source, traced bool, store *shared.Store, build func() *upstream.Upstream) *upstream.Upstream {
 	k := keyOf(name, sc, traced, store)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -63,7 +64,7 @@ func (r *Registry) upstream(name string, sc *config.Source, traced bool, store *
 		return u
 	}
 	if r.upstreams == nil {
-		r.upstreams = map[upstreamKey]*upstream{}
+		r.upstreams = map[upstreamKey]*upstream.Upstream{}
 	}
 	u := build()
 	r.upstreams[k] = u
@@ -118,7 +119,7 @@ func (r *Registry) admissionLedger() *admission.Ledger {
 // and limiters of sources and keys it no longer has, and a Redis store of
 // another redis section.
 func (r *Registry) retain(s *Server) {
-	usedUps := map[*upstream]bool{}
+	usedUps := map[*upstream.Upstream]bool{}
 	for _, u := range s.upstreams {
 		usedUps[u] = true
 	}
@@ -127,7 +128,7 @@ func (r *Registry) retain(s *Server) {
 		usedLims[l] = true
 	}
 	r.mu.Lock()
-	var closing []*upstream
+	var closing []*upstream.Upstream
 	for k, u := range r.upstreams {
 		if !usedUps[u] {
 			delete(r.upstreams, k)
@@ -144,7 +145,7 @@ func (r *Registry) retain(s *Server) {
 	}
 	r.mu.Unlock()
 	for _, u := range closing {
-		u.close()
+		u.Close()
 	}
 	for _, st := range stores {
 		st.Close()
@@ -160,7 +161,7 @@ func (r *Registry) Close() {
 	r.upstreams, r.limiters, r.stores = nil, nil, nil
 	r.mu.Unlock()
 	for _, u := range ups {
-		u.close()
+		u.Close()
 	}
 	for _, st := range stores {
 		st.Close()

@@ -18,6 +18,7 @@ import (
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/metrics"
 	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/internal/upstream"
 	"github.com/citypopy/highway/source"
 )
 
@@ -33,10 +34,10 @@ type route struct {
 	bodyTimeout  time.Duration // for the client to send a POST's body
 	params       map[string]*config.Param
 	maxBody      int64
-	ups          []*upstream     // by task
-	fetchers     []source.Source // by task: its upstream's stack, or a failover over it; nil for a planned mock
-	failovers    [][]string      // by task: the sources it may fail over to
-	shared       *pass           // when every task is a bare mock: the pass of every request
+	ups          []*upstream.Upstream // by task
+	fetchers     []source.Source      // by task: its upstream's stack, or a failover over it; nil for a planned mock
+	failovers    [][]string           // by task: the sources it may fail over to
+	shared       *pass                // when every task is a bare mock: the pass of every request
 	metrics      *metrics.Route
 	sources      []*metrics.Source // by task
 }
@@ -50,7 +51,7 @@ type request struct {
 	body    []byte
 }
 
-func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream) *route {
+func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream.Upstream) *route {
 	rt := &route{
 		path:         rc.Path,
 		method:       rc.Method,
@@ -66,11 +67,11 @@ func newRoute(rc *config.Route, cfg *config.Config, sources map[string]*upstream
 		sc := cfg.Sources[name]
 		up := sources[name]
 		var src fanout.Source[json.RawMessage] // bound to each request's call by newPass
-		fetch := failoverOf(name, sc, up, sources)
-		if up.planned != nil && fetch == nil {
-			src = up.planned
+		fetch := upstream.FailoverOf(name, sc, up, sources)
+		if up.Planned != nil && fetch == nil {
+			src = up.Planned
 		} else if fetch == nil {
-			fetch = up.fetch
+			fetch = up.Fetch
 		}
 		t := fanout.Task[json.RawMessage]{
 			Name:    name,

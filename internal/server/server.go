@@ -23,6 +23,7 @@ import (
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/metrics"
 	"github.com/citypopy/highway/internal/shared"
+	"github.com/citypopy/highway/internal/upstream"
 	"github.com/citypopy/highway/internal/web"
 )
 
@@ -74,7 +75,7 @@ type Server struct {
 	quiescing    atomic.Bool // draining, and refusing new route requests
 	routes       map[string]*route
 	paths        []string
-	upstreams    map[string]*upstream
+	upstreams    map[string]*upstream.Upstream
 	admission    *admission.Gate
 	clients      *clients.Clients // nil: no keys asked for
 	shared       *shared.Store    // nil: no Redis
@@ -153,8 +154,8 @@ func (s *Server) live() *metrics.Live {
 		Breakers: map[string]func() string{},
 	}
 	for name, up := range s.upstreams {
-		if up.breaker != nil {
-			l.Breakers[name] = up.breaker.State
+		if up.Breaker != nil {
+			l.Breakers[name] = up.Breaker.State
 		}
 	}
 	return l

@@ -17,6 +17,7 @@ import (
 
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/internal/upstream"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -233,7 +234,7 @@ func upstreams(t *testing.T) (*httptest.Server, neverCalls) {
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
-		pool.CloseIdleConnections()
+		upstream.Pool.CloseIdleConnections()
 		srv.Close()
 	})
 	return srv, never

@@ -13,6 +13,7 @@ import (
 
 	"github.com/citypopy/highway/internal/report"
 	"github.com/citypopy/highway/internal/sse"
+	"github.com/citypopy/highway/internal/upstream"
 )
 
 // streamEvents asks h for target as a stream and returns its events and
@@ -128,7 +129,7 @@ func gate(t *testing.T) (*httptest.Server, slowGate) {
 		}
 	})
 	srv := httptest.NewServer(mux)
-	t.Cleanup(func() { pool.CloseIdleConnections(); srv.Close() })
+	t.Cleanup(func() { upstream.Pool.CloseIdleConnections(); srv.Close() })
 	return srv, g
 }
 

@@ -1,4 +1,4 @@
-package server
+package upstream
 
 import (
 	"context"
@@ -12,20 +12,20 @@ import (
 	"github.com/citypopy/highway/source"
 )
 
-// failoverOf is source name's stack with its failover list after it, as
+// FailoverOf is source name's stack with its failover list after it, as
 // sc configures it, or nil when it has none. Each alternate is the
 // alternate source's own whole stack.
-func failoverOf(name string, sc *config.Source, up *upstream, sources map[string]*upstream) source.Source {
+func FailoverOf(name string, sc *config.Source, up *Upstream, sources map[string]*Upstream) source.Source {
 	if len(sc.Failover) == 0 {
 		return nil
 	}
-	f := &policy.Failover[*source.Call, *source.Answer]{Next: up.fetch, Name: name, On: failsOverOn(sc.FailoverOn)}
+	f := &policy.Failover[*source.Call, *source.Answer]{Next: up.Fetch, Name: name, On: failsOverOn(sc.FailoverOn)}
 	for _, alt := range sc.Failover {
-		f.Alternates = append(f.Alternates, policy.Alternate[*source.Call, *source.Answer]{Name: alt, Source: sources[alt].fetch})
+		f.Alternates = append(f.Alternates, policy.Alternate[*source.Call, *source.Answer]{Name: alt, Source: sources[alt].Fetch})
 	}
 	if h := sc.FailoverHedge; h != nil {
 		f.Hedge = &policy.FailoverHedge{Delay: h.Delay.Fixed, Percentile: h.Delay.Percentile,
-			Observed: up.begins, Budget: up.failoverHedges}
+			Observed: up.Begins, Budget: up.FailoverHedges}
 	}
 	return f
 }
