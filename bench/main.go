@@ -168,6 +168,13 @@ func main() {
 		}
 		extra = append(extra, surgeRows(builds, *surgeUsers, *duration)...)
 	}
+	if filter.MatchString("highway open streams") {
+		builds := map[string]string{"highway": highway}
+		if *ab != "" {
+			builds["highway before (A/B)"] = abs(*ab)
+		}
+		extra = append(extra, openStreamRows(builds, 1000)...)
+	}
 	if filter.MatchString("highway hedge") {
 		extra = append(extra, hedgeRows(highway, *duration)...)
 	}

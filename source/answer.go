@@ -13,7 +13,10 @@ import (
 // returns. From a streaming chat lane it is still arriving: the call
 // returns at its first token, and the rest streams in under the call's
 // context, which must stay alive until the answer has ended (cancelling
-// it ends the answer with the context's error).
+// it ends the answer with the context's error). The rest is read from the
+// upstream as the answer is read: whichever reader (or Value) wants the
+// next token reads it, on its own goroutine, while the others wait for it,
+// so an open stream costs no goroutine of its own.
 //
 // Any number of readers may read one answer at once, each at its own pace
 // and each from its first token (Tokens): a reader that comes late is
@@ -49,29 +52,32 @@ type Usage struct {
 // Whole is the answer v, complete at once.
 func Whole(v json.RawMessage) *Answer { return &Answer{value: v} }
 
-// stream is a streaming answer's tokens so far and its end.
+// stream is a streaming answer's tokens so far and its end. mu guards
+// every field but start and pump.
 type stream struct {
 	start time.Time
-	mu    sync.Mutex
+	// pump, when set, reads some more of the stream from its upstream
+	// (a line), adding what it carries and ending the answer at its end.
+	// One caller at a time runs it (pumping), the one that wants more;
+	// nil for a stream written to (StreamWriter).
+	pump    func()
+	mu      sync.Mutex
+	pumping bool
 	// tokens only grows: a reader takes a slice of it under mu and reads
 	// it after, since what is below its length never changes.
-	tokens []string
-	bytes  int
-	more   chan struct{} // made by a reader that waits; closed by the next token or the end
-	ended  bool
-	took   time.Duration
-	afters []func(error)
-	// started and began are the streaming goroutine's alone: began is
-	// closed at the first token (started), or at the end.
-	started bool
-	began   chan struct{}
-	done    chan struct{} // closed at the end, after which value, usage and err are set
+	tokens  []string
+	bytes   int
+	more    chan struct{} // made by a reader that waits; closed by the next token, the pump's turn ending, or the end
+	started bool          // its first token (or a tool call) came
+	ended   bool
+	took    time.Duration
+	afters  []func(error)
 }
 
 // newStream is an answer from the source named from that is about to
 // stream.
 func newStream(from string) *Answer {
-	return &Answer{from: from, s: &stream{start: time.Now(), began: make(chan struct{}), done: make(chan struct{})}}
+	return &Answer{from: from, s: &stream{start: time.Now()}}
 }
 
 // add appends one token of text.
@@ -80,23 +86,80 @@ func (a *Answer) add(text string) {
 	s.mu.Lock()
 	s.tokens = append(s.tokens, text)
 	s.bytes += len(text)
+	s.started = true
 	more := s.more
 	s.more = nil
 	s.mu.Unlock()
 	if more != nil {
 		close(more)
 	}
-	a.begin()
 }
 
-// begin marks the answer begun, by its first token or a tool call
-// arriving (content that is not text). Only the streaming goroutine calls
-// it.
+// begin marks the answer begun by content that is not text (a tool call
+// arriving).
 func (a *Answer) begin() {
-	if !a.s.started {
-		a.s.started = true
-		close(a.s.began)
+	a.s.mu.Lock()
+	a.s.started = true
+	a.s.mu.Unlock()
+}
+
+// begun reports whether the answer's first token (or a tool call) came.
+func (a *Answer) begun() bool {
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	return a.s.started
+}
+
+// advance moves the stream on, on the caller's goroutine: it pumps when
+// the stream is pumped and nobody else is pumping it, else it waits until
+// a token comes, the one pumping has had its turn, or the stream ends. It
+// reports false when ctx ended first. A pump's read is bounded by the
+// stream's own context, not the caller's.
+func (s *stream) advance(ctx context.Context) bool {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return true
 	}
+	if s.pump != nil && !s.pumping {
+		s.pumping = true
+		s.mu.Unlock()
+		s.pump()
+		s.mu.Lock()
+		s.pumping = false
+		more := s.more // those who waited for this turn: one of them pumps next
+		s.more = nil
+		s.mu.Unlock()
+		if more != nil {
+			close(more)
+		}
+		return true
+	}
+	if s.more == nil {
+		s.more = make(chan struct{})
+	}
+	more := s.more
+	s.mu.Unlock()
+	select {
+	case <-more:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// drain advances the stream to its end, whatever the context: for a
+// stream whose context has ended, so that it ends though nobody reads it.
+func (s *stream) drain() {
+	for !s.isEnded() {
+		s.advance(context.Background())
+	}
+}
+
+func (s *stream) isEnded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
 }
 
 // end ends the answer with its value and usage, or with err. Only the
@@ -110,17 +173,13 @@ func (a *Answer) end(v json.RawMessage, u *Usage, err error) {
 	s.more, s.afters = nil, nil
 	s.mu.Unlock()
 	// What waits for the end (AfterEnd: a cache keeping the answer, a
-	// limit's place) is done before Value says it has come, so that the
-	// next call after it finds it done.
+	// limit's place) is done before the readers waiting are woken, so
+	// that the next call after Value finds it done.
 	for _, f := range afters {
 		f(err)
 	}
-	close(s.done)
 	if more != nil {
 		close(more)
-	}
-	if !s.started {
-		close(s.began)
 	}
 }
 
@@ -160,8 +219,9 @@ func (a *Answer) Tokens(ctx context.Context) iter.Seq[string] {
 	}
 }
 
-// after is the tokens from the i-th on, waiting for one if there are none
-// yet; false once the answer has ended with no more, or ctx has.
+// after is the tokens from the i-th on, moving the stream on for one if
+// there are none yet; false once the answer has ended with no more, or
+// ctx has.
 func (s *stream) after(ctx context.Context, i int) ([]string, bool) {
 	for {
 		s.mu.Lock()
@@ -174,14 +234,8 @@ func (s *stream) after(ctx context.Context, i int) ([]string, bool) {
 			s.mu.Unlock()
 			return nil, false
 		}
-		if s.more == nil {
-			s.more = make(chan struct{})
-		}
-		more := s.more
 		s.mu.Unlock()
-		select {
-		case <-more:
-		case <-ctx.Done():
+		if ctx.Err() != nil || !s.advance(ctx) {
 			return nil, false
 		}
 	}
@@ -222,15 +276,12 @@ func (a *Answer) last(ctx context.Context) (*Answer, error) {
 		}
 		return next.last(ctx)
 	}
-	if a.ended() { // first, so that a context that has ended only looks
-		return a, nil
+	for !a.ended() {
+		if ctx.Err() != nil || !a.s.advance(ctx) {
+			return nil, ctx.Err()
+		}
 	}
-	select {
-	case <-a.s.done:
-		return a, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return a, nil
 }
 
 // Err is the error the answer's own part ended with (for one made by

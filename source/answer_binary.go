@@ -55,12 +55,10 @@ func (a *Answer) UnmarshalBinary(b []byte) error {
 	}
 	a.from, a.value, a.usage = e.From, e.Value, e.Usage
 	if len(e.Tokens) > 0 {
-		s := &stream{tokens: e.Tokens, ended: true, started: true, began: make(chan struct{}), done: make(chan struct{})}
+		s := &stream{tokens: e.Tokens, ended: true, started: true}
 		for _, t := range e.Tokens {
 			s.bytes += len(t)
 		}
-		close(s.began)
-		close(s.done)
 		a.s = s
 	}
 	return nil

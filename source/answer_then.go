@@ -59,6 +59,9 @@ func (a *Answer) Next(ctx context.Context) (*Answer, error) {
 		return a.cont.next, nil
 	default:
 	}
+	if _, err := a.head.last(ctx); err != nil { // the head is read to its end, which decides
+		return nil, err
+	}
 	select {
 	case <-a.cont.decided:
 		return a.cont.next, nil

@@ -1,11 +1,9 @@
 package source
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 )
 
@@ -31,7 +29,7 @@ type anthropicRequest struct {
 
 // Fetch asks for one message.
 func (a *Anthropic) Fetch(ctx context.Context, call *Call) (*Answer, error) {
-	c, err := a.prepare(call, "/v1/messages", a.request, readMessage, a.readStream)
+	c, err := a.prepare(call, "/v1/messages", a.request, readMessage, a.parser)
 	if err != nil {
 		return nil, err
 	}
@@ -108,22 +106,20 @@ func readMessage(body []byte) (*chatReply, error) {
 		Usage: usageJSON(m.Usage.InputTokens, m.Usage.OutputTokens), usage: &Usage{InputTokens: m.Usage.InputTokens, OutputTokens: m.Usage.OutputTokens}}, nil
 }
 
-// readStream assembles a streamed message from its events, adding each
+// parser reads a streamed message from its events, adding each
 // text_delta to ans as it arrives, until message_stop.
-func (a *Anthropic) readStream(r io.Reader, watch *tokenWatch, ans *Answer) (*chatReply, error) {
+func (a *Anthropic) parser(watch *tokenWatch, ans *Answer) lineParser {
 	var reply chatReply
 	var text strings.Builder
 	in, out := 0, 0
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		data, ok := strings.CutPrefix(sc.Text(), "data:")
+	return lineParser{marker: "message_stop", parse: func(line string) (*chatReply, bool, error) {
+		data, ok := strings.CutPrefix(line, "data:")
 		if !ok {
-			continue // event: lines name what data: says again in "type"
+			return nil, false, nil // event: lines name what data: says again in "type"
 		}
 		var e streamEvent
 		if err := json.Unmarshal([]byte(strings.TrimSpace(data)), &e); err != nil {
-			return nil, &StreamError{Kind: StreamMalformed, Reason: "malformed event " + quoteSnippet([]byte(data))}
+			return nil, true, &StreamError{Kind: StreamMalformed, Reason: "malformed event " + quoteSnippet([]byte(data))}
 		}
 		switch e.Type {
 		case "message_start":
@@ -149,17 +145,14 @@ func (a *Anthropic) readStream(r io.Reader, watch *tokenWatch, ans *Answer) (*ch
 			}
 		case "message_stop":
 			reply.Reply, reply.Usage, reply.usage = text.String(), usageJSON(in, out), &Usage{InputTokens: in, OutputTokens: out}
-			return &reply, nil
+			return &reply, true, nil
 		case "error":
 			reason := "error event"
 			if e.Error != nil {
 				reason = "error event: " + e.Error.Type + ": " + e.Error.Message
 			}
-			return nil, &StreamError{Kind: StreamInBand, Reason: reason}
+			return nil, true, &StreamError{Kind: StreamInBand, Reason: reason}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, &TransportError{Op: "read upstream stream", Err: err}
-	}
-	return nil, &StreamError{Kind: StreamEnded, Reason: "ended before message_stop"}
+		return nil, false, nil
+	}}
 }

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	neturl "net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -51,7 +53,7 @@ type LLM struct {
 // request) and returns the call to path under BaseURL, with the provider's
 // parsers; the provider adds its headers.
 func (l *LLM) prepare(call *Call, path string, request func(system, user string) any,
-	whole func([]byte) (*chatReply, error), stream func(io.Reader, *tokenWatch, *Answer) (*chatReply, error)) (*chatCall, error) {
+	whole func([]byte) (*chatReply, error), stream func(*tokenWatch, *Answer) lineParser) (*chatCall, error) {
 	system, user, err := l.prompts.render(call, l.System, l.User)
 	if err != nil {
 		return nil, err
@@ -67,7 +69,7 @@ func (l *LLM) prepare(call *Call, path string, request func(system, user string)
 	return &chatCall{
 		name: l.Name, transport: l.Transport, url: url, body: body, header: http.Header{},
 		stream: l.Stream, first: l.FirstToken, stall: l.Stall, maxBytes: l.MaxBytes,
-		readWhole: whole, readStream: stream, promptChars: len(system) + len(user),
+		readWhole: whole, parser: stream, promptChars: len(system) + len(user),
 	}, nil
 }
 
@@ -85,12 +87,12 @@ type chatCall struct {
 	first, stall time.Duration
 	maxBytes     int64
 	readWhole    func(body []byte) (*chatReply, error)
-	readStream   func(r io.Reader, w *tokenWatch, a *Answer) (*chatReply, error)
+	parser       func(w *tokenWatch, a *Answer) lineParser
 	promptChars  int // for estimating the usage of an answer that gives none
 }
 
 // do makes the call. A streamed answer is returned at its first token
-// and streams on, on a goroutine of its own, under ctx: see Answer.
+// and streams on under ctx as it is read: see Answer.
 func (c *chatCall) do(ctx context.Context) (*Answer, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(c.body))
@@ -134,30 +136,69 @@ func (c *chatCall) do(ctx context.Context) (*Answer, error) {
 		return c.answer(reply)
 	}
 	a := newStream(c.name)
-	routine.Go(func() (*chatReply, error) { return c.readStream(io.LimitReader(resp.Body, limit), watch, a) },
-		func(reply *chatReply, err error) {
-			resp.Body.Close()
-			watch.stop()
-			if err == nil {
-				var whole *Answer
-				if whole, err = c.answer(reply); err == nil {
-					a.end(whole.value, whole.usage, nil)
-				}
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, limit))
+	sc.Buffer(make([]byte, 0, 4<<10), 1<<20) // grows to a long line only when one comes
+	lines := c.parser(watch, a)
+	var abandon func() bool
+	finish := func(reply *chatReply, err error) {
+		abandon()
+		resp.Body.Close()
+		watch.stop()
+		if err == nil {
+			var whole *Answer
+			if whole, err = c.answer(reply); err == nil {
+				a.end(whole.value, whole.usage, nil)
 			}
-			if err != nil {
-				a.end(nil, nil, c.spent(ctx, err, watch))
-			}
-			cancel(nil)
-		})
-	select {
-	case <-a.s.began:
-	case <-ctx.Done():
-		<-a.s.began // the stream's read ends with ctx, and its error says more
+		}
+		if err != nil {
+			a.end(nil, nil, c.spent(ctx, err, watch))
+		}
+		cancel(nil)
 	}
-	if !a.s.started && a.err != nil {
-		return nil, a.err // it failed before its first token: nothing of it reached anyone
+	a.s.pump = func() {
+		reply, done, err := lines.next(sc)
+		if done {
+			finish(reply, err)
+		}
+	}
+	// Nobody may read the answer once its context has ended (a client
+	// gone, a lane cut off, a token timeout): it is read to its end then,
+	// which the ended context makes quick, so that it ends all the same.
+	abandon = context.AfterFunc(ctx, func() { a.s.drain() })
+	for !a.begun() && !a.ended() {
+		// The call's own goroutine reads up to the first token; ctx
+		// ending ends the read, and with it the answer.
+		a.s.advance(context.Background())
+	}
+	if err := a.Err(); !a.begun() && err != nil {
+		return nil, err // it failed before its first token: nothing of it reached anyone
 	}
 	return a, nil
+}
+
+// lineParser reads a provider's stream line by line: parse takes each
+// line and says, at the end, the reply or why it failed; marker names the
+// end a stream must reach.
+type lineParser struct {
+	marker string
+	parse  func(line string) (reply *chatReply, done bool, err error)
+}
+
+// next reads and parses one line of sc: done at the stream's end, or when
+// it cannot be read. A panic in parsing ends it too, as a failure.
+func (p lineParser) next(sc *bufio.Scanner) (reply *chatReply, done bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			reply, done, err = nil, true, &routine.PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	if sc.Scan() {
+		return p.parse(sc.Text())
+	}
+	if err := sc.Err(); err != nil {
+		return nil, true, &TransportError{Op: "read upstream stream", Err: err}
+	}
+	return nil, true, &StreamError{Kind: StreamEnded, Reason: "ended before " + p.marker}
 }
 
 // whole reads a whole answer of at most limit bytes.

@@ -1,11 +1,9 @@
 package source
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 )
 
@@ -42,7 +40,7 @@ type chatMessage struct {
 
 // Fetch asks for one chat completion.
 func (o *OpenAI) Fetch(ctx context.Context, call *Call) (*Answer, error) {
-	c, err := o.prepare(call, "/chat/completions", o.request, readCompletion, o.readStream)
+	c, err := o.prepare(call, "/chat/completions", o.request, readCompletion, o.parser)
 	if err != nil {
 		return nil, err
 	}
@@ -109,28 +107,25 @@ func readCompletion(body []byte) (*chatReply, error) {
 	return reply, nil
 }
 
-// readStream assembles a streamed reply from its data: lines, adding each
-// token to a as it arrives, until data: [DONE].
-func (o *OpenAI) readStream(r io.Reader, watch *tokenWatch, a *Answer) (*chatReply, error) {
+// parser reads a streamed reply from its data: lines, adding each token
+// to a as it arrives, until data: [DONE].
+func (o *OpenAI) parser(watch *tokenWatch, a *Answer) lineParser {
 	var reply chatReply
 	var text strings.Builder
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	return lineParser{marker: "data: [DONE]", parse: func(line string) (*chatReply, bool, error) {
 		data, ok := strings.CutPrefix(line, "data:")
 		if !ok {
-			continue // blank lines, comments, event: and id: lines
+			return nil, false, nil // blank lines, comments, event: and id: lines
 		}
 		data = strings.TrimSpace(data)
 		if data == "[DONE]" {
 			reply.Reply = text.String()
 			reply.usage = typedUsage(reply.Usage)
-			return &reply, nil
+			return &reply, true, nil
 		}
 		var c completion
 		if err := json.Unmarshal([]byte(data), &c); err != nil {
-			return nil, &StreamError{Kind: StreamMalformed, Reason: "malformed chunk " + quoteSnippet([]byte(data))}
+			return nil, true, &StreamError{Kind: StreamMalformed, Reason: "malformed chunk " + quoteSnippet([]byte(data))}
 		}
 		if c.Model != "" {
 			reply.Model = c.Model
@@ -158,9 +153,6 @@ func (o *OpenAI) readStream(r io.Reader, watch *tokenWatch, a *Answer) (*chatRep
 			// many servers send at once, says nothing of the answer.
 			watch.tick(content)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, &TransportError{Op: "read upstream stream", Err: err}
-	}
-	return nil, &StreamError{Kind: StreamEnded, Reason: "ended before data: [DONE]"}
+		return nil, false, nil
+	}}
 }
