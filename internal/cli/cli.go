@@ -155,7 +155,7 @@ func (f *fakeProviders) lookup(name string) (string, bool) {
 	if base == nil {
 		base = os.LookupEnv
 	}
-	if v, ok := base(name); name != MockAddrVar || ok && v != "" {
+	if v, ok, own := ownValue(base, name); own {
 		return v, ok
 	}
 	f.mu.Lock()
@@ -195,11 +195,19 @@ func startMockLLM() (addr string, stop func(), err error) {
 // standing for addr when the process does not set it.
 func withMockAddr(addr string) config.Env {
 	return func(name string) (string, bool) {
-		if v, ok := os.LookupEnv(name); name != MockAddrVar || ok && v != "" {
+		if v, ok, own := ownValue(os.LookupEnv, name); own {
 			return v, ok
 		}
 		return addr, true
 	}
+}
+
+// ownValue is what env says of name, and own is true, unless name is
+// ${HIGHWAY_MOCK_ADDR} and env does not set it: the fake endpoints'
+// address stands for it then.
+func ownValue(env config.Env, name string) (v string, ok, own bool) {
+	v, ok = env(name)
+	return v, ok, name != MockAddrVar || ok && v != ""
 }
 
 // loadConfig loads the file at path, or the embedded default when path is
