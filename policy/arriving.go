@@ -9,6 +9,10 @@ package policy
 // until the answer's end, which AfterEnd reports. A value that is not
 // Arriving has ended when its call returns.
 type Arriving interface {
+	// Arrived reports whether the answer has ended already, as most have
+	// when their call returns: a policy then does at once what it would
+	// do at the end, and spares the callback.
+	Arrived() bool
 	// AfterEnd calls f once the answer has ended, with the error it ended
 	// with (nil for a success), at once if it has. f must return quickly.
 	AfterEnd(f func(err error))
@@ -26,14 +30,17 @@ type Continuable[T any] interface {
 	Then(next func(err error) (T, error)) T
 }
 
-// afterEnd calls f once the answer v of a call that returned err has
-// ended: at once for a failure, or for a value that is not Arriving.
-func afterEnd[T any](v T, err error, f func(error)) {
-	if err == nil {
-		if a, ok := any(v).(Arriving); ok {
-			a.AfterEnd(f)
-			return
-		}
+// arriving is v as an Arriving answer still arriving, or nil when the
+// call that returned it (with err) has ended: it failed, its answer is
+// not Arriving, or it has arrived already. A policy calls what it does at
+// the end at once when it is nil, and makes no callback for it: a whole
+// answer costs no allocation.
+func arriving[T any](v T, err error) Arriving {
+	if err != nil {
+		return nil
 	}
-	f(err)
+	if a, ok := any(v).(Arriving); ok && !a.Arrived() {
+		return a
+	}
+	return nil
 }

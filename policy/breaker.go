@@ -71,14 +71,22 @@ func (b *Breaker[C, T]) Fetch(ctx context.Context, call C) (v T, err error) {
 		}
 	}()
 	v, err = b.next.Fetch(ctx, call)
-	afterEnd(v, err, func(err error) { // an answer that fails part-way is a failure too
-		if err != nil && ctx.Err() != nil && !ownTimeout(ctx) {
-			done(notCounted{err})
-		} else {
-			done(err)
-		}
-	})
+	if a := arriving(v, err); a != nil { // an answer that fails part-way is a failure too
+		a.AfterEnd(func(err error) { judge(ctx, done, err) })
+	} else {
+		judge(ctx, done, err)
+	}
 	return v, err
+}
+
+// judge tells the breaker how a call ended: a failure, unless its caller
+// cut it off.
+func judge(ctx context.Context, done func(error), err error) {
+	if err != nil && ctx.Err() != nil && !ownTimeout(ctx) {
+		done(notCounted{err})
+	} else {
+		done(err)
+	}
 }
 
 // State is closed, half-open or open.

@@ -82,7 +82,7 @@ func (c *Cache[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 	// An Arriving answer is kept once it has ended well, and its lease
 	// held until then: the call's context may have ended by the time it
 	// stores, so the store is detached from it.
-	afterEnd(v, err, func(err error) {
+	keep := func(err error) {
 		sctx := context.WithoutCancel(ctx)
 		if err == nil {
 			c.store.Set(key, v)
@@ -93,7 +93,12 @@ func (c *Cache[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 		if held { // after the answer is in Shared, so that waiters find it first
 			flights.Unlease(sctx, key, token)
 		}
-	})
+	}
+	if a := arriving(v, err); a != nil {
+		a.AfterEnd(keep)
+	} else {
+		keep(err)
+	}
 	return v, err
 }
 

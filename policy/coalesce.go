@@ -69,10 +69,15 @@ func (c *Coalesce[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 		c.leave(key, sc)
 		return sc.v, sc.err
 	}
+	a := arriving(sc.v, nil)
+	if a == nil {
+		c.leave(key, sc)
+		return sc.v, nil
+	}
 	// The caller reads on while the answer arrives: it leaves when its
 	// context ends, or when the answer does.
 	stop := context.AfterFunc(ctx, func() { c.leave(key, sc) })
-	afterEnd(sc.v, nil, func(error) {
+	a.AfterEnd(func(error) {
 		if stop() {
 			c.leave(key, sc)
 		}
@@ -99,12 +104,17 @@ func (c *Coalesce[C, T]) start(ctx context.Context, key string, call C) *sharedC
 	routine.Go(func() (T, error) { return c.Next.Fetch(sctx, call) }, func(v T, err error) {
 		sc.v, sc.err = v, err
 		close(sc.done)
-		afterEnd(v, err, func(error) { // an answer still arriving is joined until its end
+		end := func(error) { // an answer still arriving is joined until its end
 			c.mu.Lock()
 			c.forget(key, sc)
 			c.mu.Unlock()
 			sc.cancel()
-		})
+		}
+		if a := arriving(v, err); a != nil {
+			a.AfterEnd(end)
+		} else {
+			end(err)
+		}
 	})
 	return sc
 }

@@ -93,7 +93,7 @@ func (f *Failover[C, T]) from(ctx context.Context, call C, k int, tell bool) (T,
 // the next sources' should it fail part-way.
 func (f *Failover[C, T]) goOn(ctx context.Context, call C, k int, name string, start time.Time, v T) T {
 	c, ok := any(v).(Continuable[T])
-	if !ok || len(f.Alternates) == 0 {
+	if !ok || len(f.Alternates) == 0 || arriving(v, nil) == nil { // nothing to go on from: it has arrived
 		return v
 	}
 	return c.Then(func(err error) (T, error) {

@@ -96,7 +96,11 @@ func (h *Hedge[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 				// nothing. Its answer, should it have one, is dropped.
 				tr.Mark(HedgeAbandoned)
 			}
-			afterEnd(a.v, a.err, func(error) { cancels[a.k]() })
+			if arr := arriving(a.v, a.err); arr != nil {
+				arr.AfterEnd(func(error) { cancels[a.k]() })
+			} else {
+				cancels[a.k]()
+			}
 			return a.v, a.err
 		}
 	}

@@ -37,7 +37,11 @@ func (l *Limit[C, T]) Fetch(ctx context.Context, call C) (T, error) {
 	}()
 	v, err := l.next.Fetch(ctx, call)
 	returned = true
-	afterEnd(v, err, func(error) { <-l.slots })
+	if a := arriving(v, err); a != nil {
+		a.AfterEnd(func(error) { <-l.slots })
+	} else {
+		<-l.slots
+	}
 	return v, err
 }
 

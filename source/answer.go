@@ -350,6 +350,20 @@ func (a *Answer) Size() int {
 	return n
 }
 
+// Arrived reports whether the answer has ended already (for one made by
+// Then, all of it). It makes an Answer a policy.Arriving, with AfterEnd.
+func (a *Answer) Arrived() bool {
+	if a.head != nil {
+		select {
+		case <-a.cont.decided:
+			return a.cont.next == nil || a.cont.next.Arrived()
+		default:
+			return false
+		}
+	}
+	return a.ended()
+}
+
 // AfterEnd calls f once the answer has ended, with the error it ended
 // with (nil for a success): at once if it has. f runs on the goroutine
 // that ended the answer and must return quickly. It makes an Answer a

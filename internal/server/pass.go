@@ -114,7 +114,8 @@ func (l *lane) Fetch(ctx context.Context, needs map[string]json.RawMessage) (jso
 	}
 	v, err := a.Value(ctx)
 	if u, ok := a.Usage(); ok && err == nil {
-		l.p.usage[l.i].Store(&u)
+		kept := u // allocated only for an answer with usage
+		l.p.usage[l.i].Store(&kept)
 	}
 	return v, err
 }

@@ -29,11 +29,15 @@ func (s *tracedSource) Fetch(ctx context.Context, call *source.Call) (*source.An
 		attribute.String("highway.source.kind", s.kind),
 	))
 	v, err := s.next.Fetch(ctx, call)
-	if err != nil {
+	switch {
+	case err != nil:
 		s.end(ctx, span, err)
 		return nil, err
+	case v.Arrived():
+		s.end(ctx, span, nil)
+	default:
+		v.AfterEnd(func(err error) { s.end(ctx, span, err) })
 	}
-	v.AfterEnd(func(err error) { s.end(ctx, span, err) })
 	return v, nil
 }
 
@@ -73,11 +77,15 @@ func (a *tracedAttempt) Fetch(ctx context.Context, call *source.Call) (*source.A
 		setError(span, err)
 		span.End()
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		end(err)
 		return nil, err
+	case v.Arrived():
+		end(nil)
+	default:
+		v.AfterEnd(end)
 	}
-	v.AfterEnd(end)
 	return v, nil
 }
 
