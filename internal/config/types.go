@@ -43,7 +43,7 @@ func (h *HedgeDelay) UnmarshalText(b []byte) error {
 	s := string(b)
 	if p, ok := strings.CutPrefix(s, "p"); ok {
 		v, err := strconv.ParseFloat(p, 64)
-		if err != nil || v <= 0 || v >= 100 {
+		if err != nil || !(v > 0 && v < 100) { // NaN too: strconv reads "NaN"
 			return fmt.Errorf("want a percentile from p1 to p99.9, got %q", s)
 		}
 		*h = HedgeDelay{Percentile: v}
