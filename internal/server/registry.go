@@ -57,33 +57,16 @@ func keyOf(name string, sc *config.Source, traced bool, store *shared.Store) ups
 // upstreamFor is the upstream named name with config sc, built by build the
 // first time.
 func (r *Registry) upstreamFor(name string, sc *config.Source, traced bool, store *shared.Store, build func() *upstream.Upstream) *upstream.Upstream {
-	k := keyOf(name, sc, traced, store)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if u := r.upstreams[k]; u != nil {
-		return u
-	}
-	if r.upstreams == nil {
-		r.upstreams = map[upstreamKey]*upstream.Upstream{}
-	}
-	u := build()
-	r.upstreams[k] = u
-	return u
+	return kept(&r.upstreams, keyOf(name, sc, traced, store), build)
 }
 
 // limiter is the limiter of k, made by make the first time.
 func (r *Registry) limiter(k clients.Key, make func() *rate.Limiter) *rate.Limiter {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if l := r.limiters[k]; l != nil {
-		return l
-	}
-	if r.limiters == nil {
-		r.limiters = map[clients.Key]*rate.Limiter{}
-	}
-	l := make()
-	r.limiters[k] = l
-	return l
+	return kept(&r.limiters, k, make)
 }
 
 // store is the Redis store of cfg, opened by open the first time; nil
@@ -94,15 +77,21 @@ func (r *Registry) store(cfg config.Redis, open func() *shared.Store) *shared.St
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if s := r.stores[cfg]; s != nil {
-		return s
+	return kept(&r.stores, cfg, open)
+}
+
+// kept is m's value for k, made by make (and kept) the first time; r.mu
+// is held.
+func kept[K comparable, V any](m *map[K]V, k K, make func() V) V {
+	if v, ok := (*m)[k]; ok {
+		return v
 	}
-	if r.stores == nil {
-		r.stores = map[config.Redis]*shared.Store{}
+	if *m == nil {
+		*m = map[K]V{}
 	}
-	s := open()
-	r.stores[cfg] = s
-	return s
+	v := make()
+	(*m)[k] = v
+	return v
 }
 
 // admissionLedger is the places taken and queued, across every server.
