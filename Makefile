@@ -52,7 +52,7 @@ fuzz:
 	$(FUZZ) -fuzz=FuzzTemplatedURLStaysOnItsHostAndSegment -fuzztime=100000x ./source
 	$(FUZZ) -fuzz=FuzzNeedValuesStayInTheirPlace -fuzztime=60000x ./internal/template
 	$(FUZZ) -fuzz=FuzzCallKey -fuzztime=8000x ./source
-	$(FUZZ) -fuzz=FuzzRouteQuery -fuzztime=60000x ./internal/server
+	$(FUZZ) -fuzz=FuzzRouteQuery -fuzztime=60000x ./internal/route
 
 serve:
 	$(GO) run ./cmd/highway serve

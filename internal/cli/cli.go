@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/listener"
 	"github.com/citypopy/highway/internal/mock"
-	"github.com/citypopy/highway/internal/server"
 )
 
 // Exit codes.
@@ -185,7 +185,7 @@ func startMockLLM() (addr string, stop func(), err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		server.Serve(ctx, ln, mock.LLM(), time.Second, config.DefaultServer)
+		listener.Serve(ctx, ln, mock.LLM(), time.Second, config.DefaultServer)
 		close(done)
 	}()
 	return ln.Addr().String(), func() { cancel(); <-done }, nil

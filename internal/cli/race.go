@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/listener"
 	"github.com/citypopy/highway/internal/report"
 	"github.com/citypopy/highway/internal/server"
 )
@@ -113,7 +114,7 @@ func serveRace(ctx context.Context, ln net.Listener, srv *server.Server, cfg *co
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
-		server.Serve(sctx, ln, srv, time.Second, cfg.Server)
+		listener.Serve(sctx, ln, srv, time.Second, cfg.Server)
 		close(done)
 	}()
 	stop = func() { cancel(); <-done; stopMock() }

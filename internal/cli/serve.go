@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/listener"
 	"github.com/citypopy/highway/internal/metrics"
 	"github.com/citypopy/highway/internal/server"
 )
@@ -164,7 +165,7 @@ func serveAdmin(ctx context.Context, addr string, sw *swapper, stderr io.Writer)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := server.Serve(ctx, ln, http.HandlerFunc(sw.serveAdmin), time.Second, config.DefaultServer); err != nil {
+		if err := listener.Serve(ctx, ln, http.HandlerFunc(sw.serveAdmin), time.Second, config.DefaultServer); err != nil {
 			fmt.Fprintf(stderr, "highway: admin listener: %v\n", err)
 		}
 	}()
@@ -281,7 +282,7 @@ func listenAndServe(ctx context.Context, prefix, listen string, sd shutdown, lim
 	defer stopServing()
 	stopLater := context.AfterFunc(ctx, func() { time.AfterFunc(sd.after(ctx), stopServing) })
 	defer stopLater()
-	err = server.Serve(sctx, ln, h, sd.drain, lim)
+	err = listener.Serve(sctx, ln, h, sd.drain, lim)
 	if !unhook() {
 		<-said // the shutdown line comes before anything printed after it
 	}

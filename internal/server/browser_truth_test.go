@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/dashboard"
 )
 
 // TestDashboardNumbersAreTrue checks what the page shows on the default
@@ -148,7 +149,7 @@ func TestDashboardNumbersAreTrue(t *testing.T) {
 			P50MS *float64 `json:"p50_ms"`
 		} `json:"sources"`
 	}
-	resp, err := http.Get(srv.URL + SourcesPath)
+	resp, err := http.Get(srv.URL + dashboard.SourcesPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/dashboard"
 )
 
 func TestClientKeysAnswer401And429WithRetryAfter(t *testing.T) {
@@ -36,8 +37,8 @@ routes: [{path: /r, sources: [weather]}]
 		{"bob by X-API-Key", "/r", "X-API-Key", bobKey, 200, ""},
 		{"bob's burst", "/r", "X-API-Key", bobKey, 200, ""},
 		{"bob over his rate", "/r", "X-API-Key", bobKey, 429, "1000"},
-		{"dashboard data needs a key", RoutesPath, "", "", 401, ""},
-		{"dashboard data with a key", SourcesPath, "Authorization", "Bearer " + aliceKey, 200, ""},
+		{"dashboard data needs a key", dashboard.RoutesPath, "", "", 401, ""},
+		{"dashboard data with a key", dashboard.SourcesPath, "Authorization", "Bearer " + aliceKey, 200, ""},
 		{"the page is public", "/", "", "", 200, ""},
 		{"health is public", "/healthz", "", "", 200, ""},
 	}
@@ -91,7 +92,7 @@ routes: [{path: /r, sources: [weather]}]
 	front := httptest.NewServer(s)
 	defer front.Close()
 	defer http.DefaultClient.CloseIdleConnections()
-	req, _ := http.NewRequest("GET", front.URL+SurgePath+"?route=/r&users=2&duration=300ms", nil)
+	req, _ := http.NewRequest("GET", front.URL+dashboard.SurgePath+"?route=/r&users=2&duration=300ms", nil)
 	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

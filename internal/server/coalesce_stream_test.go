@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/internal/route"
 	"github.com/citypopy/highway/internal/sse"
 	"github.com/citypopy/highway/internal/upstream"
 )
@@ -77,8 +78,8 @@ func (l *lateWrites) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.next.ServeHTTP(&watchedWriter{ResponseWriter: w, returned: &returned, late: &l.late}, r)
 }
 
-// listener is one SSE client of the chat route, collecting its deltas.
-type listener struct {
+// streamClient is one SSE client of the chat route, collecting its deltas.
+type streamClient struct {
 	mu     sync.Mutex
 	deltas []string
 	report *report.Document
@@ -86,15 +87,15 @@ type listener struct {
 	cancel context.CancelFunc
 }
 
-func (c *listener) text() string {
+func (c *streamClient) text() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return strings.Join(c.deltas, "")
 }
 
-func streamChat(t *testing.T, url string) *listener {
+func streamChat(t *testing.T, url string) *streamClient {
 	ctx, cancel := context.WithCancel(t.Context())
-	c := &listener{done: make(chan struct{}), cancel: cancel}
+	c := &streamClient{done: make(chan struct{}), cancel: cancel}
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -110,13 +111,13 @@ func streamChat(t *testing.T, url string) *listener {
 				return
 			}
 			switch e.Type {
-			case EventDelta:
+			case route.EventDelta:
 				var d struct{ Text string }
 				json.Unmarshal(e.Data, &d)
 				c.mu.Lock()
 				c.deltas = append(c.deltas, d.Text)
 				c.mu.Unlock()
-			case EventReport:
+			case route.EventReport:
 				c.report, _ = report.Decode(e.Data)
 			}
 		}
@@ -148,7 +149,7 @@ routes: [{path: /chat, sources: [chat]}]
 			waitUntil(t, "the upstream call", func() bool { return g.calls.Load() == 1 })
 			g.step <- struct{}{}
 			waitUntil(t, "the first token", func() bool { return first.text() == "Hello" })
-			clients := []*listener{first}
+			clients := []*streamClient{first}
 			for range n - 1 { // they join the call in flight
 				clients = append(clients, streamChat(t, url))
 			}
@@ -238,7 +239,7 @@ routes: [{path: /chat, sources: [chat], timeout: 2m}]
 	slow, read, hangUp := slowReader(t, front.Listener.Addr().String(), "/chat?stream=1")
 	defer hangUp() // before the server closes, which waits for its handler
 	waitUntil(t, "the upstream call", func() bool { return calls.Load() == 1 })
-	var clients []*listener
+	var clients []*streamClient
 	for range 9 {
 		clients = append(clients, streamChat(t, url))
 	}

@@ -14,6 +14,7 @@ import (
 	"testing/synctest"
 
 	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/internal/route"
 	"github.com/citypopy/highway/internal/sse"
 )
 
@@ -139,7 +140,7 @@ func TestGraphRunsInSingleLaneAndStreamsInCompletionOrder(t *testing.T) {
 		s.ServeHTTP(rec, httptest.NewRequest("GET", "/g?stream=1", nil))
 		var order []string
 		for _, e := range readEvents(t, strings.NewReader(rec.Body.String())) {
-			if e.Type == EventSource {
+			if e.Type == route.EventSource {
 				var src report.SourceEntry
 				json.Unmarshal(e.Data, &src)
 				order = append(order, src.Name+":"+src.Status)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/listener"
 )
 
 // serveOn serves h on a loopback listener with lim until the test ends,
@@ -26,7 +27,9 @@ func serveOn(t *testing.T, h http.Handler, lim config.Server, onAccept func(net.
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, &hookListener{Listener: ln, onAccept: onAccept}, h, time.Second, lim) }()
+	go func() {
+		served <- listener.Serve(ctx, &hookListener{Listener: ln, onAccept: onAccept}, h, time.Second, lim)
+	}()
 	t.Cleanup(func() {
 		stop()
 		<-served

@@ -4,16 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/citypopy/highway/fanout"
-	"github.com/citypopy/highway/internal/metrics"
-	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/internal/reply"
+	"github.com/citypopy/highway/internal/route"
 )
 
 // Operational endpoints, reserved by the config.
@@ -73,50 +70,30 @@ func validHeaderToken(s string) bool {
 
 // observe records one request in the metrics, the sources' health and the
 // log: the one place that does.
-func (s *Server) observe(ctx context.Context, r *http.Request, id, client string, rt *route, status int, took time.Duration, p *pass, rep *fanout.Report[json.RawMessage]) {
-	route, rm := unmatched, s.unmatched
-	if rt != nil {
-		route, rm = rt.path, rt.metrics
-	}
-	rm.Observe(status, took)
-	logging := s.logger != nil
+func (s *Server) observe(ctx context.Context, r *http.Request, id, client string, rt *route.Route, status int, took time.Duration, out route.Outcome) {
+	path := unmatched
+	logged := s.logger != nil
+	var spent route.Spent
 	var srcs []any // the log's per-source latencies
-	var tokens int
-	var cost float64
-	if rep != nil {
-		for i := range rep.Results {
-			res, tr := &rep.Results[i], p.trace(i)
-			marks, reason := tr.Marks(), report.Reason(res.Err) // classified once
-			out := metrics.Outcome(reason, marks)
-			rt.sources[i].Observe(out, res.Latency(), report.Attempts(res, tr), marks)
-			rt.ups[i].Health.Record(res, reason)
-			for _, part := range rt.shape.Parts(res, tr, p.usageOf(i)) { // the lane's, or a failover's that spent
-				by := s.upstreams[part.Source]
-				if by == nil {
-					by = rt.ups[i]
-				}
-				s.metrics.LLMSpend(rt.path, res.Name, by.Model, client, part.Usage, part.CostUSD)
-				by.Health.Spent(part.Usage, part.CostUSD)
-				tokens, cost = tokens+part.Usage.InputTokens+part.Usage.OutputTokens, cost+part.CostUSD
-			}
-			if logging {
-				srcs = append(srcs, slog.String(res.Name, out+" "+strconv.FormatFloat(float64(res.Latency().Microseconds())/1000, 'f', 1, 64)+"ms"))
-			}
-		}
+	if rt == nil {
+		s.unmatched.Observe(status, took)
+	} else {
+		path = rt.Path()
+		spent, srcs = rt.Record(out, status, took, client, logged)
 	}
-	if tokens > 0 || cost > 0 {
-		s.clients.Spend(ctx, client, tokens, cost)
+	if spent.Tokens > 0 || spent.CostUSD > 0 {
+		s.clients.Spend(ctx, client, spent.Tokens, spent.CostUSD)
 	}
-	if !logging {
+	if !logged {
 		return
 	}
 	attrs := make([]slog.Attr, 0, 8)
-	attrs = append(attrs, slog.String("id", id), slog.String("method", r.Method), slog.String("route", route),
+	attrs = append(attrs, slog.String("id", id), slog.String("method", r.Method), slog.String("route", path),
 		slog.Int("status", status), slog.Float64("ms", float64(took.Microseconds())/1000))
 	if client != "" {
 		attrs = append(attrs, slog.String("client", client))
 	}
-	if rep != nil {
+	if srcs != nil {
 		attrs = append(attrs, slog.Group("sources", srcs...))
 	}
 	s.logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
@@ -135,7 +112,7 @@ func (s *Server) operational(w http.ResponseWriter, r *http.Request) bool {
 		// only a caller with one sees them (an operator-only listener,
 		// -admin-addr, needs none).
 		if _, err := s.clients.Admit(r); err != nil {
-			writeError(w, err)
+			reply.WriteError(w, err)
 			return true
 		}
 	case HealthzPath:
@@ -152,7 +129,7 @@ func (s *Server) operational(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) ServeAdmin(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.Path; {
 	case p == HealthzPath:
-		writeJSON(w, map[string]string{"status": "ok"})
+		reply.JSON(w, map[string]string{"status": "ok"})
 	case p == ReadyzPath:
 		if s.draining.Load() {
 			w.Header().Set("Content-Type", "application/json")
@@ -160,14 +137,14 @@ func (s *Server) ServeAdmin(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(`{"ready":false,"reason":"shutting down"}` + "\n"))
 			return
 		}
-		writeJSON(w, map[string]bool{"ready": true})
+		reply.JSON(w, map[string]bool{"ready": true})
 	case p == MetricsPath:
 		s.metrics.Handler().ServeHTTP(w, r)
 	case s.admin && strings.HasPrefix(p, pprofPath):
 		servePprof(w, r)
 	default:
-		writeError(w, &requestError{status: http.StatusNotFound,
-			msg: "no admin endpoint " + p + "; try " + strings.Join([]string{HealthzPath, ReadyzPath, MetricsPath, pprofPath}, ", ")})
+		reply.WriteError(w, &reply.Error{Status: http.StatusNotFound,
+			Msg: "no admin endpoint " + p + "; try " + strings.Join([]string{HealthzPath, ReadyzPath, MetricsPath, pprofPath}, ", ")})
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/citypopy/highway/internal/dashboard"
 	"github.com/citypopy/highway/internal/sse"
 
 	"github.com/citypopy/highway/internal/config"
@@ -247,7 +248,7 @@ routes: [{path: /r, sources: [openai, streamed, claude, weather]}]
 		}
 	}
 	rec = httptest.NewRecorder()
-	s.ServeHTTP(rec, httptest.NewRequest("GET", SourcesPath, nil))
+	s.ServeHTTP(rec, httptest.NewRequest("GET", dashboard.SourcesPath, nil))
 	var health struct {
 		Sources []struct {
 			Name        string   `json:"name"`

@@ -1,30 +1,30 @@
-// Package server serves Highway's routes over HTTP: each request fans out to
-// the route's sources at once and is answered with one JSON report of every
-// source's result and timing.
+// Package server is Highway's HTTP handler for one configuration: it
+// sends each request to its route, the dashboard or an operational
+// endpoint, admits it (client keys and budgets, the admission limit) and
+// records it, with the state that outlives the configuration kept in a
+// Registry.
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/citypopy/highway/fanout"
 	"github.com/citypopy/highway/internal/admission"
 	"github.com/citypopy/highway/internal/clients"
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/dashboard"
 	"github.com/citypopy/highway/internal/metrics"
+	"github.com/citypopy/highway/internal/reply"
+	"github.com/citypopy/highway/internal/route"
 	"github.com/citypopy/highway/internal/shared"
 	"github.com/citypopy/highway/internal/upstream"
-	"github.com/citypopy/highway/internal/web"
 )
 
 // Options are what a Server takes besides its config. The zero value
@@ -64,7 +64,7 @@ type Options struct {
 // Server is the HTTP handler for one configuration. It is safe for
 // concurrent use; build a new one to serve a new configuration.
 type Server struct {
-	dash         *dashboard
+	dash         *dashboard.Dashboard
 	metrics      *metrics.Metrics
 	unmatched    *metrics.Route // requests for no route
 	logger       *slog.Logger
@@ -73,7 +73,7 @@ type Server struct {
 	writeTimeout time.Duration
 	draining     atomic.Bool
 	quiescing    atomic.Bool // draining, and refusing new route requests
-	routes       map[string]*route
+	routes       map[string]*route.Route
 	paths        []string
 	upstreams    map[string]*upstream.Upstream
 	admission    *admission.Gate
@@ -106,7 +106,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	}
 	s := &Server{
 		metrics:      m,
-		routes:       make(map[string]*route, len(cfg.Routes)),
+		routes:       make(map[string]*route.Route, len(cfg.Routes)),
 		upstreams:    sources,
 		admission:    admission.New(cfg.Admission, m.Shed(), reg.admissionLedger()),
 		logger:       o.Logger,
@@ -118,28 +118,15 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		registry:     reg,
 		ownRegistry:  own,
 	}
-	demo, err := awaitRoutes()
-	if err != nil {
-		return nil, fmt.Errorf("the await demonstration: %w", err)
-	}
-	s.dash = &dashboard{s: s, limits: cfg.Dashboard, page: web.Handler(), awaitRoutes: demo}
 	s.clients = clients.New(cfg.Clients, m, reg.limiter, store)
+	if s.dash, err = dashboard.New(cfg, sources, s.clients); err != nil {
+		return nil, err
+	}
 	for _, rc := range cfg.Routes {
-		s.routes[rc.Path] = newRoute(rc, cfg, sources)
+		s.routes[rc.Path] = route.New(rc, cfg, sources, m)
 		s.paths = append(s.paths, rc.Path)
 	}
-	// Resolved once, after the routes exist: label lookups per request cost.
-	s.unmatched = m.Route(unmatched)
-	bySource := map[string]*metrics.Source{}
-	for _, name := range slices.Sorted(maps.Keys(sources)) {
-		bySource[name] = s.metrics.Source(name)
-	}
-	for _, rt := range s.routes {
-		rt.metrics = s.metrics.Route(rt.path)
-		for _, t := range rt.tasks {
-			rt.sources = append(rt.sources, bySource[t.Name])
-		}
-	}
+	s.unmatched = m.Route(unmatched) // resolved once: label lookups per request cost
 	s.metrics.SetLive(s.live())
 	reg.retain(s) // s is the one in use now: what it does not use goes
 	return s, nil
@@ -187,7 +174,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 	}
 	rt := s.routes[r.URL.Path]
-	if rt == nil && (s.operational(w, r) || s.dash.ServeHTTP(w, r)) {
+	if rt == nil && (s.operational(w, r) || s.dash.Serve(w, r)) {
 		return
 	}
 	start := time.Now()
@@ -196,31 +183,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	if s.tracing != nil && rt != nil {
 		var span trace.Span
-		r, span = s.tracing.request(r, rt.path)
+		r, span = s.tracing.request(r, rt.Path())
 		defer func() { endRequest(span, sw.status) }()
 	}
-	var p *pass
-	var rep *fanout.Report[json.RawMessage]
+	var out route.Outcome
 	var client string
 	defer func() {
 		if p := recover(); p != nil {
 			// A bug of ours: answer it as one, rather than drop the
 			// connection, and say so in the log.
 			if sw.status == 0 {
-				writeError(sw, fmt.Errorf("panic: %v", p))
+				reply.WriteError(sw, fmt.Errorf("panic: %v", p))
 			}
 			if s.logger != nil {
 				s.logger.Error("panic serving a request", "id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			}
 		}
-		s.observe(r.Context(), r, id, client, rt, sw.status, time.Since(start), p, rep)
+		s.observe(r.Context(), r, id, client, rt, sw.status, time.Since(start), out)
 	}()
 	if rt == nil {
 		msg := "no route " + r.URL.Path
 		if s.clients.Known(r) { // the routes are no stranger's business
 			msg += "; routes: " + strings.Join(s.paths, ", ")
 		}
-		writeError(sw, &requestError{status: http.StatusNotFound, msg: msg})
+		reply.WriteError(sw, &reply.Error{Status: http.StatusNotFound, Msg: msg})
 		return
 	}
 	// Every answer is a new measurement: no cache may keep one, and a
@@ -228,17 +214,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()["Cache-Control"] = noStore
 	if s.quiescing.Load() {
 		w.Header().Set("Retry-After", "1")
-		writeError(sw, &requestError{status: http.StatusServiceUnavailable, msg: "shutting down: this server takes no new requests; retry (on another replica)"})
+		reply.WriteError(sw, &reply.Error{Status: http.StatusServiceUnavailable, Msg: "shutting down: this server takes no new requests; retry (on another replica)"})
 		return
 	}
 	var err error
 	if client, err = s.clients.Admit(r); err != nil {
-		writeError(sw, err)
+		reply.WriteError(sw, err)
 		return
 	}
-	req, err := rt.prepare(sw, r) // the body too: a slow sender holds no place
+	req, err := rt.Prepare(sw, r) // the body too: a slow sender holds no place
 	if err != nil {
-		writeError(sw, err)
+		reply.WriteError(sw, err)
 		return
 	}
 	if !s.admission.Admit(r.Context()) {
@@ -246,5 +232,5 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.admission.Release()
-	p, rep = rt.serve(sw, r, req)
+	out = rt.Serve(sw, r, req)
 }

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/listener"
 	"github.com/citypopy/highway/internal/report"
 	"github.com/citypopy/highway/internal/upstream"
 )
@@ -338,7 +339,7 @@ routes: [{path: /slow, sources: [slow]}]
 	}
 	ctx, stop := context.WithCancel(t.Context())
 	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, ln, s, 5*time.Second, config.DefaultServer) }()
+	go func() { served <- listener.Serve(ctx, ln, s, 5*time.Second, config.DefaultServer) }()
 
 	answered := make(chan int, 1)
 	go func() {

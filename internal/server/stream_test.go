@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 
 	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/internal/route"
 	"github.com/citypopy/highway/internal/sse"
 	"github.com/citypopy/highway/internal/upstream"
 )
@@ -37,18 +38,11 @@ func eventTypes(events []*sse.Event) string {
 
 func readEvents(t *testing.T, body io.Reader) []*sse.Event {
 	t.Helper()
-	var events []*sse.Event
-	r := sse.NewReader(body)
-	for {
-		e, err := r.Next()
-		if err == io.EOF {
-			return events
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		events = append(events, e)
+	events, err := sse.ReadAll(body)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return events
 }
 
 func TestStreamSendsEachSourceAsItLandsThenTheReport(t *testing.T) {
@@ -195,7 +189,7 @@ routes: [{path: /r, sources: [slow, fast], timeout: 1m}]
 func nextLanded(r *sse.Reader) (*sse.Event, error) {
 	for {
 		e, err := r.Next()
-		if err != nil || e.Type != EventStart {
+		if err != nil || e.Type != route.EventStart {
 			return e, err
 		}
 	}

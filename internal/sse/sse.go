@@ -196,3 +196,19 @@ func (r *Reader) Next() (*Event, error) {
 	}
 	return nil, io.EOF
 }
+
+// ReadAll reads every event of r to its end.
+func ReadAll(r io.Reader) ([]*Event, error) {
+	var events []*Event
+	rd := NewReader(r)
+	for {
+		e, err := rd.Next()
+		if err == io.EOF {
+			return events, nil
+		}
+		if err != nil {
+			return events, err
+		}
+		events = append(events, e)
+	}
+}

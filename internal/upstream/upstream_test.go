@@ -18,12 +18,12 @@ func built(t *testing.T, yaml string) (*config.Config, map[string]*upstream.Upst
 	if err != nil {
 		t.Fatal(err)
 	}
-	ups := map[string]*upstream.Upstream{}
-	for name, sc := range cfg.Sources {
-		if ups[name], err = upstream.Build(name, sc, cfg.CacheBytes(sc), upstream.Options{}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(ups[name].Close)
+	ups, err := upstream.BuildAll(cfg, upstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range ups {
+		t.Cleanup(u.Close)
 	}
 	return cfg, ups
 }

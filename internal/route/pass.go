@@ -1,4 +1,4 @@
-package server
+package route
 
 import (
 	"context"
@@ -56,7 +56,7 @@ type lane struct {
 // mock's task is shared as it is: its answer depends on nothing of the
 // call, and the gather plans it; a route of bare mocks alone has one
 // pass, read only, that every request shares.
-func (rt *route) newPass(params map[string]string, body []byte) *pass {
+func (rt *Route) newPass(params map[string]string, body []byte) *pass {
 	if rt.shared != nil {
 		return rt.shared
 	}

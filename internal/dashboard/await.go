@@ -1,10 +1,13 @@
-package server
+package dashboard
 
 import (
 	"fmt"
 	"net/http"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/reply"
+	"github.com/citypopy/highway/internal/route"
+	"github.com/citypopy/highway/internal/upstream"
 )
 
 // AwaitPath runs the page's "what is await?" demonstration: three
@@ -30,35 +33,35 @@ routes:
 
 // awaitRoutes builds the demonstration's two routes, by the value of its
 // context parameter.
-func awaitRoutes() (map[string]*route, error) {
-	out := map[string]*route{}
+func awaitRoutes() (map[string]*route.Route, error) {
+	out := map[string]*route.Route{}
 	for _, ignored := range []bool{false, true} {
 		cfg, err := config.Parse("await demonstration", fmt.Appendf(nil, awaitDemo, ignored, "/await-demo"))
 		if err != nil {
 			return nil, err
 		}
-		ups, err := buildSources(cfg, nil, nil, &Registry{}) // mocks: nothing to keep, nothing to close
+		ups, err := upstream.BuildAll(cfg, upstream.Options{}) // mocks: nothing to keep, nothing to close
 		if err != nil {
 			return nil, err
 		}
 		key := map[bool]string{false: "honoured", true: "ignored"}[ignored]
-		out[key] = newRoute(cfg.Routes[0], cfg, ups)
+		out[key] = route.New(cfg.Routes[0], cfg, ups, nil)
 	}
 	return out, nil
 }
 
 // await streams one run of the demonstration.
-func (d *dashboard) await(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) await(w http.ResponseWriter, r *http.Request) {
 	rt := d.awaitRoutes[r.URL.Query().Get("context")]
 	if rt == nil {
-		writeError(w, badRequest(`context must be honoured or ignored`))
+		reply.WriteError(w, reply.BadRequest(`context must be honoured or ignored`))
 		return
 	}
-	req, err := rt.parse("stream=1")
+	req, err := rt.Parse("stream=1")
 	if err != nil {
-		writeError(w, err)
+		reply.WriteError(w, err)
 		return
 	}
-	w.Header()["Cache-Control"] = noStore
-	rt.serve(w, r, req)
+	w.Header().Set("Cache-Control", "no-store")
+	rt.Serve(w, r, req)
 }

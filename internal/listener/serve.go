@@ -1,4 +1,7 @@
-package server
+// Package listener serves an http.Handler on a listener for as long as a
+// context lives: slow clients bounded, every write to a client under a
+// rolling deadline, and at the end a graceful drain.
+package listener
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package server
+package route
 
 import (
 	"errors"
@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/reply"
 )
 
 func FuzzRouteQuery(f *testing.F) {
 	for _, q := range []string{"", "mode=sequential", "lanes=2&stream=1", "city=Paris&days=3", "%zz", "lanes=-1", "mode=x&mode=y", "days=1e9", "city=" + "\x00"} {
 		f.Add(q)
 	}
-	cfg, err := config.Parse("fuzz", []byte(`
+	rt, err := build(`
 sources: {a: {kind: mock}, b: {kind: mock}}
 routes:
   - path: /r
@@ -20,20 +21,15 @@ routes:
     params:
       city: {pattern: "[A-Za-z ]{1,20}", default: Citypopy}
       days: {type: int, default: "1"}
-`))
+`)
 	if err != nil {
 		f.Fatal(err)
 	}
-	s, err := New(cfg, Options{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	rt := s.routes["/r"]
 	f.Fuzz(func(t *testing.T, raw string) {
-		req, err := rt.parse(raw)
+		req, err := rt.Parse(raw)
 		if err != nil {
-			var re *requestError
-			if !errors.As(err, &re) || re.status != http.StatusBadRequest || re.msg == "" {
+			var re *reply.Error
+			if !errors.As(err, &re) || re.Status != http.StatusBadRequest || re.Msg == "" {
 				t.Fatalf("%q: %v is not a 400 with a message", raw, err)
 			}
 			return

@@ -1,4 +1,4 @@
-package server
+package route
 
 import (
 	"context"
@@ -30,7 +30,7 @@ const (
 // status is 200 once the stream starts; the report says what failed. Once
 // it returns nothing more is written, whatever a source still running
 // does.
-func (rt *route) stream(w http.ResponseWriter, r *http.Request, req request, p *pass) *fanout.Report[json.RawMessage] {
+func (rt *Route) stream(w http.ResponseWriter, r *http.Request, req Request, p *pass) *fanout.Report[json.RawMessage] {
 	sw := sse.NewWriter(w, rt.writeTimeout)
 	defer sw.Close()
 	stopHeartbeat := heartbeat(sw, rt.heartbeat)
