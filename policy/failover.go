@@ -39,10 +39,23 @@ type Alternate[C, T any] struct {
 // begins and then fails part-way (an Arriving one that is Continuable: a
 // stream cut mid-way) goes on as the next source's: the call's readers
 // read on into it, and the moves made after the answer began are on the
-// Trace but not told to OnFailover, since the answer's readers are the
-// ones that reach them (they are told in order by reading the answer).
+// Trace, in order, where a reader reaching them finds them.
 func (f *Failover[C, T]) Fetch(ctx context.Context, call C) (T, error) {
-	return f.from(ctx, call, 0, true)
+	return f.from(ctx, call, 0, nil)
+}
+
+// Moved is told each move a call makes before its answer begins, as it
+// makes it: from the source that failed (or, with a hedge, is slow to
+// begin: a step with Hedge set) to the one asked next. It runs on the
+// call's goroutine and must return quickly.
+type Moved func(from FailoverStep, to string)
+
+// FetchTelling is Fetch, telling moved each move made before the answer
+// begins as it is made, so that a live stream shows the switch while the
+// next source is still working; the moves after it began are the
+// answer's readers' to find, as with Fetch. A nil moved tells nothing.
+func (f *Failover[C, T]) FetchTelling(ctx context.Context, call C, moved Moved) (T, error) {
+	return f.from(ctx, call, 0, moved)
 }
 
 // source is source k of the list: Next, then each alternate.
@@ -58,11 +71,10 @@ func (f *Failover[C, T]) movesOn(ctx context.Context, err error) bool {
 	return ctx.Err() == nil && (f.On == nil || f.On(err))
 }
 
-// from asks the sources from k on, telling OnFailover each move when
-// tell is set.
-func (f *Failover[C, T]) from(ctx context.Context, call C, k int, tell bool) (T, error) {
+// from asks the sources from k on, telling moved (when set) each move.
+func (f *Failover[C, T]) from(ctx context.Context, call C, k int, moved Moved) (T, error) {
 	if f.Hedge != nil && k < len(f.Alternates) {
-		return f.race(ctx, call, k, tell)
+		return f.race(ctx, call, k, moved)
 	}
 	tr := TraceFrom(ctx)
 	name, src := f.source(k)
@@ -73,8 +85,8 @@ func (f *Failover[C, T]) from(ctx context.Context, call C, k int, tell bool) (T,
 		next, alt := f.source(k)
 		step := FailoverStep{Name: name, Err: err, Latency: time.Since(start)}
 		tr.FailedOver(step.Name, step.Err, step.Latency)
-		if tell && tr != nil && tr.OnFailover != nil {
-			tr.OnFailover(step, next)
+		if moved != nil {
+			moved(step, next)
 		}
 		name, src, start = next, alt, time.Now()
 		v, err = src.Fetch(ctx, call)
@@ -107,6 +119,6 @@ func (f *Failover[C, T]) goOn(ctx context.Context, call C, k int, name string, s
 			tr.ServedBy("") // nobody did, in the end
 			return zero, err
 		}
-		return f.from(ctx, call, k+1, false)
+		return f.from(ctx, call, k+1, nil)
 	})
 }

@@ -58,7 +58,7 @@ type hedgedCall[C, T any] struct {
 	ctx     context.Context
 	call    C
 	tr      *Trace
-	telling bool // moves are told to OnFailover
+	moved   Moved // told each move, when set
 	names   []string
 	out     chan raceOutcome[T]
 	cancels []context.CancelFunc
@@ -83,10 +83,10 @@ type raceOutcome[T any] struct {
 // as without one, but while the current source has not begun its answer
 // (its call has not returned), the next is started beside it once the
 // hedge delay has passed. The first to begin wins.
-func (f *Failover[C, T]) race(ctx context.Context, call C, k int, tell bool) (T, error) {
+func (f *Failover[C, T]) race(ctx context.Context, call C, k int, moved Moved) (T, error) {
 	f.Hedge.Budget.Earn()
 	n := 1 + len(f.Alternates)
-	c := &hedgedCall[C, T]{f: f, ctx: ctx, call: call, tr: TraceFrom(ctx), telling: tell, names: make([]string, n),
+	c := &hedgedCall[C, T]{f: f, ctx: ctx, call: call, tr: TraceFrom(ctx), moved: moved, names: make([]string, n),
 		out: make(chan raceOutcome[T], n), cancels: make([]context.CancelFunc, n), starts: make([]time.Time, n),
 		running: map[int]bool{}, first: k, winner: -1}
 	for j := range n {
@@ -184,11 +184,11 @@ func (c *hedgedCall[C, T]) launch(k int) {
 	})
 }
 
-// tell tells the trace's OnFailover that the call moves on (or a hedge
-// goes out) from step to source next.
+// tell tells the call's Moved that the call moves on (or a hedge goes
+// out) from step to source next.
 func (c *hedgedCall[C, T]) tell(step FailoverStep, next int) {
-	if c.telling && c.tr != nil && c.tr.OnFailover != nil {
-		c.tr.OnFailover(step, c.names[next])
+	if c.moved != nil {
+		c.moved(step, c.names[next])
 	}
 }
 

@@ -77,14 +77,13 @@ func hedgedFailover(delay time.Duration, budget *Budget, a *provider, alts ...*p
 	return f, told
 }
 
-// runHedged calls f with a trace whose OnFailover appends to told, and
-// waits for the answer's end: v is its value ("" for none).
+// runHedged calls f telling each move to told, and waits for the
+// answer's end: v is its value ("" for none).
 func runHedged(ctx context.Context, f *Failover[string, *source.Answer], told *[]FailoverStep) (string, error, *Trace, []string) {
 	tr := &Trace{}
 	var to []string
-	tr.OnFailover = func(step FailoverStep, next string) { *told = append(*told, step); to = append(to, next) }
 	ctx = WithTrace(ctx, tr)
-	a, err := f.Fetch(ctx, "q")
+	a, err := f.FetchTelling(ctx, "q", func(step FailoverStep, next string) { *told = append(*told, step); to = append(to, next) })
 	if err != nil {
 		return "", err, tr, to
 	}
@@ -223,8 +222,8 @@ func TestFailoverHedgeMovesOnAfterAFailure(t *testing.T) {
 }
 
 // A provider that fails after it began gives the call up to the next one:
-// the answer goes on as the next one's, told by the answer, not by
-// OnFailover.
+// the answer goes on as the next one's, told by the answer, not to the
+// call's Moved.
 func TestFailoverHedgeMovesOnFromAStreamCutMidway(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cut := errors.New("stream ended early")

@@ -24,15 +24,10 @@ type Trace struct {
 	mu       sync.Mutex
 	steps    []FailoverStep
 	servedBy string
-	// OnFailover, when set before the call, is told each time it moves
-	// on, from the source that failed (or, with a hedge, is slow to
-	// begin) to the one asked next: for a live stream. It runs on the
-	// call's goroutine and must return quickly.
-	OnFailover func(from FailoverStep, to string)
 }
 
 // FailoverStep is one source a call moved on from, as Failover records it:
-// after Latency, it failed with Err. For OnFailover, a step may instead
+// after Latency, it failed with Err. Told to a Moved, a step may instead
 // be a hedge (Hedge true, Err nil): the source had not begun its answer
 // after Latency, and the next one starts beside it.
 type FailoverStep struct {

@@ -26,8 +26,10 @@ type pass struct {
 	// the gather abandoned may store it while the report is written.
 	usage []atomic.Pointer[source.Usage]
 	// relay, when the request streams, writes each lane's answer as it
-	// arrives; it is set before the gather starts.
+	// arrives, and moved each move a lane's failover makes before its
+	// answer begins; both are set before the gather starts.
 	relay func(ctx context.Context, i int, a *source.Answer)
+	moved func(i int, from policy.FailoverStep, to string)
 	// inline holds the slices of a route of up to inlineLanes sources, so
 	// that a pass is one allocation, not five.
 	inline struct {
@@ -47,7 +49,8 @@ type lane struct {
 	p     *pass
 	i     int
 	up    *upstream.Upstream
-	fetch source.Source // up's stack, or a failover over it
+	fetch source.Source      // up's stack, or a failover over it
+	moves *upstream.Failover // the failover, when fetch is one
 	call  *source.Call
 	trace *policy.Trace
 }
@@ -72,7 +75,7 @@ func (rt *Route) newPass(params map[string]string, body []byte) *pass {
 		if rt.fetchers[i] == nil {
 			continue // a planned mock: the gather delivers it
 		}
-		p.lanes[i] = lane{p: p, i: i, up: up, fetch: rt.fetchers[i], call: &p.call, trace: &p.traces[i]}
+		p.lanes[i] = lane{p: p, i: i, up: up, fetch: rt.fetchers[i], moves: rt.moving[i], call: &p.call, trace: &p.traces[i]}
 		p.tasks[i].Source = &p.lanes[i]
 	}
 	return p
@@ -105,7 +108,14 @@ func (l *lane) Fetch(ctx context.Context, needs map[string]json.RawMessage) (jso
 		c.Needs = needs
 		call = &c
 	}
-	a, err := l.fetch.Fetch(policy.WithTrace(ctx, l.trace), call)
+	ctx = policy.WithTrace(ctx, l.trace)
+	var a *source.Answer
+	var err error
+	if l.moves != nil && l.p.moved != nil {
+		a, err = l.moves.FetchTelling(ctx, call, func(from policy.FailoverStep, to string) { l.p.moved(l.i, from, to) })
+	} else {
+		a, err = l.fetch.Fetch(ctx, call)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,7 @@ type Route struct {
 	maxBody      int64
 	ups          []*upstream.Upstream          // by task
 	fetchers     []source.Source               // by task: its upstream's stack, or a failover over it; nil for a planned mock
+	moving       []*upstream.Failover          // by task: its failover, which tells its moves to a stream; nil for none
 	failovers    [][]string                    // by task: the sources it may fail over to
 	shared       *pass                         // when every task is a bare mock: the pass of every request
 	all          map[string]*upstream.Upstream // every source of the config, by name: where a failover spent
@@ -74,10 +75,14 @@ func New(rc *config.Route, cfg *config.Config, sources map[string]*upstream.Upst
 		sc := cfg.Sources[name]
 		up := sources[name]
 		var src fanout.Source[json.RawMessage] // bound to each request's call by newPass
-		fetch := upstream.FailoverOf(name, sc, up, sources)
-		if up.Planned != nil && fetch == nil {
+		var fetch source.Source
+		failover := upstream.FailoverOf(name, sc, up, sources)
+		switch {
+		case failover != nil:
+			fetch = failover
+		case up.Planned != nil:
 			src = up.Planned
-		} else if fetch == nil {
+		default:
 			fetch = up.Fetch
 		}
 		t := fanout.Task[json.RawMessage]{
@@ -92,6 +97,7 @@ func New(rc *config.Route, cfg *config.Config, sources map[string]*upstream.Upst
 		rt.tasks = append(rt.tasks, t)
 		rt.ups = append(rt.ups, up)
 		rt.fetchers = append(rt.fetchers, fetch)
+		rt.moving = append(rt.moving, failover)
 		rt.failovers = append(rt.failovers, sc.Failover)
 		rt.shape.Optional = append(rt.shape.Optional, rc.IsOptional(name))
 		rt.shape.Needs = append(rt.shape.Needs, sc.Needs)

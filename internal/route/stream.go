@@ -40,17 +40,16 @@ func (rt *Route) stream(w http.ResponseWriter, r *http.Request, req Request, p *
 	started := make([]chan struct{}, len(p.tasks))
 	for i := range p.traces {
 		started[i] = make(chan struct{})
-		lane, gate := p.tasks[i].Name, started[i]
-		p.traces[i].OnFailover = func(from policy.FailoverStep, to string) { // live, so the page shows the switch
+	}
+	if p.lanes != nil { // not the read-only pass of a route of bare mocks, which stream nothing
+		p.moved = func(i int, from policy.FailoverStep, to string) { // live, so the page shows the switch
 			select {
-			case <-gate:
+			case <-started[i]:
 			case <-r.Context().Done():
 				return
 			}
-			sw.Numbered(EventFailover, failoverEvent(lane, from, to))
+			sw.Numbered(EventFailover, failoverEvent(p.tasks[i].Name, from, to))
 		}
-	}
-	if p.lanes != nil { // not the read-only pass of a route of bare mocks, which stream nothing
 		p.relay = func(ctx context.Context, i int, a *source.Answer) {
 			select {
 			case <-started[i]:

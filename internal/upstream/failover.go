@@ -12,14 +12,17 @@ import (
 	"github.com/citypopy/highway/source"
 )
 
+// Failover is a source's stack with its failover list after it.
+type Failover = policy.Failover[*source.Call, *source.Answer]
+
 // FailoverOf is source name's stack with its failover list after it, as
 // sc configures it, or nil when it has none. Each alternate is the
 // alternate source's own whole stack.
-func FailoverOf(name string, sc *config.Source, up *Upstream, sources map[string]*Upstream) source.Source {
+func FailoverOf(name string, sc *config.Source, up *Upstream, sources map[string]*Upstream) *Failover {
 	if len(sc.Failover) == 0 {
 		return nil
 	}
-	f := &policy.Failover[*source.Call, *source.Answer]{Next: up.Fetch, Name: name, On: failsOverOn(sc.FailoverOn)}
+	f := &Failover{Next: up.Fetch, Name: name, On: failsOverOn(sc.FailoverOn)}
 	for _, alt := range sc.Failover {
 		f.Alternates = append(f.Alternates, policy.Alternate[*source.Call, *source.Answer]{Name: alt, Source: sources[alt].Fetch})
 	}
