@@ -18,5 +18,5 @@ import (
 
 func main() {
 	cli.HoldHangups() // first: a SIGHUP while serve starts must not end it
-	os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(cli.Main(context.Background(), os.LookupEnv, os.Args[1:], os.Stdout, os.Stderr))
 }

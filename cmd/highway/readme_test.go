@@ -139,10 +139,10 @@ func loadsOverTheDefault(t *testing.T, text string) error {
 	if err != nil {
 		t.Fatal(err)
 	}
+	vars := map[string]string{"HIGHWAY_MOCK_ADDR": "127.0.0.1:9"}
 	for _, m := range envRef.FindAllStringSubmatch(text, -1) {
-		t.Setenv(m[1], "readme-placeholder-0123456789")
+		vars[m[1]] = "readme-placeholder-0123456789"
 	}
-	t.Setenv("HIGHWAY_MOCK_ADDR", "127.0.0.1:9")
 	dir := t.TempDir()
 	if c, ok := base["clients"].(map[string]any); ok {
 		if f, ok := c["keys_file"].(string); ok {
@@ -153,7 +153,7 @@ func loadsOverTheDefault(t *testing.T, text string) error {
 	if err := os.WriteFile(path, out, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = config.Load(path)
+	_, err = config.LoadEnv(path, config.Vars(vars))
 	return err
 }
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -27,7 +26,7 @@ const (
 
 type command struct {
 	name, args, summary string
-	run                 func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+	run                 func(ctx context.Context, env config.Env, args []string, stdout, stderr io.Writer) int
 }
 
 func commands() []command {
@@ -44,9 +43,11 @@ func commands() []command {
 	}
 }
 
-// Main runs the highway command with args (without the program name) and
-// returns its exit code.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// Main runs the highway command with args (without the program name) in
+// the environment env (os.LookupEnv for the process's) and returns its
+// exit code. OpenTelemetry's OTEL_* variables are read by its SDK from the
+// process's environment, whatever env says.
+func Main(ctx context.Context, env config.Env, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		usage(stdout)
 		if len(args) == 0 {
@@ -59,7 +60,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			if c.name != "serve" {
 				releaseHangups()
 			}
-			return c.run(ctx, args[1:], stdout, stderr)
+			return c.run(ctx, env, args[1:], stdout, stderr)
 		}
 	}
 	fmt.Fprintf(stderr, "highway: unknown command %q\n\n", args[0])
@@ -135,14 +136,14 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 const MockAddrVar = "HIGHWAY_MOCK_ADDR"
 
 // fakeProviders is the environment serve and race read a config with:
-// the process's, except that ${HIGHWAY_MOCK_ADDR}, when the process does
-// not set it, is the address of fake LLM endpoints started the first time
+// the command's, except that ${HIGHWAY_MOCK_ADDR}, when that does not
+// set it, is the address of fake LLM endpoints started the first time
 // a config names it. A config that never names them (a production one)
 // never starts them, and the address reaches the config as a value, not
 // through the process environment. They have their own listener so that
 // a route draining on shutdown can still reach them; stop ends them.
 type fakeProviders struct {
-	base config.Env // the environment they stand in; nil: the process's
+	base config.Env // the environment they stand in
 	mu   sync.Mutex
 	addr string
 	stop func()
@@ -151,11 +152,7 @@ type fakeProviders struct {
 
 // lookup is the fakeProviders' config.Env.
 func (f *fakeProviders) lookup(name string) (string, bool) {
-	base := f.base
-	if base == nil {
-		base = os.LookupEnv
-	}
-	if v, ok, own := ownValue(base, name); own {
+	if v, ok, own := ownValue(f.base, name); own {
 		return v, ok
 	}
 	f.mu.Lock()
@@ -191,11 +188,11 @@ func startMockLLM() (addr string, stop func(), err error) {
 	return ln.Addr().String(), func() { cancel(); <-done }, nil
 }
 
-// withMockAddr is the process environment, with ${HIGHWAY_MOCK_ADDR}
-// standing for addr when the process does not set it.
-func withMockAddr(addr string) config.Env {
+// withMockAddr is env, with ${HIGHWAY_MOCK_ADDR} standing for addr when
+// env does not set it.
+func withMockAddr(env config.Env, addr string) config.Env {
 	return func(name string) (string, bool) {
-		if v, ok, own := ownValue(os.LookupEnv, name); own {
+		if v, ok, own := ownValue(env, name); own {
 			return v, ok
 		}
 		return addr, true
@@ -210,6 +207,12 @@ func ownValue(env config.Env, name string) (v string, ok, own bool) {
 	return v, ok, name != MockAddrVar || ok && v != ""
 }
 
+// getenv is what env says name is, "" when it is not set.
+func getenv(env config.Env, name string) string {
+	v, _ := env(name)
+	return v
+}
+
 // loadConfig loads the file at path, or the embedded default when path is
 // empty, with its ${NAME}s looked up in env.
 func loadConfig(path string, env config.Env) (*config.Config, error) {
@@ -221,13 +224,13 @@ func loadConfig(path string, env config.Env) (*config.Config, error) {
 	return c, err
 }
 
-func check(_ context.Context, args []string, stdout, stderr io.Writer) int {
+func check(_ context.Context, env config.Env, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("check", stderr)
 	file := fs.String("config", "", "config file to check (default: the embedded default)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	c, err := loadConfig(*file, withMockAddr("127.0.0.1:0")) // serve would name its own: any address checks alike
+	c, err := loadConfig(*file, withMockAddr(env, "127.0.0.1:0")) // serve would name its own: any address checks alike
 	if err != nil {
 		fmt.Fprintf(stderr, "highway: %v\n", err)
 		return ExitFailure
@@ -244,7 +247,7 @@ func count(n int, thing string) string {
 	return fmt.Sprintf("%d %ss", n, thing)
 }
 
-func printConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
+func printConfig(_ context.Context, env config.Env, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("config", stderr)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -253,7 +256,7 @@ func printConfig(_ context.Context, args []string, stdout, stderr io.Writer) int
 	return ExitOK
 }
 
-func version(_ context.Context, args []string, stdout, stderr io.Writer) int {
+func version(_ context.Context, env config.Env, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("version", stderr)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -263,7 +266,7 @@ func version(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	return ExitOK
 }
 
-func printSchema(_ context.Context, args []string, stdout, stderr io.Writer) int {
+func printSchema(_ context.Context, env config.Env, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("schema", stderr)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code

@@ -19,10 +19,18 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// run runs the command in an empty environment, as a fresh shell's
+// would be for Highway's variables.
 func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	return runEnv(t, nil, args...)
+}
+
+// runEnv runs the command in the environment vars.
+func runEnv(t *testing.T, vars map[string]string, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	code := Main(context.Background(), args, &out, &errb)
+	code := Main(context.Background(), config.Vars(vars), args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -46,7 +54,6 @@ routes:
 
 func TestCommandLine(t *testing.T) {
 	good := writeFile(t, fast)
-	t.Setenv(MockAddrVar, "") // as in a fresh shell: check names it itself
 	mockAddr := writeFile(t, "sources:\n  chat: {kind: openai, base_url: \"http://${HIGHWAY_MOCK_ADDR}/openai/v1\", model: m, user: hi}\nroutes: [{path: /chat, sources: [chat]}]\n")
 	bad := writeFile(t, "sources:\n  a: {kind: mock, latency: soon}\nroutes:\n  - {path: /r, sources: [b]}\n")
 	cases := []struct {
@@ -193,8 +200,7 @@ func TestKeyMadeByHighwayKeyAdmitsRaceAgainstAKeyedServer(t *testing.T) {
 	if code, _, errs := run(t, "race", "-url", front.URL+"/city-report"); code == 0 || !strings.Contains(errs, "401") {
 		t.Errorf("race without a key: exit %d, %s", code, errs)
 	}
-	t.Setenv(KeyEnv, key)
-	if code, _, errs := run(t, "race", "-url", front.URL+"/city-report"); code != 0 {
+	if code, _, errs := runEnv(t, map[string]string{KeyEnv: key}, "race", "-url", front.URL+"/city-report"); code != 0 {
 		t.Errorf("race with %s set: exit %d, %s", KeyEnv, code, errs)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"regexp"
 
 	"github.com/citypopy/highway/internal/config"
@@ -19,9 +18,10 @@ import (
 // key on the command line would show in ps and shell history.
 const KeyEnv = "HIGHWAY_API_KEY"
 
-// keyHeader is the Authorization header for the key in KeyEnv, or nil.
-func keyHeader() http.Header {
-	if k := os.Getenv(KeyEnv); k != "" {
+// keyHeader is the Authorization header for the key env has in KeyEnv,
+// or nil.
+func keyHeader(env config.Env) http.Header {
+	if k := getenv(env, KeyEnv); k != "" {
 		return http.Header{"Authorization": {"Bearer " + k}}
 	}
 	return nil
@@ -31,7 +31,7 @@ var clientName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // makeKey prints a new random key for the caller NAME, once, and the
 // lines that admit it: only the hash goes in the config.
-func makeKey(_ context.Context, args []string, stdout, stderr io.Writer) int {
+func makeKey(_ context.Context, env config.Env, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("key", stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -8,17 +8,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/mock"
 )
 
-func serveMock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func serveMock(ctx context.Context, env config.Env, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("mock", stderr)
 	file := fs.String("config", "", "config whose mock sources to serve (default: the embedded default)")
 	addr := fs.String("addr", "127.0.0.1:9000", "listen address HOST:PORT")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	cfg, err := loadConfig(*file, withMockAddr(*addr)) // this mock serves the fake LLM endpoints itself
+	cfg, err := loadConfig(*file, withMockAddr(env, *addr)) // this mock serves the fake LLM endpoints itself
 	if err != nil {
 		fmt.Fprintf(stderr, "highway mock: %v\n", err)
 		return ExitFailure

@@ -18,7 +18,7 @@ import (
 	"github.com/citypopy/highway/internal/server"
 )
 
-func race(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func race(ctx context.Context, env config.Env, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("race", stderr)
 	file := fs.String("config", "", "config file for the in-process server (default: the embedded default)")
 	route := fs.String("route", "", "route to race (default: the config's first route, or the -url's path)")
@@ -35,7 +35,7 @@ func race(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *route != "" && !strings.HasPrefix(*route, "/") {
 		*route = "/" + *route // -route city-report means the path /city-report
 	}
-	base, path, where, stop, err := raceTarget(ctx, *file, *target, *route)
+	base, path, where, stop, err := raceTarget(ctx, env, *file, *target, *route)
 	if err != nil {
 		fmt.Fprintf(stderr, "highway race: %v\n", err)
 		return ExitFailure
@@ -47,7 +47,7 @@ func race(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var docs [2]*report.Document
 	var raws [2][]byte
 	for i, mode := range []string{report.ModeSequential, report.ModeConcurrent} {
-		raws[i], docs[i], err = fetchReport(ctx, client, base+path+"?mode="+mode)
+		raws[i], docs[i], err = fetchReport(ctx, client, keyHeader(env), base+path+"?mode="+mode)
 		if err != nil {
 			fmt.Fprintf(stderr, "highway race: %s %s: %v\n", mode, path, err)
 			return ExitFailure
@@ -63,8 +63,9 @@ func race(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // raceTarget returns where to send the race's requests: the server at
-// target, or one started in process on loopback (stopped by stop).
-func raceTarget(ctx context.Context, file, target, route string) (base, path, where string, stop func(), err error) {
+// target, or one started in process on loopback (stopped by stop), its
+// config read with env.
+func raceTarget(ctx context.Context, env config.Env, file, target, route string) (base, path, where string, stop func(), err error) {
 	stop = func() {}
 	if target != "" {
 		u, err := url.Parse(target)
@@ -84,7 +85,7 @@ func raceTarget(ctx context.Context, file, target, route string) (base, path, wh
 		return u.Scheme + "://" + u.Host, path, "server at " + u.Host, stop, nil
 	}
 	// The fake LLM endpoints start if the config names their address.
-	fakes := &fakeProviders{}
+	fakes := &fakeProviders{base: env}
 	stopMock := fakes.Close
 	cfg, err := loadConfig(file, fakes.lookup)
 	if err != nil {
@@ -121,14 +122,15 @@ func serveRace(ctx context.Context, ln net.Listener, srv *server.Server, cfg *co
 	return "http://" + ln.Addr().String(), path, "in process, " + cfg.File, stop, nil
 }
 
-// fetchReport GETs a route's report; a 502 or 504 still carries one.
-func fetchReport(ctx context.Context, client *http.Client, u string) ([]byte, *report.Document, error) {
+// fetchReport GETs a route's report, with header when it is not nil; a
+// 502 or 504 still carries one.
+func fetchReport(ctx context.Context, client *http.Client, header http.Header, u string) ([]byte, *report.Document, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	if h := keyHeader(); h != nil {
-		req.Header = h
+	if header != nil {
+		req.Header = header
 	}
 	resp, err := client.Do(req)
 	if err != nil {

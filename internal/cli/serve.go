@@ -23,16 +23,16 @@ import (
 	"github.com/citypopy/highway/internal/server"
 )
 
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func serve(ctx context.Context, env config.Env, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", stderr)
-	file := fs.String("config", os.Getenv("HIGHWAY_CONFIG"), "config file (default: $HIGHWAY_CONFIG, else the embedded default)")
-	addr := fs.String("addr", os.Getenv("HIGHWAY_ADDR"), "listen address HOST:PORT (default: $HIGHWAY_ADDR, else the config's listen)")
+	file := fs.String("config", getenv(env, "HIGHWAY_CONFIG"), "config file (default: $HIGHWAY_CONFIG, else the embedded default)")
+	addr := fs.String("addr", getenv(env, "HIGHWAY_ADDR"), "listen address HOST:PORT (default: $HIGHWAY_ADDR, else the config's listen)")
 	drain := fs.Duration("drain", 30*time.Second, "on shutdown, how long in-flight requests may take to finish")
 	logFormat := fs.String("log", "text", "request log to stderr: text, json or off")
 	watch := fs.Bool("watch", false, "reload the config when its file changes (SIGHUP always reloads)")
 	adminAddr := fs.String("admin-addr", "", "serve /metrics, /readyz and /debug/pprof/ on this HOST:PORT only, not with the routes")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
-	instance := fs.String("instance", defaultInstance(), "this replica's name, in logs, the X-Highway-Instance header and, when named or with a redis section, metrics labels (default: $HIGHWAY_INSTANCE or the hostname)")
+	instance := fs.String("instance", defaultInstance(env), "this replica's name, in logs, the X-Highway-Instance header and, when named or with a redis section, metrics labels (default: $HIGHWAY_INSTANCE or the hostname)")
 	drainDelay := fs.Duration("drain-delay", time.Second, "on SIGTERM, how long to keep serving with /readyz answering 503 before the drain, so a load balancer stops sending first (Ctrl-C does not wait)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -57,7 +57,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// The fake LLM endpoints start only if the config names their address
 	// (the embedded default does), and live as long as serve: a reload
 	// that names them again finds them running.
-	fakes := &fakeProviders{}
+	fakes := &fakeProviders{base: env}
 	defer fakes.Close() // after the routes have drained: they may still call it
 	cfg, err := loadConfig(*file, fakes.lookup)
 	if err != nil {
@@ -95,7 +95,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// series carry the instance once replicas are likely: when it was
 	// named, or the replicas share a Redis.
 	labelled := ""
-	if named(fs, "instance") || os.Getenv("HIGHWAY_INSTANCE") != "" || cfg.Redis.On() {
+	if named(fs, "instance") || getenv(env, "HIGHWAY_INSTANCE") != "" || cfg.Redis.On() {
 		labelled = *instance
 	}
 	// One registry for the process: every reload's server takes the state
@@ -236,8 +236,8 @@ func notifyContext(parent context.Context, sigs ...os.Signal) (ctx context.Conte
 
 // defaultInstance names the replica: $HIGHWAY_INSTANCE, else the host's
 // name (a container's is its ID, a pod's its name).
-func defaultInstance() string {
-	if v := os.Getenv("HIGHWAY_INSTANCE"); v != "" {
+func defaultInstance(env config.Env) string {
+	if v := getenv(env, "HIGHWAY_INSTANCE"); v != "" {
 		return v
 	}
 	h, _ := os.Hostname()

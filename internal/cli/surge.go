@@ -13,10 +13,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/surge"
 )
 
-func surgeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func surgeCmd(ctx context.Context, env config.Env, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("surge", stderr)
 	opt := surge.Options{Progress: stderr}
 	fs.StringVar(&opt.URL, "url", "http://127.0.0.1:8080/city-report", "the route to load")
@@ -34,7 +35,7 @@ func surgeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *quiet {
 		opt.Progress = nil
 	}
-	opt.Header = keyHeader()
+	opt.Header = keyHeader(env)
 	if err := opt.Check(); err != nil {
 		fmt.Fprintf(stderr, "highway surge: %v\n", err)
 		return ExitUsage
