@@ -67,6 +67,7 @@ func main() {
 	surgeUsers := flag.Int("surge-users", 10000, "users in the surge row (0 to skip)")
 	rounds := flag.Int("rounds", 3, "interleaved rounds over all systems; each cell is the median")
 	out := flag.String("out", "bench/RESULTS.md", "where to write the results")
+	flag.BoolVar(&pinned, "pin", false, "run each system under test on CPU 1 and wrk on CPU 0 (taskset), so that an A/B's rounds do not share a core with their load")
 	ab := flag.String("ab", "", "an older highway binary, measured beside this build under the same load: the A/B of a change")
 	flag.Parse()
 
@@ -215,8 +216,20 @@ type proc struct {
 	s   system
 }
 
+// pinned runs each system under test on CPU 1 and wrk on CPU 0 (-pin).
+var pinned bool
+
+// onCPU is args run on cpu when pinned, as they are otherwise.
+func onCPU(cpu string, args []string) []string {
+	if !pinned {
+		return args
+	}
+	return append([]string{"taskset", "-c", cpu}, args...)
+}
+
 func start(s system, addr string) *proc {
-	cmd := exec.Command(s.args[0], s.args[1:]...)
+	args := onCPU("1", s.args)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = s.dir
 	cmd.Env = append(os.Environ(), s.env...)
 	logName := regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(s.name+" "+s.group), "-")
@@ -319,8 +332,12 @@ func median(rs []row) row {
 // flags (a header, a script).
 func wrk(url string, conns int, d time.Duration, extra ...string) string {
 	threads := min(2, conns)
+	if pinned {
+		threads = 1 // its one core
+	}
 	args := append([]string{"-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", fmt.Sprintf("%ds", int(d.Seconds())), "--latency", "--timeout", "10s"}, extra...)
-	cmd := exec.Command("wrk", append(args, url)...)
+	args = onCPU("0", append(append([]string{"wrk"}, args...), url))
+	cmd := exec.Command(args[0], args[1:]...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		fatal("wrk: %v\n%s", err, out)
