@@ -50,6 +50,7 @@ type Ledger struct {
 	freed chan struct{}
 }
 
+// NewLedger is an empty ledger: nothing taken, nobody waiting.
 func NewLedger() *Ledger { return &Ledger{freed: make(chan struct{}, 1024)} }
 
 // take takes a place if fewer than max are taken.
@@ -65,6 +66,9 @@ func (l *Ledger) take(max int64) bool {
 	}
 }
 
+// New is the gate c configures, keeping its places in l (shared with
+// the gate it replaces on a reload) and counting each request it sheds
+// in shed.
 func New(c config.Admission, shed prometheus.Counter, l *Ledger) *Gate {
 	secs := max(1, int((c.RetryAfter.Std()+time.Second-1)/time.Second))
 	msg := "over capacity: " + strconv.Itoa(c.MaxInflight) + " requests in flight and " +

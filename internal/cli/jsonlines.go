@@ -19,6 +19,7 @@ type jsonLines struct {
 	buf    []byte
 }
 
+// Write takes p, a piece of the log, and writes each whole line it completes.
 func (j *jsonLines) Write(p []byte) (int, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()

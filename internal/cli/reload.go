@@ -20,6 +20,7 @@ type swapper struct {
 	current atomic.Pointer[server.Server]
 }
 
+// ServeHTTP serves r with the server in use now.
 func (s *swapper) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.current.Load().ServeHTTP(w, r) }
 
 // serveAdmin answers the operator's endpoints of the current server.

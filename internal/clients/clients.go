@@ -92,6 +92,7 @@ type Key struct {
 	burst int
 }
 
+// Key is what identifies cl's request limiter at rate r and burst b.
 func (cl *client) Key(r rate.Limit, b int) Key {
 	return Key{"requests", cl.name, cl.hash, r, b}
 }

@@ -42,7 +42,10 @@ type funcJob[T any] struct {
 	d func(T, error)
 }
 
-func (j funcJob[T]) Run() (T, error)     { return j.f() }
+// Run calls the job's function.
+func (j funcJob[T]) Run() (T, error) { return j.f() }
+
+// Done hands the outcome to the job's done function.
 func (j funcJob[T]) Done(v T, err error) { j.d(v, err) }
 
 // Spawn runs j on a new goroutine. A gather's task is a Job itself (its

@@ -31,6 +31,7 @@ type statusWriter struct {
 	status int
 }
 
+// WriteHeader remembers the first status written, and writes it.
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
@@ -38,6 +39,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write remembers a 200 when no status came first, and writes b.
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK

@@ -56,6 +56,7 @@ var quiet sync.Once
 
 type discard struct{}
 
+// Printf says nothing: go-redis's own log is Highway's to write.
 func (discard) Printf(context.Context, string, ...any) {}
 
 // Open makes a Store for cfg, which must be on. It does not connect: the
