@@ -45,8 +45,9 @@ type Route struct {
 	spend        *metrics.Metrics
 }
 
-// Request is what one request asks of its route, read by Prepare or
-// Parse. Its zero value asks for nothing a route would answer.
+// Request is what one request asks of its route. Get one from Prepare
+// or Parse: the zero value lacks the route's defaults (its lanes, its
+// parameters' values).
 type Request struct {
 	options fanout.Options
 	mode    string
