@@ -49,8 +49,7 @@ type lane struct {
 	p     *pass
 	i     int
 	up    *upstream.Upstream
-	fetch source.Source      // up's stack, or a failover over it
-	moves *upstream.Failover // the failover, when fetch is one
+	fetch source.Source // up's stack, or an *upstream.Failover over it
 	call  *source.Call
 	trace *policy.Trace
 }
@@ -75,7 +74,7 @@ func (rt *Route) newPass(params map[string]string, body []byte) *pass {
 		if rt.fetchers[i] == nil {
 			continue // a planned mock: the gather delivers it
 		}
-		p.lanes[i] = lane{p: p, i: i, up: up, fetch: rt.fetchers[i], moves: rt.moving[i], call: &p.call, trace: &p.traces[i]}
+		p.lanes[i] = lane{p: p, i: i, up: up, fetch: rt.fetchers[i], call: &p.call, trace: &p.traces[i]}
 		p.tasks[i].Source = &p.lanes[i]
 	}
 	return p
@@ -111,8 +110,8 @@ func (l *lane) Fetch(ctx context.Context, needs map[string]json.RawMessage) (jso
 	ctx = policy.WithTrace(ctx, l.trace)
 	var a *source.Answer
 	var err error
-	if l.moves != nil && l.p.moved != nil {
-		a, err = l.moves.FetchTelling(ctx, call, func(from policy.FailoverStep, to string) { l.p.moved(l.i, from, to) })
+	if f, ok := l.fetch.(*upstream.Failover); ok && l.p.moved != nil { // a stream shows its moves as they happen
+		a, err = f.FetchTelling(ctx, call, func(from policy.FailoverStep, to string) { l.p.moved(l.i, from, to) })
 	} else {
 		a, err = l.fetch.Fetch(ctx, call)
 	}

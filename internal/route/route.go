@@ -36,7 +36,6 @@ type Route struct {
 	maxBody      int64
 	ups          []*upstream.Upstream          // by task
 	fetchers     []source.Source               // by task: its upstream's stack, or a failover over it; nil for a planned mock
-	moving       []*upstream.Failover          // by task: its failover, which tells its moves to a stream; nil for none
 	failovers    [][]string                    // by task: the sources it may fail over to
 	shared       *pass                         // when every task is a bare mock: the pass of every request
 	all          map[string]*upstream.Upstream // every source of the config, by name: where a failover spent
@@ -98,7 +97,6 @@ func New(rc *config.Route, cfg *config.Config, sources map[string]*upstream.Upst
 		rt.tasks = append(rt.tasks, t)
 		rt.ups = append(rt.ups, up)
 		rt.fetchers = append(rt.fetchers, fetch)
-		rt.moving = append(rt.moving, failover)
 		rt.failovers = append(rt.failovers, sc.Failover)
 		rt.shape.Optional = append(rt.shape.Optional, rc.IsOptional(name))
 		rt.shape.Needs = append(rt.shape.Needs, sc.Needs)
