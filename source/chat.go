@@ -40,6 +40,12 @@ type LLM struct {
 	// between any two tokens after it. 0 means no bound beyond the source's
 	// timeout.
 	FirstToken, Stall time.Duration
+	// HeaderTimeout bounds the wait for the provider's response headers;
+	// 0 means no bound beyond the source's timeout.
+	HeaderTimeout time.Duration
+	// Prefill says the provider continues a reply whose start is the
+	// last message, an assistant's (see Chat.Prefix).
+	Prefill bool
 	// MaxBytes limits the response; 0 means DefaultMaxBytes.
 	MaxBytes int64
 	// Transport sends each request once; redirects are not followed. nil
@@ -68,7 +74,7 @@ func (l *LLM) prepare(call *Call, path string, request func(system, user string)
 	}
 	return &chatCall{
 		name: l.Name, transport: l.Transport, url: url, body: body, header: http.Header{},
-		stream: l.Stream, first: l.FirstToken, stall: l.Stall, maxBytes: l.MaxBytes,
+		stream: l.Stream, first: l.FirstToken, stall: l.Stall, headers: l.HeaderTimeout, maxBytes: l.MaxBytes,
 		readWhole: whole, parser: stream, promptChars: len(system) + len(user),
 	}, nil
 }
@@ -85,6 +91,7 @@ type chatCall struct {
 	body         []byte
 	stream       bool
 	first, stall time.Duration
+	headers      time.Duration // the header timeout; 0 for none
 	maxBytes     int64
 	readWhole    func(body []byte) (*chatReply, error)
 	parser       func(w *tokenWatch, a *Answer) lineParser
@@ -107,7 +114,7 @@ func (c *chatCall) do(ctx context.Context) (*Answer, error) {
 		req.Header.Set("Accept", "text/event-stream")
 		watch = newTokenWatch(c.first, c.stall, cancel)
 	}
-	resp, err := send(c.transport, req)
+	resp, err := c.send(req, cancel)
 	if err == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
 		err = &StatusError{Code: resp.StatusCode, Snippet: scrub(providerMessage(resp.Body), c.header), Wait: parseRetryAfter(resp.Header.Get("Retry-After"))}
 		resp.Body.Close()
@@ -174,6 +181,19 @@ func (c *chatCall) do(ctx context.Context) (*Answer, error) {
 		return nil, err // it failed before its first token: nothing of it reached anyone
 	}
 	return a, nil
+}
+
+// send sends req, cancelling it (with cancel) when its response headers
+// do not come within the header timeout.
+func (c *chatCall) send(req *http.Request, cancel context.CancelCauseFunc) (*http.Response, error) {
+	if c.headers > 0 {
+		wait := c.headers
+		t := time.AfterFunc(wait, func() {
+			cancel(&StreamError{Kind: StreamHeaders, Reason: fmt.Sprintf("no response headers within %v (header timeout)", wait)})
+		})
+		defer t.Stop()
+	}
+	return send(c.transport, req)
 }
 
 // lineParser reads a provider's stream line by line: parse takes each
@@ -275,14 +295,17 @@ const (
 	StreamInBand                        // the provider sent an error event in the stream
 	StreamFirstToken                    // no first token within the first-token timeout
 	StreamStall                         // no token within the stall timeout mid-stream
+	StreamHeaders                       // no response headers within the header timeout
 )
 
 // Error describes the failure.
 func (e *StreamError) Error() string { return "upstream stream: " + e.Reason }
 
-// Retryable is true for a stall (before the first token or mid-way); a
-// malformed stream is the upstream's bug.
-func (e *StreamError) Retryable() bool { return e.Kind == StreamFirstToken || e.Kind == StreamStall }
+// Retryable is true for a stall (before the headers, the first token or
+// mid-way); a malformed stream is the upstream's bug.
+func (e *StreamError) Retryable() bool {
+	return e.Kind == StreamFirstToken || e.Kind == StreamStall || e.Kind == StreamHeaders
+}
 
 // ownCause is why the call's own context ended (a token timeout), if it
 // did for a reason of its own rather than its caller's.

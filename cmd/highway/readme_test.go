@@ -104,6 +104,12 @@ var (
 // its other sections replace theirs, and without routes of its own one
 // route asks every source (declaring the parameters they use). Variables
 // it names are set; a keys file it names exists.
+// isLLM reports whether a source's YAML is an LLM source's.
+func isLLM(s any) bool {
+	kind, _ := s.(map[string]any)["kind"].(string)
+	return kind == config.KindOpenAI || kind == config.KindAnthropic
+}
+
 func loadsOverTheDefault(t *testing.T, text string) error {
 	var base, add map[string]any
 	if err := yaml.Unmarshal(config.DefaultYAML(), &base); err != nil {
@@ -123,7 +129,10 @@ func loadsOverTheDefault(t *testing.T, text string) error {
 	}
 	if _, ok := add["routes"]; !ok {
 		names := slices.Sorted(func(yield func(string) bool) {
-			for name := range base["sources"].(map[string]any) {
+			for name, s := range base["sources"].(map[string]any) {
+				if _, prompted := s.(map[string]any)["user"]; !prompted && isLLM(s) {
+					continue // a model's source, asked the client's messages: no route can use it
+				}
 				if !yield(name) {
 					return
 				}

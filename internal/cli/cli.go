@@ -235,7 +235,11 @@ func check(_ context.Context, env config.Env, args []string, stdout, stderr io.W
 		fmt.Fprintf(stderr, "highway: %v\n", err)
 		return ExitFailure
 	}
-	fmt.Fprintf(stdout, "%s: ok (%s, %s)\n", c.File, count(len(c.Sources), "source"), count(len(c.Routes), "route"))
+	models := ""
+	if len(c.Models) > 0 {
+		models = ", " + count(len(c.Models), "model")
+	}
+	fmt.Fprintf(stdout, "%s: ok (%s, %s%s)\n", c.File, count(len(c.Sources), "source"), count(len(c.Routes), "route"), models)
 	return ExitOK
 }
 

@@ -67,7 +67,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"race", "/city-brief"}, 2, "", "a route is given with -route: highway race -route /city-brief"},
 		{[]string{"surge", "http://127.0.0.1:1/x"}, 2, "", "a URL is given with -url: highway surge -url http://127.0.0.1:1/x"},
 		{[]string{"race", "-config", mockAddr, "-json"}, 0, `"status":"ok"`, ""},
-		{[]string{"check"}, 0, "embedded default: ok (5 sources, 3 routes)", ""},
+		{[]string{"check"}, 0, "embedded default: ok (7 sources, 3 routes, 1 model)", ""},
 		{[]string{"check", "-config", bad}, 1, "", bad + `:2:28: sources.a.latency: invalid duration "soon"`},
 		{[]string{"check", "-config", "/nonexistent.yaml"}, 1, "", "read config: open /nonexistent.yaml"},
 		{[]string{"serve", "-config", bad}, 1, "", "config " + bad + " is invalid"},

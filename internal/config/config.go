@@ -26,6 +26,9 @@ type Config struct {
 	Sources map[string]*Source `yaml:"sources"`
 	// Routes are the paths served; each fans out to its sources.
 	Routes []*Route `yaml:"routes"`
+	// Models are what clients of the front door (/v1/chat/completions,
+	// /v1/messages, /v1/models) ask for, by the name they send as model.
+	Models map[string]*Model `yaml:"models"`
 	// Admission bounds the requests in flight, sized by default for a
 	// small machine (see bench/RESULTS.md).
 	Admission Admission `yaml:"admission"`
@@ -282,26 +285,56 @@ func (c *Config) shareCacheBytes() {
 		c.CacheMaxBytes = DefaultCacheBytes
 	}
 	left, unset := int64(c.CacheMaxBytes), 0
-	for _, s := range c.Sources {
-		switch {
-		case s == nil || s.Cache == nil:
-		case s.Cache.MaxBytes > 0:
-			left -= int64(s.Cache.MaxBytes)
-		default:
+	for _, cache := range c.caches() {
+		if cache.MaxBytes > 0 {
+			left -= int64(cache.MaxBytes)
+		} else {
 			unset++
 		}
 	}
 	c.cacheShare = ByteSize(max(left/int64(max(unset, 1)), 1<<10))
 }
 
+// caches are the caches the config asks for: its sources' and its
+// models'.
+func (c *Config) caches() []*Cache {
+	var out []*Cache
+	for _, s := range c.Sources {
+		if s != nil && s.Cache != nil {
+			out = append(out, s.Cache)
+		}
+	}
+	for _, m := range c.Models {
+		if m != nil && m.Cache != nil {
+			out = append(out, m.Cache)
+		}
+	}
+	return out
+}
+
 // CacheBytes is the bound of s's cache: its own max_bytes, else its share
 // of cache_max_bytes; 0 for a source without a cache.
 func (c *Config) CacheBytes(s *Source) ByteSize {
-	switch {
-	case s == nil || s.Cache == nil:
+	if s == nil {
 		return 0
-	case s.Cache.MaxBytes > 0:
-		return s.Cache.MaxBytes
+	}
+	return c.cacheBytes(s.Cache)
+}
+
+// ModelCacheBytes is the bound of m's cache, as CacheBytes is a source's.
+func (c *Config) ModelCacheBytes(m *Model) ByteSize {
+	if m == nil {
+		return 0
+	}
+	return c.cacheBytes(m.Cache)
+}
+
+func (c *Config) cacheBytes(cache *Cache) ByteSize {
+	switch {
+	case cache == nil:
+		return 0
+	case cache.MaxBytes > 0:
+		return cache.MaxBytes
 	}
 	return c.cacheShare
 }
@@ -330,6 +363,11 @@ func (c *Config) applyDefaults() {
 	for _, s := range c.Sources {
 		if s != nil {
 			s.applyDefaults()
+		}
+	}
+	for _, m := range c.Models {
+		if m != nil {
+			m.applyDefaults()
 		}
 	}
 	c.shareCacheBytes()

@@ -18,7 +18,7 @@ func env(vars map[string]string) func(string) (string, bool) {
 
 func TestDefaultIsTheSeedsCity(t *testing.T) {
 	c := Default()
-	if c.Listen != "127.0.0.1:8080" || len(c.Sources) != 5 || c.Routes[0].Path != "/city-report" {
+	if c.Listen != "127.0.0.1:8080" || len(c.Sources) != 7 || c.Routes[0].Path != "/city-report" {
 		t.Fatalf("%+v", c)
 	}
 	if chat := c.Sources["chat"]; chat.Kind != KindOpenAI || !chat.Spec.(*LLM).Stream || !strings.HasPrefix(chat.Spec.(*LLM).BaseURL, "http://127.0.0.1:9000/openai/v1") {
@@ -508,7 +508,7 @@ cache_max_bytes: 100KiB
 sources: {a: {kind: mock, cache: {ttl: 1s, max_bytes: 1GiB}}}
 routes: [{path: /r, sources: [a]}]
 `), env(nil))
-	if err == nil || !strings.Contains(err.Error(), "cache_max_bytes: the sources' caches add up to 1073741824 bytes") {
+	if err == nil || !strings.Contains(err.Error(), "cache_max_bytes: the sources' and models' caches add up to 1073741824 bytes") {
 		t.Errorf("over the total: %v", err)
 	}
 }

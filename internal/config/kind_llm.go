@@ -23,7 +23,9 @@ type LLM struct {
 	// System is the system prompt, a template like user. Default: none.
 	System string `yaml:"system"`
 	// User is the user message, a template of the request's parameters
-	// and the needs' answers: Say hello to {{.params.city}}. Required.
+	// and the needs' answers: Say hello to {{.params.city}}. Required
+	// when a route uses the source; a model's source sends the client's
+	// own messages instead.
 	User string `yaml:"user"`
 	// MaxTokens caps the reply. Default: the provider's own (1024 for
 	// anthropic, which requires one).
@@ -35,9 +37,18 @@ type LLM struct {
 	// carries text or a tool call). Default: none but the source's
 	// timeout.
 	FirstToken Duration `yaml:"first_token_timeout"`
-	// Stall bounds the wait between two tokens after the first. Default:
-	// none but the source's timeout.
+	// Stall bounds the wait between two tokens after the first (a
+	// provider's keep-alive ping is not one). Default: none but the
+	// source's timeout.
 	Stall Duration `yaml:"stall_timeout"`
+	// HeaderTimeout bounds the wait for the provider's response headers.
+	// Default: none but the source's timeout.
+	HeaderTimeout Duration `yaml:"header_timeout"`
+	// Prefill says the provider continues a reply whose start is given
+	// as the last message, an assistant's: what a model's resume sends
+	// after a cut. Default: true for anthropic (the Messages API does),
+	// false for openai (most Chat Completions servers do not).
+	Prefill *bool `yaml:"prefill"`
 	// MaxBytes limits the provider's answer. Default 1 MiB.
 	MaxBytes int64 `yaml:"max_bytes"`
 	// Price, when set, gives each answer's cost_usd from its tokens.
@@ -72,11 +83,16 @@ func (l *LLM) fill(c *source.LLM, name string, transport http.RoundTripper) {
 	c.BaseURL, c.Model, c.APIKey = l.BaseURL, l.Model, l.APIKey
 	c.System, c.User, c.MaxTokens, c.Stream = l.System, l.User, l.MaxTokens, l.Stream
 	c.FirstToken, c.Stall, c.MaxBytes = l.FirstToken.Std(), l.Stall.Std(), l.MaxBytes
+	c.HeaderTimeout, c.Prefill = l.HeaderTimeout.Std(), *l.Prefill
 }
 
 // defaults: 60s, and never repeated unless told (a chat call costs
 // tokens); a breaker always.
 func (l *LLM) defaults(s *Source) {
+	if l.Prefill == nil {
+		prefill := l.provider == KindAnthropic
+		l.Prefill = &prefill
+	}
 	if s.Timeout == 0 {
 		s.Timeout = Duration(DefaultLLMTimeout)
 	}
@@ -92,10 +108,7 @@ func (l *LLM) validate(d *decoder, p string, s *Source) {
 	if l.Model == "" {
 		d.failAt(p+".model", "missing: an %s source needs a model", s.Kind)
 	}
-	if l.User == "" {
-		d.failAt(p+".user", "missing: the prompt to send")
-	}
-	if l.MaxTokens < 0 || l.FirstToken < 0 || l.Stall < 0 {
+	if l.MaxTokens < 0 || l.FirstToken < 0 || l.Stall < 0 || l.HeaderTimeout < 0 {
 		d.failAt(p, "max_tokens and token timeouts must not be negative")
 	}
 	if l.MaxBytes < 0 {

@@ -146,3 +146,12 @@ func (s *Source) ForwardsBody() bool {
 	h, ok := s.Spec.(*HTTP)
 	return ok && h.ForwardBody
 }
+
+// llm is s's LLM spec, when it is an LLM source.
+func (s *Source) llm() (*LLM, bool) {
+	if s == nil {
+		return nil, false
+	}
+	l, ok := s.Spec.(*LLM)
+	return l, ok
+}

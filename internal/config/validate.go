@@ -25,6 +25,11 @@ var reserved = []string{"/", "/healthz", "/readyz", "/metrics"}
 // ReservedPrefix starts the paths of Highway's own endpoints.
 const ReservedPrefix = "/highway/"
 
+// DoorPrefix starts the paths of the front door, the provider APIs
+// Highway speaks (/v1/chat/completions, /v1/messages, ...): a route may
+// not take them.
+const DoorPrefix = "/v1/"
+
 func (d *decoder) validate(c *Config) {
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
 		d.failAt("listen", "want host:port, got %q", c.Listen)
@@ -39,6 +44,7 @@ func (d *decoder) validate(c *Config) {
 	}
 	d.validateNeeds(c.Sources)
 	d.validateFailover(c.Sources)
+	d.validateModels(c.Models, c.Sources)
 	d.validateCacheBytes(c)
 	d.validateAdmission(c.Admission)
 	d.validateClients(&c.Clients)
@@ -300,6 +306,8 @@ func (d *decoder) validateRoute(p string, r *Route, sources map[string]*Source) 
 		d.failAt(p+".path", "path %q must not contain ?, #, * or spaces", r.Path)
 	case strings.HasPrefix(r.Path, ReservedPrefix) || slices.Contains(reserved, r.Path):
 		d.failAt(p+".path", "path %s is reserved for Highway itself (%s and %s...)", r.Path, strings.Join(reserved, ", "), ReservedPrefix)
+	case strings.HasPrefix(r.Path+"/", DoorPrefix):
+		d.failAt(p+".path", "path %s is the front door's (%s...: the OpenAI and Anthropic APIs); configure models: instead", r.Path, DoorPrefix)
 	}
 	if r.Method != "GET" && r.Method != "POST" {
 		d.failAt(p+".method", "unsupported method %q (GET or POST)", r.Method)
@@ -316,6 +324,9 @@ func (d *decoder) validateRoute(p string, r *Route, sources map[string]*Source) 
 	for _, name := range r.Sources {
 		if s := sources[name]; s != nil && s.ForwardsBody() && r.Method != "POST" {
 			d.failAt(p+".method", "source %s forwards the request body, so the route must be POST", name)
+		}
+		if l, ok := sources[name].llm(); ok && l.User == "" {
+			d.failAt("sources."+name+".user", "missing: the prompt to send, which %s needs to use it (a model's source may go without)", p)
 		}
 	}
 	if len(r.Sources) == 0 {
@@ -395,11 +406,11 @@ func (d *decoder) validatePolicies(p string, s *Source) {
 // cache_max_bytes.
 func (d *decoder) validateCacheBytes(c *Config) {
 	var total int64
-	for _, s := range c.Sources {
-		total += int64(c.CacheBytes(s))
+	for _, cache := range c.caches() {
+		total += int64(c.cacheBytes(cache))
 	}
 	if total > int64(c.CacheMaxBytes) {
-		d.failAt("cache_max_bytes", "the sources' caches add up to %d bytes, over cache_max_bytes (%d): lower their cache.max_bytes or raise it", total, c.CacheMaxBytes)
+		d.failAt("cache_max_bytes", "the sources' and models' caches add up to %d bytes, over cache_max_bytes (%d): lower their cache.max_bytes or raise it", total, c.CacheMaxBytes)
 	}
 }
 

@@ -68,6 +68,8 @@ func failure(err error) string {
 			return "first_token"
 		case source.StreamStall:
 			return "stall"
+		case source.StreamHeaders:
+			return "timeout"
 		}
 		return "stream"
 	case errors.As(err, &breaker):
