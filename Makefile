@@ -53,6 +53,8 @@ fuzz:
 	$(FUZZ) -fuzz=FuzzNeedValuesStayInTheirPlace -fuzztime=60000x ./internal/template
 	$(FUZZ) -fuzz=FuzzCallKey -fuzztime=8000x ./source
 	$(FUZZ) -fuzz=FuzzRouteQuery -fuzztime=60000x ./internal/route
+	$(FUZZ) -fuzz=FuzzRequest -fuzztime=100000x ./internal/wire
+	$(FUZZ) -fuzz=FuzzStream -fuzztime=100000x ./internal/wire
 
 serve:
 	$(GO) run ./cmd/highway serve

@@ -21,6 +21,7 @@ var layers = map[string][]string{
 	"internal/routine":   nil,
 	"internal/template":  nil,
 	"internal/sse":       nil,
+	"internal/wire":      nil,
 	"internal/web":       nil,
 	"internal/surge":     nil,
 	"policy":             {"fanout", "internal/routine"},
