@@ -63,19 +63,23 @@ routes:
 	var text strings.Builder
 	var types []string
 	for _, e := range events {
-		types = append(types, e.Type)
+		var d struct{ Name, Text string }
+		json.Unmarshal(e.Data, &d)
+		if e.Type == "delta" && d.Name != "chat" {
+			t.Errorf("delta from %q", d.Name)
+		}
+		// Only the chat lane's own events have an order: the weather lane
+		// races it on two real servers, so its event may land anywhere.
+		if e.Type == "report" || d.Name == "chat" {
+			types = append(types, e.Type)
+		}
 		if e.Type == "delta" {
-			var d struct{ Name, Text string }
-			json.Unmarshal(e.Data, &d)
-			if d.Name != "chat" {
-				t.Errorf("delta from %q", d.Name)
-			}
 			text.WriteString(d.Text)
 		}
 	}
 	seq := strings.Join(types, " ")
-	if !strings.HasPrefix(seq, "start start source delta") || !strings.HasSuffix(seq, "delta source report") {
-		t.Errorf("event order: %s", seq)
+	if !strings.HasPrefix(seq, "start delta") || !strings.HasSuffix(seq, "delta source report") {
+		t.Errorf("chat lane's event order: %s", seq)
 	}
 	want := "Hello from AI City! Popy heard: Weather in Citypopy?"
 	d, _ := report.Decode(events[len(events)-1].Data)
