@@ -38,6 +38,7 @@ func announceMock(stderr io.Writer, file string, m *mock.Server) func(string) {
 	return func(base string) {
 		fmt.Fprintf(stderr, "highway mock: serving the mock sources of %s on %s\n", file, base)
 		fmt.Fprintf(stderr, "highway mock: paths %s\n", strings.Join(m.Paths(), " "))
-		fmt.Fprintf(stderr, "highway mock: faults per call, e.g. curl '%s%s?latency=2s&failure_rate=0.5&failure_status=503&retry_after=1s' (also tail_rate, tail_latency, jitter, fault=hang|html|huge, size; fake LLMs at %s and %s)\n", base, m.Paths()[0], mock.OpenAIPath, mock.AnthropicPath)
+		fmt.Fprintf(stderr, "highway mock: faults per call, e.g. curl '%s%s?latency=2s&failure_rate=0.5&failure_status=503&retry_after=1s' (also tail_rate, tail_latency, jitter, fault=hang|html|huge, size)\n", base, m.Paths()[0])
+		fmt.Fprintf(stderr, "highway mock: fake LLMs at %s, %s and %s (token_delay, first_token, tool calls when tools are offered, fault=stall|ping_stall|garbage|cut|error|no_headers after=N)\n", mock.OpenAIPath, mock.AnthropicPath, mock.OpenAIEmbeddingsPath)
 	}
 }

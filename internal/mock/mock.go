@@ -95,6 +95,7 @@ func LLM() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(OpenAIPath, serveOpenAI)
 	mux.HandleFunc(AnthropicPath, serveAnthropic)
+	mux.HandleFunc(OpenAIEmbeddingsPath, serveEmbeddings)
 	return mux
 }
 
@@ -134,6 +135,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case AnthropicPath:
 		s.anthropicCalls.Add(1)
 		serveAnthropic(w, r)
+		return
+	case OpenAIEmbeddingsPath:
+		serveEmbeddings(w, r)
 		return
 	}
 	e := s.endpoint(r.URL.Path)

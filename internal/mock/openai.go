@@ -1,11 +1,11 @@
 package mock
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
+	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -15,180 +15,128 @@ import (
 // point an openai source's base_url at http://HOST:PORT/openai/v1.
 const OpenAIPath = "/openai/v1/chat/completions"
 
-// fakeChat is what the fake LLM endpoints do with one request, from the
-// query string: token_delay and first_token pace the stream, and
-// tail_rate of requests wait tail_first_token instead (a provider's heavy
-// time-to-first-token tail); failure_status (with retry_after) fails it
-// the way providers do; fault=
-// stall stops mid-stream, fault=garbage sends a malformed chunk,
-// fault=cut closes the connection mid-stream, as a provider that falls
-// over does.
-type fakeChat struct {
-	tokenDelay, firstToken, retryAfter time.Duration
-	tailRate                           float64
-	tailFirstToken                     time.Duration
-	failureStatus                      int
-	fault                              string
-}
+// OpenAIEmbeddingsPath is the fake OpenAI provider's embeddings endpoint.
+const OpenAIEmbeddingsPath = "/openai/v1/embeddings"
 
-func parseFakeChat(raw string) (fakeChat, error) {
-	f := fakeChat{tokenDelay: 20 * time.Millisecond}
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		return f, fmt.Errorf("malformed query: %v", err)
-	}
-	f.firstToken = -1
-	for k, vs := range q {
-		v := vs[0]
-		switch k {
-		case "token_delay":
-			f.tokenDelay, err = duration(v)
-		case "first_token":
-			f.firstToken, err = duration(v)
-		case "retry_after":
-			f.retryAfter, err = duration(v)
-		case "tail_rate":
-			f.tailRate, err = ratio(v)
-		case "tail_first_token":
-			f.tailFirstToken, err = duration(v)
-		case "failure_status":
-			f.failureStatus, err = strconv.Atoi(v)
-			if err == nil && (f.failureStatus < 400 || f.failureStatus > 599) {
-				err = fmt.Errorf("want 400 to 599")
-			}
-		case "fault":
-			if v != "stall" && v != "garbage" && v != "cut" {
-				err = fmt.Errorf("want stall, garbage or cut")
-			}
-			f.fault = v
-		default:
-			return f, fmt.Errorf("unknown query parameter %q; known: token_delay, first_token, tail_rate, tail_first_token, failure_status, retry_after, fault", k)
-		}
-		if err != nil {
-			return f, fmt.Errorf("%s=%q: %v", k, v, err)
-		}
-	}
-	if f.firstToken < 0 {
-		f.firstToken = f.tokenDelay
-	}
-	if f.tailRate > 0 && rand.Float64() < f.tailRate {
-		f.firstToken = f.tailFirstToken
-	}
-	return f, nil
-}
-
-type openAIRequest struct {
-	Model    string `json:"model"`
-	Messages []struct {
-		Role    string `json:"role"`
-		Content string `json:"content"`
-	} `json:"messages"`
-	Stream bool `json:"stream"`
-}
-
-// replyTime is how long a whole (unstreamed) reply of n tokens takes.
-func (f fakeChat) replyTime(n int) time.Duration {
-	return f.firstToken + time.Duration(n-1)*f.tokenDelay
-}
-
-// emit paces tokens to send, playing the stall and garbage faults at the
-// third token (garbage is the malformed line to write). It reports whether
-// every token went out; false when the client left or a fault ended it.
-func (f fakeChat) emit(w http.ResponseWriter, r *http.Request, tokens []string, garbage string, send func(tok string)) bool {
-	for i, tok := range tokens {
-		delay := f.tokenDelay
-		if i == 0 {
-			delay = f.firstToken
-		}
-		if !wait(r, delay) {
-			return false
-		}
-		switch {
-		case f.fault == "stall" && i == 2:
-			<-r.Context().Done()
-			return false
-		case f.fault == "garbage" && i == 2:
-			fmt.Fprint(w, garbage)
-			http.NewResponseController(w).Flush()
-			return false
-		case f.fault == "cut" && i == 2:
-			panic(http.ErrAbortHandler) // net/http drops the connection, mid-stream
-		}
-		send(tok)
-	}
-	return true
-}
-
-// setRetryAfter sets a Retry-After header of d, rounded up to seconds.
-func setRetryAfter(w http.ResponseWriter, d time.Duration) {
-	if d > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
-	}
-}
+// maxChatBody is the largest request body the fake providers read.
+const maxChatBody = 1 << 20
 
 // serveOpenAI answers a chat completion the way the API does.
 func serveOpenAI(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		openAIError(w, http.StatusMethodNotAllowed, "invalid_request_error", "use POST")
+	c, f, ok := readChat(w, r, openAIError, openAIConversation)
+	if !ok {
 		return
+	}
+	rep := c.answer()
+	if c.stream {
+		streamOpenAI(w, r, c, rep, f)
+		return
+	}
+	if !wait(r, f.replyTime(len(rep.pieces()))) {
+		return
+	}
+	msg := map[string]any{"role": "assistant", "content": strings.Join(rep.tokens, ""), "refusal": nil}
+	if len(rep.calls) > 0 {
+		var calls []any
+		for _, tc := range rep.calls {
+			calls = append(calls, map[string]any{"id": "call_" + tc.id, "type": "function", "function": map[string]string{"name": tc.name, "arguments": tc.args}})
+		}
+		msg["content"], msg["tool_calls"] = nil, calls
+	}
+	writeJSON(w, map[string]any{
+		"id": "chatcmpl-mock", "object": "chat.completion", "created": time.Now().Unix(), "model": c.model,
+		"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": openAIFinish(rep.finish), "logprobs": nil}},
+		"usage":   openAIUsage(c, rep),
+	})
+}
+
+// readChat reads a chat request in a dialect (its parse and its error
+// writer), answering the fake provider's own failures; ok is false when
+// it has answered.
+func readChat(w http.ResponseWriter, r *http.Request, fail func(http.ResponseWriter, int, string, string), parse func([]byte) (*conversation, error)) (*conversation, fakeChat, bool) {
+	if r.Method != http.MethodPost {
+		fail(w, http.StatusMethodNotAllowed, "invalid_request_error", "use POST")
+		return nil, fakeChat{}, false
 	}
 	f, err := parseFakeChat(r.URL.RawQuery)
 	if err != nil {
-		openAIError(w, http.StatusBadRequest, "invalid_request_error", err.Error())
-		return
+		fail(w, http.StatusBadRequest, "invalid_request_error", err.Error())
+		return nil, f, false
 	}
-	var req openAIRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
-		openAIError(w, http.StatusBadRequest, "invalid_request_error", "body is not a JSON chat request: "+err.Error())
-		return
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxChatBody))
+	if err != nil {
+		fail(w, http.StatusBadRequest, "invalid_request_error", "reading the body: "+err.Error())
+		return nil, f, false
 	}
-	if req.Model == "" || len(req.Messages) == 0 {
-		openAIError(w, http.StatusBadRequest, "invalid_request_error", "model and messages are required")
-		return
+	c, err := parse(body)
+	if err != nil {
+		fail(w, http.StatusBadRequest, "invalid_request_error", err.Error())
+		return nil, f, false
+	}
+	if f.holdsHeaders(r) {
+		return nil, f, false
 	}
 	if f.failureStatus != 0 {
 		setRetryAfter(w, f.retryAfter)
-		openAIError(w, f.failureStatus, "mock_error", "mock failure with status "+strconv.Itoa(f.failureStatus))
-		return
+		fail(w, f.failureStatus, "mock_error", "mock failure with status "+strconv.Itoa(f.failureStatus))
+		return nil, f, false
 	}
-	tokens := replyTokens(req.Messages[len(req.Messages)-1].Content)
-	if !req.Stream {
-		if !wait(r, f.replyTime(len(tokens))) {
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{
-			"id": "chatcmpl-mock", "object": "chat.completion", "created": time.Now().Unix(), "model": req.Model,
-			"choices": []any{map[string]any{"index": 0, "message": map[string]string{"role": "assistant", "content": strings.Join(tokens, "")}, "finish_reason": "stop"}},
-			"usage":   usage(req, tokens),
-		})
-		return
-	}
-	streamOpenAI(w, r, req, tokens, f)
+	return c, f, true
 }
 
-func streamOpenAI(w http.ResponseWriter, r *http.Request, req openAIRequest, tokens []string, f fakeChat) {
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
+func streamOpenAI(w http.ResponseWriter, r *http.Request, c *conversation, rep reply, f fakeChat) {
+	sseHeaders(w)
 	rc := http.NewResponseController(w)
 	send := func(v any) {
 		b, _ := json.Marshal(v)
 		fmt.Fprintf(w, "data: %s\n\n", b)
 		rc.Flush()
 	}
-	chunk := func(delta map[string]string, finish any) map[string]any {
-		return map[string]any{"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": time.Now().Unix(), "model": req.Model,
+	chunk := func(delta map[string]any, finish any) map[string]any {
+		return map[string]any{"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": time.Now().Unix(), "model": c.model,
 			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}}}
 	}
-	send(chunk(map[string]string{"role": "assistant", "content": ""}, nil))
-	if !f.emit(w, r, tokens, "data: {\"choices\": [oops\n\n", func(tok string) { send(chunk(map[string]string{"content": tok}, nil)) }) {
+	if len(rep.calls) > 0 {
+		send(chunk(map[string]any{"role": "assistant", "content": nil}, nil))
+	} else {
+		send(chunk(map[string]any{"role": "assistant", "content": ""}, nil))
+	}
+	pieces := rep.pieces()
+	how := faults{
+		garbage:   "data: {\"choices\": [oops\n\n",
+		keepAlive: ": keep-alive\n\n",
+		inBand:    `data: {"error":{"message":"mock provider overloaded mid-stream","type":"server_error","param":null,"code":null}}` + "\n\n",
+	}
+	if !f.emit(w, r, len(pieces), how, func(i int) { send(chunk(openAIDelta(pieces[i], rep), nil)) }) {
 		return
 	}
-	send(chunk(map[string]string{}, "stop"))
-	send(map[string]any{"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": time.Now().Unix(), "model": req.Model,
-		"choices": []any{}, "usage": usage(req, tokens)})
+	send(chunk(map[string]any{}, openAIFinish(rep.finish)))
+	if c.usage {
+		send(map[string]any{"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": time.Now().Unix(), "model": c.model,
+			"choices": []any{}, "usage": openAIUsage(c, rep)})
+	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
 	rc.Flush()
+}
+
+// openAIDelta is a piece as a chunk's delta.
+func openAIDelta(p piece, rep reply) map[string]any {
+	if p.call < 0 {
+		return map[string]any{"content": p.text}
+	}
+	call := map[string]any{"index": p.call, "function": map[string]string{"arguments": p.text}}
+	if p.start {
+		tc := rep.calls[p.call]
+		call["id"], call["type"], call["function"] = "call_"+tc.id, "function", map[string]string{"name": tc.name, "arguments": ""}
+	}
+	return map[string]any{"tool_calls": []any{call}}
+}
+
+func openAIFinish(finish string) string {
+	if finish == finishSequence {
+		return "stop"
+	}
+	return finish
 }
 
 // replyTokens is the mock's answer, a word at a time.
@@ -200,30 +148,55 @@ func replyTokens(prompt string) []string {
 	return words
 }
 
-func usage(req openAIRequest, tokens []string) map[string]int {
-	prompt := 0
-	for _, m := range req.Messages {
-		prompt += len(strings.Fields(m.Content))
-	}
-	return map[string]int{"prompt_tokens": prompt, "completion_tokens": len(tokens), "total_tokens": prompt + len(tokens)}
+func openAIUsage(c *conversation, rep reply) map[string]int {
+	n := len(rep.pieces())
+	return map[string]int{"prompt_tokens": c.words, "completion_tokens": n, "total_tokens": c.words + n}
 }
 
-func wait(r *http.Request, d time.Duration) bool {
-	if d <= 0 {
-		return true
+// serveEmbeddings answers an embeddings request with a small vector per
+// input, the same for the same text.
+func serveEmbeddings(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Model string          `json:"model"`
+		Input json.RawMessage `json:"input"`
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
+	if r.Method != http.MethodPost {
+		openAIError(w, http.StatusMethodNotAllowed, "invalid_request_error", "use POST")
+		return
 	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxChatBody)).Decode(&req); err != nil || req.Model == "" {
+		openAIError(w, http.StatusBadRequest, "invalid_request_error", "model and input are required")
+		return
+	}
+	var inputs []string
+	var one string
+	if json.Unmarshal(req.Input, &one) == nil {
+		inputs = []string{one}
+	} else if json.Unmarshal(req.Input, &inputs) != nil || len(inputs) == 0 {
+		openAIError(w, http.StatusBadRequest, "invalid_request_error", "input: want a string or an array of strings")
+		return
+	}
+	var data []any
+	words := 0
+	for i, in := range inputs {
+		sum := sha256.Sum256([]byte(in))
+		vec := make([]float64, 8)
+		for j := range vec {
+			vec[j] = float64(sum[j])/127.5 - 1
+		}
+		words += len(strings.Fields(in))
+		data = append(data, map[string]any{"object": "embedding", "index": i, "embedding": vec})
+	}
+	writeJSON(w, map[string]any{"object": "list", "data": data, "model": req.Model, "usage": map[string]int{"prompt_tokens": words, "total_tokens": words}})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
 }
 
 func openAIError(w http.ResponseWriter, status int, typ, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"message": msg, "type": typ, "code": nil}})
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"message": msg, "type": typ, "param": nil, "code": nil}})
 }
