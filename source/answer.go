@@ -30,11 +30,12 @@ import (
 // An Answer is safe for concurrent use; make one with Whole, or get one
 // from a source. Its readers must not change what it hands them.
 type Answer struct {
-	from  string
-	s     *stream // nil for an answer whole from the start
-	value json.RawMessage
-	usage *Usage
-	err   error
+	from    string
+	dialect Dialect // the provider's, for the answer to a Chat; 0 otherwise
+	s       *stream // nil for an answer whole from the start
+	value   json.RawMessage
+	usage   *Usage
+	err     error
 	// An answer made by Then reads as head, then as what next gives.
 	head *Answer
 	cont *continuation
@@ -65,7 +66,10 @@ type stream struct {
 	pumping bool
 	// tokens only grows: a reader takes a slice of it under mu and reads
 	// it after, since what is below its length never changes.
-	tokens  []string
+	tokens []string
+	// events, for the answer to a Chat, are the provider's stream as it
+	// sent it, event by event; they only grow, as tokens do.
+	events  []Event
 	bytes   int
 	more    chan struct{} // made by a reader that waits; closed by the next token, the pump's turn ending, or the end
 	started bool          // its first token (or a tool call) came
@@ -92,6 +96,28 @@ func (a *Answer) add(text string) {
 	s.mu.Unlock()
 	if more != nil {
 		close(more)
+	}
+}
+
+// addEvent appends one event of the provider's stream.
+func (a *Answer) addEvent(e Event) {
+	s := a.s
+	s.mu.Lock()
+	s.events = append(s.events, e)
+	s.bytes += len(e.Data)
+	more := s.more
+	s.more = nil
+	s.mu.Unlock()
+	if more != nil {
+		close(more)
+	}
+}
+
+// record keeps one event of the provider's stream, for the answer to a
+// Chat: its readers relay it.
+func (a *Answer) record(name string, data string) {
+	if a.dialect != 0 {
+		a.addEvent(Event{Name: name, Data: []byte(data)})
 	}
 }
 
@@ -200,12 +226,38 @@ func (a *Answer) Tokens(ctx context.Context) iter.Seq[string] {
 	if a.head != nil {
 		return a.head.Tokens(ctx)
 	}
-	return func(yield func(string) bool) {
-		if a.s == nil {
+	return each(ctx, a.s, func(s *stream) []string { return s.tokens })
+}
+
+// Events are the provider's stream as it sent it, for the answer to a
+// Chat that streamed: each event from the first, yielded once it has
+// arrived, ending as Tokens do. Any other answer has none.
+func (a *Answer) Events(ctx context.Context) iter.Seq[Event] {
+	if a.head != nil {
+		return a.head.Events(ctx)
+	}
+	return each(ctx, a.s, func(s *stream) []Event { return s.events })
+}
+
+// Dialect is the dialect of the provider that answered a Chat (its
+// value, or its stream's events, are in it); 0 for an answer to any other
+// call. An answer made by Then says its first part's.
+func (a *Answer) Dialect() Dialect {
+	if a.head != nil {
+		return a.head.Dialect()
+	}
+	return a.dialect
+}
+
+// each yields what list gives of s (a list that only grows, read under
+// s.mu) from the first, as it arrives.
+func each[T any](ctx context.Context, s *stream, list func(*stream) []T) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		if s == nil {
 			return
 		}
 		for i := 0; ; {
-			batch, ok := a.s.after(ctx, i)
+			batch, ok := after(ctx, s, i, list)
 			if !ok {
 				return
 			}
@@ -219,14 +271,14 @@ func (a *Answer) Tokens(ctx context.Context) iter.Seq[string] {
 	}
 }
 
-// after is the tokens from the i-th on, moving the stream on for one if
-// there are none yet; false once the answer has ended with no more, or
-// ctx has.
-func (s *stream) after(ctx context.Context, i int) ([]string, bool) {
+// after is what list gives from the i-th on, moving the stream on for
+// one if there is none yet; false once the answer has ended with no more,
+// or ctx has.
+func after[T any](ctx context.Context, s *stream, i int, list func(*stream) []T) ([]T, bool) {
 	for {
 		s.mu.Lock()
-		if i < len(s.tokens) {
-			batch := s.tokens[i:len(s.tokens):len(s.tokens)]
+		if l := list(s); i < len(l) {
+			batch := l[i:len(l):len(l)]
 			s.mu.Unlock()
 			return batch, true
 		}

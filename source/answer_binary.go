@@ -7,10 +7,12 @@ import (
 
 // encodedAnswer is a streamed (or LLM) answer as a shared cache keeps it.
 type encodedAnswer struct {
-	From   string          `json:"from,omitempty"`
-	Tokens []string        `json:"tokens,omitempty"`
-	Value  json.RawMessage `json:"value"`
-	Usage  *Usage          `json:"usage,omitempty"`
+	From    string          `json:"from,omitempty"`
+	Dialect Dialect         `json:"dialect,omitempty"`
+	Tokens  []string        `json:"tokens,omitempty"`
+	Events  []Event         `json:"events,omitempty"`
+	Value   json.RawMessage `json:"value"`
+	Usage   *Usage          `json:"usage,omitempty"`
 }
 
 // errArriving is the error of encoding an answer that has not ended.
@@ -19,7 +21,8 @@ var errArriving = errors.New("answer still arriving")
 // MarshalBinary encodes an answer that has ended well, for a cache that
 // other processes share: a whole answer without usage as its JSON itself
 // (what earlier releases stored); one with tokens or usage as a zero byte,
-// which no JSON begins with, then its from, tokens, value and usage.
+// which no JSON begins with, then its from, dialect, tokens, events,
+// value and usage.
 func (a *Answer) MarshalBinary() ([]byte, error) {
 	if a.head != nil || !a.ended() {
 		return nil, errArriving
@@ -30,9 +33,9 @@ func (a *Answer) MarshalBinary() ([]byte, error) {
 	if a.s == nil && a.usage == nil {
 		return a.value, nil
 	}
-	e := encodedAnswer{From: a.from, Value: a.value, Usage: a.usage}
+	e := encodedAnswer{From: a.from, Dialect: a.dialect, Value: a.value, Usage: a.usage}
 	if a.s != nil {
-		e.Tokens = a.s.tokens // ended: it changes no more
+		e.Tokens, e.Events = a.s.tokens, a.s.events // ended: they change no more
 	}
 	b, err := json.Marshal(e)
 	return append([]byte{0}, b...), err
@@ -53,11 +56,14 @@ func (a *Answer) UnmarshalBinary(b []byte) error {
 	if err := json.Unmarshal(b[1:], &e); err != nil {
 		return err
 	}
-	a.from, a.value, a.usage = e.From, e.Value, e.Usage
-	if len(e.Tokens) > 0 {
-		s := &stream{tokens: e.Tokens, ended: true, started: true}
+	a.from, a.dialect, a.value, a.usage = e.From, e.Dialect, e.Value, e.Usage
+	if len(e.Tokens) > 0 || len(e.Events) > 0 {
+		s := &stream{tokens: e.Tokens, events: e.Events, ended: true, started: true}
 		for _, t := range e.Tokens {
 			s.bytes += len(t)
+		}
+		for _, ev := range e.Events {
+			s.bytes += len(ev.Data)
 		}
 		a.s = s
 	}

@@ -29,7 +29,7 @@ type anthropicRequest struct {
 
 // Fetch asks for one message.
 func (a *Anthropic) Fetch(ctx context.Context, call *Call) (*Answer, error) {
-	c, err := a.prepare(call, "/v1/messages", a.request, readMessage, a.parser)
+	c, err := a.prepare(call, DialectAnthropic, "/v1/messages", a.request, readMessage, a.parser)
 	if err != nil {
 		return nil, err
 	}
@@ -66,9 +66,13 @@ type message struct {
 
 // streamEvent is one data: line of a Messages API stream.
 type streamEvent struct {
-	Type    string   `json:"type"`
-	Message *message `json:"message"`
-	Delta   struct {
+	Type         string   `json:"type"`
+	Message      *message `json:"message"`
+	ContentBlock *struct {
+		Type string `json:"type"`
+		Name string `json:"name"`
+	} `json:"content_block"`
+	Delta struct {
 		Type        string `json:"type"`
 		Text        string `json:"text"`
 		PartialJSON string `json:"partial_json"`
@@ -121,10 +125,18 @@ func (a *Anthropic) parser(watch *tokenWatch, ans *Answer) lineParser {
 		if err := json.Unmarshal([]byte(strings.TrimSpace(data)), &e); err != nil {
 			return nil, true, &StreamError{Kind: StreamMalformed, Reason: "malformed event " + quoteSnippet([]byte(data))}
 		}
+		if e.Type != "error" {
+			ans.record(e.Type, strings.TrimSpace(data)) // before its content wakes a reader
+		}
 		switch e.Type {
 		case "message_start":
 			if e.Message != nil {
 				reply.Model, in = e.Message.Model, e.Message.Usage.InputTokens
+			}
+		case "content_block_start":
+			if e.ContentBlock != nil && e.ContentBlock.Type == "tool_use" {
+				watch.tick(len(e.ContentBlock.Name)) // a tool call's start is content
+				ans.begin()
 			}
 		case "content_block_delta":
 			if e.Delta.Type == "input_json_delta" {

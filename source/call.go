@@ -19,18 +19,22 @@ type Call struct {
 	// Needs are the answers of the source's needs by name, a fallback
 	// standing in for a need that failed.
 	Needs map[string]json.RawMessage
+	// Chat, for an LLM source, is a client's conversation to send in
+	// place of the source's prompts (see Chat); nil for none.
+	Chat *Chat
 }
 
 // Key is the call's identity for caches and coalescing, the one place it
 // is derived. Two calls with the same key send the same upstream request
-// from any source (a source renders nothing but Params, Body and Needs);
+// from any source (a source renders nothing but Params, Body, Needs and Chat);
 // calls that differ in any of them have different keys. Params are
 // written out whole, each name and value prefixed with its length so that
 // no two sets of parameters run together; Body and Needs, which may be
-// large, are represented by a SHA-256 of the same encoding. A call with
-// nothing in it has the key "".
+// large, are represented by a SHA-256 of the same encoding, and a Chat by
+// a SHA-256 of its request (the client's model aside: a source sends its
+// own) and prefix. A call with nothing in it has the key "".
 func (c *Call) Key() string {
-	if c == nil || len(c.Params) == 0 && len(c.Body) == 0 && len(c.Needs) == 0 {
+	if c == nil || len(c.Params) == 0 && len(c.Body) == 0 && len(c.Needs) == 0 && c.Chat == nil {
 		return ""
 	}
 	b := make([]byte, 0, 64)
@@ -54,6 +58,11 @@ func (c *Call) Key() string {
 		b = append(b, 'n')
 		b = h.Sum(b)
 	}
+	if c.Chat != nil {
+		sum := sha256.Sum256(c.Chat.key())
+		b = append(b, 'c')
+		b = append(b, sum[:]...)
+	}
 	return string(b)
 }
 
@@ -75,6 +84,13 @@ func (c *Call) needs() map[string]json.RawMessage {
 		return nil
 	}
 	return c.Needs
+}
+
+func (c *Call) chat() *Chat {
+	if c == nil {
+		return nil
+	}
+	return c.Chat
 }
 
 func (c *Call) body() []byte {

@@ -55,28 +55,38 @@ type LLM struct {
 	prompts prompts
 }
 
-// prepare renders l's prompts into the provider's request body (built by
-// request) and returns the call to path under BaseURL, with the provider's
-// parsers; the provider adds its headers.
-func (l *LLM) prepare(call *Call, path string, request func(system, user string) any,
+// prepare makes the call to path under BaseURL of a provider speaking
+// dialect, with its parsers: the call's Chat, if it has one, as that
+// provider takes it; else l's prompts rendered into the provider's
+// request body (built by request). The provider adds its headers.
+func (l *LLM) prepare(call *Call, dialect Dialect, path string, request func(system, user string) any,
 	whole func([]byte) (*chatReply, error), stream func(*tokenWatch, *Answer) lineParser) (*chatCall, error) {
-	system, user, err := l.prompts.render(call, l.System, l.User)
-	if err != nil {
-		return nil, err
-	}
-	body, err := json.Marshal(request(system, user))
-	if err != nil {
-		return nil, fmt.Errorf("encode request: %w", err)
-	}
-	url, err := endpoint(l.BaseURL, path)
-	if err != nil {
-		return nil, err
-	}
-	return &chatCall{
-		name: l.Name, transport: l.Transport, url: url, body: body, header: http.Header{},
+	c := &chatCall{
+		name: l.Name, transport: l.Transport, header: http.Header{},
 		stream: l.Stream, first: l.FirstToken, stall: l.Stall, headers: l.HeaderTimeout, maxBytes: l.MaxBytes,
-		readWhole: whole, parser: stream, promptChars: len(system) + len(user),
-	}, nil
+		readWhole: whole, parser: stream,
+	}
+	var err error
+	if chat := call.chat(); chat != nil {
+		c.dialect, c.stream = dialect, chat.Stream()
+		if c.body, err = chat.body(dialect, l.Model, l.MaxTokens); err != nil {
+			return nil, err
+		}
+		c.promptChars = len(c.body)
+	} else {
+		system, user, err := l.prompts.render(call, l.System, l.User)
+		if err != nil {
+			return nil, err
+		}
+		if c.body, err = json.Marshal(request(system, user)); err != nil {
+			return nil, fmt.Errorf("encode request: %w", err)
+		}
+		c.promptChars = len(system) + len(user)
+	}
+	if c.url, err = endpoint(l.BaseURL, path); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // chatCall is one call to an LLM provider, whatever its wire format: the
@@ -96,6 +106,9 @@ type chatCall struct {
 	readWhole    func(body []byte) (*chatReply, error)
 	parser       func(w *tokenWatch, a *Answer) lineParser
 	promptChars  int // for estimating the usage of an answer that gives none
+	// dialect, for a call that sends a Chat, is the provider's: its
+	// answer is the provider's own, whole body or events, in it.
+	dialect Dialect
 }
 
 // do makes the call. A streamed answer is returned at its first token
@@ -136,13 +149,18 @@ func (c *chatCall) do(ctx context.Context) (*Answer, error) {
 	if !c.stream {
 		defer cancel(nil)
 		defer resp.Body.Close()
-		reply, err := c.whole(resp.Body, limit)
+		reply, body, err := c.whole(resp.Body, limit)
 		if err != nil {
 			return nil, c.spent(ctx, err, nil)
 		}
-		return c.answer(reply)
+		a, err := c.answer(reply)
+		if err == nil && c.dialect != 0 {
+			a.value, a.dialect = body, c.dialect // the provider's own answer, for the client's dialect
+		}
+		return a, err
 	}
 	a := newStream(c.name)
+	a.dialect = c.dialect
 	sc := bufio.NewScanner(io.LimitReader(resp.Body, limit))
 	sc.Buffer(make([]byte, 0, 4<<10), 1<<20) // grows to a long line only when one comes
 	lines := c.parser(watch, a)
@@ -221,16 +239,18 @@ func (p lineParser) next(sc *bufio.Scanner) (reply *chatReply, done bool, err er
 	return nil, true, &StreamError{Kind: StreamEnded, Reason: "ended before " + p.marker}
 }
 
-// whole reads a whole answer of at most limit bytes.
-func (c *chatCall) whole(body io.Reader, limit int64) (*chatReply, error) {
+// whole reads a whole answer of at most limit bytes: as the source
+// answers it, and as the provider sent it.
+func (c *chatCall) whole(body io.Reader, limit int64) (*chatReply, []byte, error) {
 	b, err := io.ReadAll(io.LimitReader(body, limit+1))
 	switch {
 	case err != nil:
-		return nil, &TransportError{Op: "read upstream body", Err: err}
+		return nil, nil, &TransportError{Op: "read upstream body", Err: err}
 	case int64(len(b)) > limit:
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+		return nil, nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 	}
-	return c.readWhole(b)
+	reply, err := c.readWhole(b)
+	return reply, b, err
 }
 
 // answer is reply as a whole answer, its usage estimated (and marked so)

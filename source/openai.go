@@ -40,7 +40,7 @@ type chatMessage struct {
 
 // Fetch asks for one chat completion.
 func (o *OpenAI) Fetch(ctx context.Context, call *Call) (*Answer, error) {
-	c, err := o.prepare(call, "/chat/completions", o.request, readCompletion, o.parser)
+	c, err := o.prepare(call, DialectOpenAI, "/chat/completions", o.request, readCompletion, o.parser)
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +73,11 @@ type completion struct {
 		FinishReason *string      `json:"finish_reason"`
 	} `json:"choices"`
 	Usage json.RawMessage `json:"usage"`
+	// Error is an error a provider sent in its stream, in place of a chunk.
+	Error *struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	} `json:"error"`
 }
 
 // openAIUsage is the part of OpenAI's usage we read.
@@ -119,6 +124,7 @@ func (o *OpenAI) parser(watch *tokenWatch, a *Answer) lineParser {
 		}
 		data = strings.TrimSpace(data)
 		if data == "[DONE]" {
+			a.record("", data)
 			reply.Reply = text.String()
 			reply.usage = typedUsage(reply.Usage)
 			return &reply, true, nil
@@ -127,6 +133,10 @@ func (o *OpenAI) parser(watch *tokenWatch, a *Answer) lineParser {
 		if err := json.Unmarshal([]byte(data), &c); err != nil {
 			return nil, true, &StreamError{Kind: StreamMalformed, Reason: "malformed chunk " + quoteSnippet([]byte(data))}
 		}
+		if e := c.Error; e != nil {
+			return nil, true, &StreamError{Kind: StreamInBand, Reason: "error event: " + e.Type + ": " + e.Message}
+		}
+		a.record("", data)
 		if c.Model != "" {
 			reply.Model = c.Model
 		}
