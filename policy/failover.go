@@ -27,6 +27,13 @@ type Failover[C, T any] struct {
 	// the current is slow to begin its answer, rather than only after it
 	// fails. nil means one source at a time.
 	Hedge *FailoverHedge
+	// Resume, if set, is what an answer that began and failed part-way
+	// asks of the sources after it: given the call that began it and the
+	// answer so far, the call that asks source next to continue it (an
+	// LLM's reply so far, as the start of its own), or false when next
+	// cannot continue it and is passed over. nil asks each the same call,
+	// which starts the answer again.
+	Resume func(call C, sofar T, next string) (C, bool)
 }
 
 // Alternate is one source a Failover may move on to.
@@ -115,10 +122,27 @@ func (f *Failover[C, T]) goOn(ctx context.Context, call C, k int, name string, s
 		if moves {
 			tr.FailedOver(name, err, time.Since(start))
 		}
-		if !moves || k >= len(f.Alternates) {
+		k, next := f.resumed(call, v, k+1)
+		if !moves || k > len(f.Alternates) {
 			tr.ServedBy("") // nobody did, in the end
 			return zero, err
 		}
-		return f.from(ctx, call, k+1, nil)
+		return f.from(ctx, next, k, nil)
 	})
+}
+
+// resumed is the first source from k on that can go on from sofar, the
+// answer of call that failed part-way, and the call to make of it; k past
+// the last source when none can.
+func (f *Failover[C, T]) resumed(call C, sofar T, k int) (int, C) {
+	if f.Resume == nil {
+		return k, call
+	}
+	for ; k <= len(f.Alternates); k++ {
+		name, _ := f.source(k)
+		if next, ok := f.Resume(call, sofar, name); ok {
+			return k, next
+		}
+	}
+	return k, call
 }

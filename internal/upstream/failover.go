@@ -22,16 +22,28 @@ func FailoverOf(name string, sc *config.Source, up *Upstream, sources map[string
 	if len(sc.Failover) == 0 {
 		return nil
 	}
-	f := &Failover{Next: up.Fetch, Name: name, On: failsOverOn(sc.FailoverOn)}
-	for _, alt := range sc.Failover {
+	return Chain(append([]string{name}, sc.Failover...), sc.FailoverOn, sc.FailoverHedge, sources, up.Begins, up.FailoverHedges)
+}
+
+// Chain is a failover over the named sources' whole stacks, in order,
+// moving on for the failures on names (failover_on's words, its default
+// when empty), and hedged as h says: observing how long the first took to
+// begin its answers in begins and spending the hedges from budget.
+func Chain(names, on []string, h *config.Hedge, sources map[string]*Upstream, begins *policy.Latencies, budget *policy.Budget) *Failover {
+	f := &Failover{Next: sources[names[0]].Fetch, Name: names[0], On: failsOverOn(on)}
+	for _, alt := range names[1:] {
 		f.Alternates = append(f.Alternates, policy.Alternate[*source.Call, *source.Answer]{Name: alt, Source: sources[alt].Fetch})
 	}
-	if h := sc.FailoverHedge; h != nil {
-		f.Hedge = &policy.FailoverHedge{Delay: h.Delay.Fixed, Percentile: h.Delay.Percentile,
-			Observed: up.Begins, Budget: up.FailoverHedges}
+	if h != nil {
+		f.Hedge = &policy.FailoverHedge{Delay: h.Delay.Fixed, Percentile: h.Delay.Percentile, Observed: begins, Budget: budget}
 	}
 	return f
 }
+
+// Failure names what kind of failure err is, in failover_on's words:
+// 429, 408, 5xx, 4xx, first_token, stall, stream, timeout, breaker_open or
+// connection.
+func Failure(err error) string { return failure(err) }
 
 // failsOverOn is the test of an error against failover_on (its default
 // when empty).
