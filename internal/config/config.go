@@ -101,6 +101,10 @@ type Server struct {
 	WriteTimeout Duration `yaml:"write_timeout"`
 	// MaxHeaderBytes caps a request's headers. Default 64 KiB.
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxBody caps a front door request's body (/v1/chat/completions,
+	// /v1/messages, /v1/embeddings), images as content parts included, in
+	// bytes; past it, 413. Default 4 MiB.
+	MaxBody int64 `yaml:"max_body"`
 }
 
 // Dashboard bounds the surges the web page may start against the server's
@@ -167,6 +171,7 @@ var DefaultServer = Server{
 	WriteTimeout:      Duration(10 * time.Second),
 	BodyTimeout:       Duration(5 * time.Second),
 	MaxHeaderBytes:    64 << 10,
+	MaxBody:           4 << 20,
 }
 
 func (s *Server) defaults() {
@@ -180,6 +185,9 @@ func (s *Server) defaults() {
 		if *f.got == 0 {
 			*f.got = *f.def
 		}
+	}
+	if s.MaxBody == 0 {
+		s.MaxBody = DefaultServer.MaxBody
 	}
 	if s.MaxHeaderBytes == 0 {
 		s.MaxHeaderBytes = DefaultServer.MaxHeaderBytes

@@ -122,3 +122,6 @@ func (l *LLM) validate(d *decoder, p string, s *Source) {
 func (l *LLM) templates() map[string]string {
 	return map[string]string{"system": l.System, "user": l.User}
 }
+
+// Provider is the API the source speaks: KindOpenAI or KindAnthropic.
+func (l *LLM) Provider() string { return l.provider }

@@ -67,6 +67,9 @@ func (d *decoder) validate(c *Config) {
 	if c.Server.MaxHeaderBytes < 0 {
 		d.failAt("server.max_header_bytes", "must not be negative")
 	}
+	if c.Server.MaxBody < 0 {
+		d.failAt("server.max_body", "must not be negative")
+	}
 	paths := map[string]int{}
 	for i, r := range c.Routes {
 		p := fmt.Sprintf("routes[%d]", i)

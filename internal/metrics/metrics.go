@@ -64,6 +64,7 @@ type Metrics struct {
 	reg            prometheus.Registerer // registry, labelled with the instance
 	redis          redis
 	llm            llm
+	door           door
 }
 
 // Live is what only the server in service can say, read when scraped.

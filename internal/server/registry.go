@@ -11,6 +11,7 @@ import (
 	"github.com/citypopy/highway/internal/admission"
 	"github.com/citypopy/highway/internal/clients"
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/door"
 	"github.com/citypopy/highway/internal/shared"
 	"github.com/citypopy/highway/internal/upstream"
 )
@@ -34,6 +35,7 @@ type Registry struct {
 	limiters  map[clients.Key]*rate.Limiter
 	stores    map[config.Redis]*shared.Store
 	ledger    *admission.Ledger
+	door      *door.Door // the server in use's, whose model caches live until it is replaced
 }
 
 // upstreamKey is what identifies an upstream: what it is built from. That
@@ -132,7 +134,12 @@ func (r *Registry) retain(s *Server) {
 			stores = append(stores, st)
 		}
 	}
+	old := r.door
+	r.door = s.door
 	r.mu.Unlock()
+	if old != s.door {
+		old.Close()
+	}
 	for _, u := range closing {
 		u.Close()
 	}
@@ -147,8 +154,10 @@ func (r *Registry) Close() {
 	r.mu.Lock()
 	ups := slices.Collect(maps.Values(r.upstreams))
 	stores := slices.Collect(maps.Values(r.stores))
-	r.upstreams, r.limiters, r.stores = nil, nil, nil
+	d := r.door
+	r.upstreams, r.limiters, r.stores, r.door = nil, nil, nil, nil
 	r.mu.Unlock()
+	d.Close()
 	for _, u := range ups {
 		u.Close()
 	}

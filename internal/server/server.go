@@ -20,6 +20,7 @@ import (
 	"github.com/citypopy/highway/internal/clients"
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/dashboard"
+	"github.com/citypopy/highway/internal/door"
 	"github.com/citypopy/highway/internal/metrics"
 	"github.com/citypopy/highway/internal/reply"
 	"github.com/citypopy/highway/internal/route"
@@ -71,6 +72,9 @@ type Server struct {
 	tracing      *tracing
 	admin        bool
 	writeTimeout time.Duration
+	bodyTimeout  time.Duration // for a front door request's body
+	maxBody      int64
+	door         *door.Door // nil: no models
 	draining     atomic.Bool
 	quiescing    atomic.Bool // draining, and refusing new route requests
 	routes       map[string]*route.Route
@@ -92,8 +96,8 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	if own {
 		reg = &Registry{}
 	}
-	if len(cfg.Routes) == 0 {
-		return nil, fmt.Errorf("config %s has no routes to serve", cfg.File)
+	if len(cfg.Routes) == 0 && len(cfg.Models) == 0 {
+		return nil, fmt.Errorf("config %s has no routes or models to serve", cfg.File)
 	}
 	m := o.Metrics
 	if m == nil {
@@ -113,6 +117,9 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		tracing:      tr,
 		admin:        o.Admin,
 		writeTimeout: cfg.Server.WriteTimeout.Std(),
+		bodyTimeout:  cfg.Server.BodyTimeout.Std(),
+		maxBody:      cfg.Server.MaxBody,
+		door:         door.New(cfg, sources),
 		shared:       store,
 		instance:     o.Instance,
 		registry:     reg,
@@ -174,6 +181,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 	}
 	rt := s.routes[r.URL.Path]
+	if rt == nil && door.Handles(r.URL.Path) {
+		s.serveDoor(w, r)
+		return
+	}
 	if rt == nil && (s.operational(w, r) || s.dash.Serve(w, r)) {
 		return
 	}

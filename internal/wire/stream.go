@@ -308,3 +308,18 @@ func anthropicEventOf(name string, v map[string]any) Event {
 func openAIUsage(u Usage) map[string]int {
 	return map[string]int{"prompt_tokens": u.InputTokens, "completion_tokens": u.OutputTokens, "total_tokens": u.InputTokens + u.OutputTokens}
 }
+
+// Switched is the event that tells the client, in the documented
+// extension field "highway", that the answer goes on from another
+// provider: an OpenAI chunk with no choices, or an Anthropic ping, which
+// SDKs pass over, carrying {"resumed": {"from", "to", "reason"}}. Text
+// before it came from the provider from; text after it, from to.
+func (s *Stream) Switched(from, to, reason string) Event {
+	ext := map[string]any{"resumed": map[string]string{"from": from, "to": to, "reason": reason}}
+	if s.to == OpenAI {
+		b, _ := json.Marshal(map[string]any{"id": s.chunkID(), "object": "chat.completion.chunk", "created": s.created,
+			"model": s.model, "choices": []any{}, "highway": ext})
+		return Event{Data: b}
+	}
+	return anthropicEventOf("ping", map[string]any{"highway": ext})
+}
