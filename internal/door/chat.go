@@ -1,6 +1,7 @@
 package door
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -122,7 +123,7 @@ func (d *Door) chat(w http.ResponseWriter, r *http.Request, req Request, out *Ou
 	out.FirstToken = time.Since(start)
 	timing := serverTiming{queued: req.Queued, firstToken: out.FirstToken}
 	_, by := tr.Failovers()
-	d.headers(w, m, &tr, by)
+	d.headers(w, m, &tr, cmp.Or(by, a.From()))
 	if !chat.Stream() {
 		v, err := a.Value(ctx)
 		if err == nil && a.Dialect() != chat.Dialect() {
@@ -230,7 +231,6 @@ func streamErrorType(err error) string {
 func (m *model) account(out *Outcome, tr *policy.Trace, a *source.Answer) {
 	steps, by := tr.Failovers()
 	out.Attempts, out.Marks = max(1, tr.Attempts()), tr.Marks()
-	out.Provider = by
 	for _, st := range steps {
 		if s, ok := errors.AsType[*source.SpentError](st.Err); ok {
 			out.Parts = append(out.Parts, m.part(st.Name, s.Usage, true))
@@ -239,9 +239,8 @@ func (m *model) account(out *Outcome, tr *policy.Trace, a *source.Answer) {
 	if a == nil {
 		return
 	}
-	if by == "" {
-		by = a.From()
-	}
+	by = cmp.Or(by, a.From()) // "" when it never failed over
+	out.Provider = by
 	if u, ok := a.Usage(); ok {
 		billed := !out.Marks.Has(policy.CacheHit) && !out.Marks.Has(policy.Coalesced)
 		out.Parts = append(out.Parts, m.part(by, u, billed))
