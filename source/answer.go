@@ -209,8 +209,9 @@ func (a *Answer) end(v json.RawMessage, u *Usage, err error) {
 	}
 }
 
-// From is the name of the source that streamed the answer ("" for one
-// whole from the start): the name its tokens go out under.
+// From is the name of the source that streamed the answer, or that gave
+// the whole answer to a Chat ("" for any other whole from the start): the
+// name its tokens go out under.
 func (a *Answer) From() string {
 	if a.head != nil {
 		return a.head.From()

@@ -155,7 +155,7 @@ func (c *chatCall) do(ctx context.Context) (*Answer, error) {
 		}
 		a, err := c.answer(reply)
 		if err == nil && c.dialect != 0 {
-			a.value, a.dialect = body, c.dialect // the provider's own answer, for the client's dialect
+			a.value, a.dialect, a.from = body, c.dialect, c.name // the provider's own answer, for the client's dialect
 		}
 		return a, err
 	}

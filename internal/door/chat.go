@@ -157,6 +157,9 @@ func (d *Door) headers(w http.ResponseWriter, m *model, tr *policy.Trace, by str
 		h.Set("X-Highway-Provider-Model", up.Model)
 	}
 	h.Set("X-Highway-Attempts", strconv.Itoa(max(1, tr.Attempts())))
+	if tr.Marks().Has(policy.CacheHit) {
+		h.Set("X-Highway-Cache", "hit")
+	}
 	h.Set("Cache-Control", "no-store")
 }
 

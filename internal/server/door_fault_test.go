@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -156,4 +158,57 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+func TestAModelHedgesCachesAndReplaysAStreamedHitAsAStream(t *testing.T) {
+	up := mockUpstream(t)
+	s := newServer(t, fmt.Sprintf(`
+sources:
+  slow: {kind: openai, base_url: "%[1]s/openai/v1?first_token=5s", model: m, stream: true}
+  fast: {kind: anthropic, base_url: "%[1]s/anthropic?token_delay=1ms", model: c, stream: true}
+models:
+  hedged: {use: [slow, fast], failover_hedge: 100ms}
+  cached: {use: [fast], cache: {ttl: 1m}}
+`, up))
+	front := httptest.NewServer(s)
+	defer front.Close()
+	client := openAIClient(front.URL)
+	var resp *http.Response
+	got, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "hedged",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi there")}}, withResponse(&resp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Choices[0].Message.Content != heard || resp.Header.Get("X-Highway-Provider") != "fast" {
+		t.Errorf("hedged: %q from %s", got.Choices[0].Message.Content, resp.Header.Get("X-Highway-Provider"))
+	}
+
+	body := `{"model":"cached","stream":true,"messages":[{"role":"user","content":"Hi there"}]}`
+	// A translated stream is stamped when it is sent: only that differs.
+	created := regexp.MustCompile(`"created":\d+`)
+	first := created.ReplaceAllString(curlStream(t, front.URL+"/v1/chat/completions", body), "")
+	calls := anthropicCalls(t, up)
+	again := created.ReplaceAllString(curlStream(t, front.URL+"/v1/chat/completions", body), "")
+	if n := anthropicCalls(t, up); n != calls {
+		t.Errorf("the hit called the provider: %d calls, then %d", calls, n)
+	}
+	if first != again || strings.Count(again, "data: ") < 10 || !strings.HasSuffix(again, "data: [DONE]\n\n") {
+		t.Errorf("a streamed hit is not the stream replayed:\n%s\n---\n%s", first, again)
+	}
+}
+
+// anthropicCalls is how many calls highway mock at up has had at its
+// fake Anthropic endpoint.
+func anthropicCalls(t *testing.T, up string) int64 {
+	t.Helper()
+	resp, err := http.Get(up + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var index struct {
+		LLMCalls map[string]int64 `json:"llm_calls"`
+	}
+	json.NewDecoder(resp.Body).Decode(&index)
+	return index.LLMCalls["anthropic"]
 }
