@@ -35,6 +35,7 @@ models:
   claude:    {use: [an]}
   steady:    {use: [down, an]}
   resumed:   {use: [cut, an], resume: true}
+  skipping:  {use: [cut, oa, an], resume: true} # oa takes no prefill: passed over
   cut-short: {use: [cut]}
   locked:    {use: [wrong]}
 `, up), map[string]string{"APP_KEY": "hw-app-key-0123456789"}, Options{})
@@ -93,7 +94,7 @@ func TestOpenAISDKChatsThroughTheDoorOnEitherProvider(t *testing.T) {
 	for _, m := range page.Data {
 		ids = append(ids, m.ID)
 	}
-	if strings.Join(ids, " ") != "claude cut-short gpt locked resumed steady" {
+	if strings.Join(ids, " ") != "claude cut-short gpt locked resumed skipping steady" {
 		t.Errorf("models: %v", ids)
 	}
 }
@@ -229,8 +230,16 @@ func TestTheDoorsErrorsAreTheSDKsOwn(t *testing.T) {
 
 func TestACutStreamResumesOnTheNextProvider(t *testing.T) {
 	front := doorCity(t)
-	client := openAIClient(front.URL)
-	stream := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: "resumed",
+	for _, model := range []string{"resumed", "skipping"} {
+		resumes(t, front.URL, model)
+	}
+}
+
+// resumes checks that model's stream, cut by its first source, reads as
+// one whole answer, switched once from cut to an.
+func resumes(t *testing.T, front, model string) {
+	client := openAIClient(front)
+	stream := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: model,
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi there")}})
 	var acc openai.ChatCompletionAccumulator
 	switched := 0
@@ -251,7 +260,7 @@ func TestACutStreamResumesOnTheNextProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	if acc.Choices[0].Message.Content != heard || switched != 1 || acc.Choices[0].FinishReason != "stop" {
-		t.Errorf("resumed: %q, switched %d", acc.Choices[0].Message.Content, switched)
+		t.Errorf("%s: %q, switched %d", model, acc.Choices[0].Message.Content, switched)
 	}
 }
 
