@@ -48,6 +48,7 @@ fuzz:
 	$(FUZZ) -fuzz=FuzzRatioAndHedgeDelay -fuzztime=150000x ./internal/config
 	$(FUZZ) -fuzz=FuzzAppendString -fuzztime=20000x ./internal/report
 	$(FUZZ) -fuzz=FuzzFaultQuery -fuzztime=100000x ./internal/mock
+	$(FUZZ) -fuzz=FuzzConversation -fuzztime=50000x ./internal/mock
 	$(FUZZ) -fuzz=FuzzWriterReaderRoundTrip -fuzztime=150000x ./internal/sse
 	$(FUZZ) -fuzz=FuzzTemplatedURLStaysOnItsHostAndSegment -fuzztime=100000x ./source
 	$(FUZZ) -fuzz=FuzzNeedValuesStayInTheirPlace -fuzztime=60000x ./internal/template
