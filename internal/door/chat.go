@@ -146,11 +146,8 @@ func (d *Door) chat(w http.ResponseWriter, r *http.Request, req Request, out *Ou
 	return nil
 }
 
-// headers say who answered: the source, its model, the attempts.
+// headers say who answered (by): the source, its model, the attempts.
 func (d *Door) headers(w http.ResponseWriter, m *model, tr *policy.Trace, by string) {
-	if by == "" {
-		by = m.use[0]
-	}
 	h := w.Header()
 	h.Set("X-Highway-Provider", by)
 	if up := m.ups[by]; up != nil {

@@ -6,6 +6,7 @@
 package door
 
 import (
+	"context"
 	"maps"
 	"net/http"
 	"slices"
@@ -112,7 +113,9 @@ func (m *model) resume(call *source.Call, sofar *source.Answer, next string) (*s
 	}
 	var text strings.Builder
 	text.WriteString(call.Chat.Prefix())
-	for t := range sofar.Tokens(doneContext) { // it has ended: its tokens are all there
+	// A Failover asks this once sofar has ended: its tokens are all there,
+	// and reading them waits for nothing.
+	for t := range sofar.Tokens(context.Background()) {
 		text.WriteString(t)
 	}
 	if text.Len() == 0 {

@@ -1,7 +1,6 @@
 package door
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -70,11 +69,3 @@ func (t serverTiming) String(total time.Duration) string {
 	}
 	return b.String()
 }
-
-// doneContext is a context that has ended: reading an answer that has
-// ended with it only looks.
-var doneContext = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
