@@ -858,3 +858,33 @@ func TestEveryLineFollowsLogJSON(t *testing.T) {
 		}
 	}
 }
+
+// A config may be a front door alone: models and their sources, no
+// routes. The binary serves it, says what to try, and answers curl.
+func TestServeAModelsOnlyConfig(t *testing.T) {
+	bin := build(t)
+	_, up, _ := startCommand(t, bin, "mock")
+	cfg := filepath.Join(t.TempDir(), "highway.yaml")
+	os.WriteFile(cfg, []byte(`
+sources:
+  fake: {kind: openai, base_url: "`+up+`/openai/v1?token_delay=1ms", model: popy-mock}
+models:
+  door-chat: {use: [fake]}
+`), 0o600)
+	_, base, lines := start(t, bin, "-config", cfg)
+	var banner []string
+	for l := range lines {
+		banner = append(banner, l)
+		if strings.Contains(l, "try ") {
+			break
+		}
+	}
+	if got := strings.Join(banner, "\n"); !strings.Contains(got, "models door-chat") || !strings.Contains(got, "curl -s "+base+"/v1/models") || strings.Contains(got, "routes") {
+		t.Errorf("the banner of a models-only config:\n%s", got)
+	}
+	code, m := curl(t, "-H", "Content-Type: application/json", "-d", `{"model":"door-chat","messages":[{"role":"user","content":"Hello"}]}`, base+"/v1/chat/completions")
+	// The answer names the provider's model that served it, as gateways do.
+	if choices, _ := m["choices"].([]any); code != 200 || len(choices) != 1 || m["model"] != "popy-mock" {
+		t.Errorf("%d %v", code, m)
+	}
+}

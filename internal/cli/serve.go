@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -144,11 +146,10 @@ func serve(ctx context.Context, env config.Env, args []string, stdout, stderr io
 		go rl.run(rctx)
 		return sw, func(base string) {
 			fmt.Fprintf(stderr, "highway: serving %s on %s\n", cfg.File, base)
-			fmt.Fprintf(stderr, "highway: routes %s\n", strings.Join(srv.Paths(), " "))
+			banner(stderr, base, srv.Paths(), slices.Sorted(maps.Keys(cfg.Models)))
 			if shared := srv.SharedWith(ctx); shared != "" {
 				fmt.Fprintf(stderr, "highway: %s\n", shared)
 			}
-			fmt.Fprintf(stderr, "highway: try  curl -s %s%s\n", base, srv.Paths()[0])
 		}, nil
 	})
 }
@@ -304,4 +305,20 @@ func startCPUProfile(path string) (stop func(), err error) {
 		return nil, fmt.Errorf("cpu profile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// banner says what a server at base answers, its routes and its front
+// door's models, and one thing to try: a config may have either alone.
+func banner(stderr io.Writer, base string, paths, models []string) {
+	if len(paths) > 0 {
+		fmt.Fprintf(stderr, "highway: routes %s\n", strings.Join(paths, " "))
+	}
+	if len(models) > 0 {
+		fmt.Fprintf(stderr, "highway: models %s, at the front door %s/v1 (OpenAI and Anthropic APIs)\n", strings.Join(models, " "), base)
+	}
+	if len(paths) > 0 {
+		fmt.Fprintf(stderr, "highway: try  curl -s %s%s\n", base, paths[0])
+	} else {
+		fmt.Fprintf(stderr, "highway: try  curl -s %s/v1/models\n", base)
+	}
 }
