@@ -182,6 +182,9 @@ func main() {
 	if filter.MatchString("highway failover hedge") {
 		extra = append(extra, failoverHedgeRows(highway, *duration)...)
 	}
+	if filter.MatchString("highway door") {
+		extra = append(extra, doorRows(highway, conns, *warmup, *duration, *rounds)...)
+	}
 	if filter.MatchString("highway shared") {
 		extra = append(extra, sharedRows(highway, *duration)...)
 	}

@@ -31,9 +31,10 @@ func openStreamRows(builds map[string]string, n int) []string {
 		p := start(system{name: name + " (open streams)", args: []string{builds[name], "serve", "-log", "off", "-config", "bench/config/llm-open.yaml", "-addr", addr}}, addr)
 		url := "http://" + addr + "/chat?stream=1"
 		pid := p.cmd.Process.Pid
-		holdStreams(url, 50, pid) // warm: the pools and the heap a stream needs
+		get := func(c *http.Client) (*http.Response, error) { return c.Get(url) }
+		holdStreams(get, "event: delta", 50, pid) // warm: the pools and the heap a stream needs
 		before := rssKB(pid)
-		open := holdStreams(url, n, pid)
+		open := holdStreams(get, "event: delta", n, pid)
 		stop(p)
 		per := float64(open-before) * 1024 / float64(n)
 		fmt.Fprintf(os.Stderr, "bench: open streams %s: %d MB before, %d MB with %d open, %.1f KB each\n", name, before/1024, open/1024, n, per/1024)
@@ -42,10 +43,10 @@ func openStreamRows(builds map[string]string, n int) []string {
 	return append(lines, "")
 }
 
-// holdStreams opens n streams of url, waits for each one's first token,
-// and returns the resident memory of the server (process pid) then, in
-// kB; it closes them all after.
-func holdStreams(url string, n, pid int) (rss int) {
+// holdStreams opens n streams with open, waits for each one's first
+// token (a line that begins with first), and returns the resident memory
+// of the server (process pid) then, in kB; it closes them all after.
+func holdStreams(open func(*http.Client) (*http.Response, error), first string, n, pid int) (rss int) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: 0}}
 	defer client.CloseIdleConnections()
 	var began, done sync.WaitGroup
@@ -55,21 +56,21 @@ func holdStreams(url string, n, pid int) (rss int) {
 		done.Add(1)
 		go func() {
 			defer done.Done()
-			first := false
+			seen := false
 			defer func() {
-				if !first {
+				if !seen {
 					began.Done()
 				}
 			}()
-			resp, err := client.Get(url)
+			resp, err := open(client)
 			if err != nil {
 				return
 			}
 			defer resp.Body.Close()
 			sc := bufio.NewScanner(resp.Body)
 			for sc.Scan() {
-				if !first && strings.HasPrefix(sc.Text(), "event: delta") {
-					first = true
+				if !seen && strings.HasPrefix(sc.Text(), first) {
+					seen = true
 					began.Done()
 					<-release // hold it open, unread, until measured
 				}

@@ -162,7 +162,7 @@ func (c *chatCall) do(ctx context.Context) (*Answer, error) {
 	a := newStream(c.name)
 	a.dialect = c.dialect
 	sc := bufio.NewScanner(io.LimitReader(resp.Body, limit))
-	sc.Buffer(make([]byte, 0, 4<<10), 1<<20) // grows to a long line only when one comes
+	sc.Buffer(make([]byte, 0, 512), 1<<20) // an SSE line is short; grows to a long one only when one comes (4 KiB first cost 3 KB an open stream)
 	lines := c.parser(watch, a)
 	var abandon func() bool
 	finish := func(reply *chatReply, err error) {

@@ -12,7 +12,12 @@ import (
 // only the phases no source timeout covers well (dial, TLS); the rest is
 // the source's own timeout, through its context. It ignores the HTTP_PROXY
 // environment: upstreams are reached directly, as configured, and looking
-// the proxy up cost time on every call. Share one among many sources.
+// the proxy up cost time on every call. Its connections read and write
+// through 1 KiB buffers, not net/http's 4 KiB: a held-open stream keeps its
+// connection's buffers for as long as it runs, and the smaller pair took an
+// open streamed chat through the door from 74 to 67 KB of memory (1,000 held
+// at once, bench/RESULTS.md); a body longer than the buffer is read past it.
+// Share one among many sources.
 func NewTransport() *http.Transport {
 	return &http.Transport{
 		DialContext: (&net.Dialer{
@@ -25,6 +30,8 @@ func NewTransport() *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   5 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		ReadBufferSize:        1 << 10,
+		WriteBufferSize:       1 << 10,
 	}
 }
 
