@@ -1,6 +1,7 @@
 // Package dashboard serves Highway's web page and what it reads and
-// starts: the routes, the sources' health, a bounded surge against the
-// server's own routes and the "what is await?" demonstration.
+// starts: the routes, the sources' health, the front door's traffic, a
+// bounded surge against the server's own routes and the "what is
+// await?" demonstration.
 package dashboard
 
 import (
@@ -11,6 +12,7 @@ import (
 
 	"github.com/citypopy/highway/internal/clients"
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/door"
 	"github.com/citypopy/highway/internal/reply"
 	"github.com/citypopy/highway/internal/route"
 	"github.com/citypopy/highway/internal/upstream"
@@ -22,6 +24,7 @@ const (
 	RoutesPath  = "/highway/routes"
 	SourcesPath = "/highway/sources"
 	SurgePath   = "/highway/surge"
+	DoorPath    = "/highway/door"
 )
 
 // Dashboard serves the web page at / and the endpoints it reads, for one
@@ -36,25 +39,26 @@ type Dashboard struct {
 	page         http.Handler
 	surging      atomic.Bool
 	awaitRoutes  map[string]*route.Route // the "what is await?" demonstration, by context=
+	door         *door.Door              // whose traffic DoorPath tells; nil: no models
 }
 
-// New is the dashboard of cfg, whose sources are upstreams; with keys
-// asked for (c), only a caller with one reads or starts anything but the
-// page itself.
-func New(cfg *config.Config, upstreams map[string]*upstream.Upstream, c *clients.Clients) (*Dashboard, error) {
+// New is the dashboard of cfg, whose sources are upstreams and whose
+// models d serves (nil: none); with keys asked for (c), only a caller
+// with one reads or starts anything but the page itself.
+func New(cfg *config.Config, upstreams map[string]*upstream.Upstream, d *door.Door, c *clients.Clients) (*Dashboard, error) {
 	demo, err := awaitRoutes()
 	if err != nil {
 		return nil, fmt.Errorf("the await demonstration: %w", err)
 	}
-	d := &Dashboard{limits: cfg.Dashboard, upstreams: upstreams, clients: c, writeTimeout: cfg.Server.WriteTimeout.Std(),
-		page: web.Handler(), awaitRoutes: demo, getRoutes: map[string]bool{}}
+	dash := &Dashboard{limits: cfg.Dashboard, upstreams: upstreams, clients: c, writeTimeout: cfg.Server.WriteTimeout.Std(),
+		page: web.Handler(), awaitRoutes: demo, getRoutes: map[string]bool{}, door: d}
 	for _, rc := range cfg.Routes {
 		if rc.Method == http.MethodGet {
-			d.getRoutes[rc.Path] = true
+			dash.getRoutes[rc.Path] = true
 		}
 	}
-	d.routes = routesOf(cfg)
-	return d, nil
+	dash.routes = routesOf(cfg)
+	return dash, nil
 }
 
 // Serve answers r when it is for the page or one of its endpoints, and
@@ -67,7 +71,7 @@ func (d *Dashboard) Serve(w http.ResponseWriter, r *http.Request) bool {
 			return true
 		}
 		d.page.ServeHTTP(w, r)
-	case RoutesPath, SourcesPath, SurgePath, AwaitPath:
+	case RoutesPath, SourcesPath, SurgePath, AwaitPath, DoorPath:
 		// The page itself is public; what it reads and starts is not.
 		if _, err := d.clients.Admit(r); err != nil {
 			reply.WriteError(w, err)
@@ -78,6 +82,8 @@ func (d *Dashboard) Serve(w http.ResponseWriter, r *http.Request) bool {
 			reply.JSON(w, d.routes)
 		case SourcesPath:
 			reply.JSON(w, d.sources())
+		case DoorPath:
+			reply.JSON(w, d.door.Traffic())
 		case AwaitPath:
 			d.await(w, r)
 		default:

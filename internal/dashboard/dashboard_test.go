@@ -30,7 +30,7 @@ func newDashboard(t *testing.T, yaml string) *Dashboard {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(cfg, ups, nil)
+	d, err := New(cfg, ups, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

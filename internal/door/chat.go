@@ -35,6 +35,7 @@ type Outcome struct {
 	Err        error         // what failed the answer, before or after it began
 	Parts      []Part        // what each provider that was paid spent
 	Marks      policy.Mark
+	Steps      []policy.FailoverStep // the sources it moved on from, in order
 }
 
 // Part is what one provider spent of a request: the tokens it counted
@@ -104,6 +105,9 @@ func (d *Door) chat(w http.ResponseWriter, r *http.Request, req Request, out *Ou
 		return d.unknownModel(chat.Model())
 	}
 	out.Model, out.Stream = m.name, chat.Stream()
+	m.traffic.requests.Add(1)
+	m.traffic.inFlight.Add(1)
+	defer m.traffic.inFlight.Add(-1)
 	if err := m.fits(chat); err != nil {
 		e := badRequest(err)
 		e.Msg = "model " + m.name + " cannot take this request, as one of its providers may answer it: " + e.Msg
@@ -230,7 +234,7 @@ func streamErrorType(err error) string {
 // provider that gave it.
 func (m *model) account(out *Outcome, tr *policy.Trace, a *source.Answer) {
 	steps, by := tr.Failovers()
-	out.Attempts, out.Marks = max(1, tr.Attempts()), tr.Marks()
+	out.Attempts, out.Marks, out.Steps = max(1, tr.Attempts()), tr.Marks(), steps
 	for _, st := range steps {
 		if s, ok := errors.AsType[*source.SpentError](st.Err); ok {
 			out.Parts = append(out.Parts, m.part(st.Name, s.Usage, true))

@@ -35,6 +35,7 @@ type Door struct {
 	names        []string // sorted
 	writeTimeout time.Duration
 	created      int64 // when the config was loaded, for /v1/models
+	traffic      traffic
 }
 
 // model is one configured model: a lane over its sources.
@@ -52,6 +53,7 @@ type model struct {
 	// dialects are those its sources speak, each once: a request must
 	// fit them all, since any may be the one that answers.
 	dialects []source.Dialect
+	traffic  *modelTraffic
 }
 
 // New builds the door of cfg's models on the upstreams of its sources,
@@ -70,7 +72,8 @@ func New(cfg *config.Config, sources map[string]*upstream.Upstream) *Door {
 
 func newModel(name string, mc *config.Model, cfg *config.Config, sources map[string]*upstream.Upstream) *model {
 	m := &model{name: name, use: mc.Use, timeout: mc.Timeout.Std(),
-		ups: map[string]*upstream.Upstream{}, prices: map[string]*report.Price{}, llms: map[string]*config.LLM{}}
+		ups: map[string]*upstream.Upstream{}, prices: map[string]*report.Price{}, llms: map[string]*config.LLM{},
+		traffic: &modelTraffic{}}
 	for _, src := range mc.Use {
 		m.ups[src] = sources[src]
 		l := cfg.Sources[src].Spec.(*config.LLM) // validated: a model uses LLM sources
@@ -87,7 +90,7 @@ func newModel(name string, mc *config.Model, cfg *config.Config, sources map[str
 	if h := mc.FailoverHedge; h != nil {
 		begins, budget = &policy.Latencies{}, &policy.Budget{Ratio: float64(h.MaxExtra)}
 	}
-	f := upstream.Chain(mc.Use, mc.FailoverOn, mc.FailoverHedge, sources, begins, budget)
+	f := upstream.Chain(mc.Use, mc.FailoverOn, mc.FailoverHedge, m.traffic.watch(mc.Use, sources), begins, budget)
 	if mc.Resume {
 		f.Resume = m.resume
 	}

@@ -106,6 +106,7 @@ func (s *Server) observeDoor(ctx context.Context, r *http.Request, id, client st
 		s.clients.Spend(ctx, client, tokens, cost)
 	}
 	s.metrics.Door(out.Model, out.Provider, client, status, took, out.FirstToken, out.Parts)
+	s.door.Observe(out, status, took)
 	if s.logger == nil {
 		return
 	}

@@ -14,6 +14,8 @@ import (
 	anthropicoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+
+	"github.com/citypopy/highway/internal/door"
 )
 
 // doorCity is a front door on highway mock's fake providers, one model
@@ -296,5 +298,48 @@ func TestTheDoorRefusesBadRequestsInItsDialect(t *testing.T) {
 	code, m = post("/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":"`+strings.Repeat("x", 5<<20)+`"}]}`)
 	if code != 413 || m["error"] == nil {
 		t.Errorf("a body over server.max_body: %d", code)
+	}
+}
+
+// The door's traffic, as the live page reads it, is behind the client
+// keys as the rest of what the page reads, and counts what was sent.
+func TestTheDoorsTrafficIsReadWithAKey(t *testing.T) {
+	front := doorCity(t)
+	client := openAIClient(front.URL)
+	if _, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "steady",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(front.URL + "/highway/door")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("without a key: %s", resp.Status)
+	}
+	req, _ := http.NewRequest(http.MethodGet, front.URL+"/highway/door", nil)
+	req.Header.Set("Authorization", "Bearer hw-app-key-0123456789")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tr door.Traffic
+	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range tr.Models {
+		if m.Name != "steady" {
+			continue
+		}
+		if m.Requests != 1 || m.Failovers != 1 || m.InFlight != 0 || len(m.Lanes) != 2 || m.Lanes[0].Failures != 1 || m.Lanes[1].Calls != 1 {
+			t.Errorf("steady: %+v", m)
+		}
+	}
+	if len(tr.Recent) != 1 || tr.Recent[0].Provider != "an" || len(tr.Recent[0].Steps) != 1 || tr.Recent[0].Steps[0].Reason != "5xx" {
+		t.Errorf("recent: %+v", tr.Recent)
+	}
+	if len(tr.Models) != 7 {
+		t.Errorf("%d models, want the 7 configured", len(tr.Models))
 	}
 }

@@ -126,7 +126,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		ownRegistry:  own,
 	}
 	s.clients = clients.New(cfg.Clients, m, reg.limiter, store)
-	if s.dash, err = dashboard.New(cfg, sources, s.clients); err != nil {
+	if s.dash, err = dashboard.New(cfg, sources, s.door, s.clients); err != nil {
 		return nil, err
 	}
 	for _, rc := range cfg.Routes {

@@ -73,6 +73,7 @@ function setupTabs() {
       $(t.getAttribute("aria-controls")).hidden = !on;
     }
     if (tab.id === "tab-health") refreshHealth();
+    if (tab.id === "tab-door") refreshDoor();
   };
   tabs.forEach((t, i) => {
     t.addEventListener("click", () => show(t));
@@ -603,17 +604,23 @@ async function refreshHealth() {
   $("health-rows").replaceChildren(...(r.sources || []).map(healthRow));
 }
 
-// healthRow is one source's row; each cell says its column's name, for
-// the phone layout, where rows become cards.
-function healthRow(s) {
-  const tr = el("tr");
-  tr.dataset.source = s.name;
-  const cell = (label, text, cls) => {
+// cellsOf appends cells to a table row, each saying its column's name
+// (label), for the phone layout, where rows become cards.
+function cellsOf(tr) {
+  return (label, text, cls) => {
     const td = el("td", cls || "", text);
     td.dataset.label = label;
     tr.append(td);
     return td;
   };
+}
+
+// healthRow is one source's row; each cell says its column's name, for
+// the phone layout, where rows become cards.
+function healthRow(s) {
+  const tr = el("tr");
+  tr.dataset.source = s.name;
+  const cell = cellsOf(tr);
   const name = el("th", "", s.name);
   name.scope = "row";
   tr.append(name);
@@ -632,6 +639,77 @@ function healthRow(s) {
   cell("Cost", llm && s.cost_usd !== undefined ? "$" + s.cost_usd.toFixed(s.cost_usd < 1 ? 6 : 2) : "–", llm ? "" : "muted");
   const b = cell("Breaker", "");
   b.append(el("span", "badge breaker-" + s.breaker, s.breaker));
+  return tr;
+}
+
+// refreshDoor shows the door's traffic as the server counts it: each
+// model's lanes (its providers, in the order it uses them) with the calls
+// running on each now, and the last requests, newest first.
+async function refreshDoor() {
+  const resp = await api("/highway/door");
+  if (!resp.ok) return;
+  const t = await resp.json();
+  $("door-empty").hidden = t.models.length > 0;
+  $("door-models").replaceChildren(...t.models.map(doorModel));
+  $("door-rows").replaceChildren(...t.recent.slice().reverse().map(doorRow));
+  const last = t.recent.at(-1);
+  const sum = (k) => t.models.reduce((n, m) => n + m[k], 0);
+  $("door-status").textContent = t.models.length ? `${sum("requests")} requests through the door, ${sum("in_flight")} in flight` + (last ? `; the last answered ${ago(last.at)}` : "") : "";
+  $("door").dataset.seen = last ? last.seq : 0;
+}
+
+function doorModel(m) {
+  const card = el("div", "door-model");
+  card.dataset.model = m.name;
+  card.append(el("h3", "", m.name));
+  const stats = el("dl", "stats");
+  for (const [k, v] of [["in flight", m.in_flight], ["requests", m.requests], ["failed", m.failed], ["failed over", m.failovers], ["hedged", m.hedges]]) {
+    const d = el("div");
+    d.dataset.stat = k.replace(" ", "_");
+    d.append(el("dt", "", k), el("dd", "", String(v)));
+    stats.append(d);
+  }
+  card.append(stats);
+  for (const [i, l] of m.lanes.entries()) {
+    // A lane's car is there while calls run on it, as long as its share
+    // of the model's calls running now; a lane at rest is empty.
+    const lane = el("div", "lane door-lane " + (l.in_flight > 0 ? "running" : "waiting"));
+    lane.dataset.source = l.source;
+    lane.dataset.inFlight = l.in_flight;
+    lane.dataset.calls = l.calls;
+    lane.dataset.failures = l.failures;
+    lane.append(el("span", "name", `${i + 1}. ${l.source}`));
+    const track = el("div", "track");
+    const car = el("div", "car");
+    car.style.width = (l.in_flight > 0 ? Math.max(5, Math.min(100, 100 * l.in_flight / Math.max(1, m.in_flight))) : 0) + "%";
+    track.append(car);
+    const plural = (n, one) => `${n} ${one}${n === 1 ? "" : "s"}`;
+    lane.append(track, el("span", "ms" + (l.failures > 0 ? " failing" : ""), `${l.in_flight} now · ${plural(l.calls, "call")} · ${l.failures} failed`));
+    lane.title = l.model ? `provider model ${l.model}` : "";
+    card.append(lane);
+  }
+  return card;
+}
+
+// doorRow is one request; its path reads "first (reason) → next", the
+// sources it moved on from and the one that answered.
+function doorRow(p) {
+  const tr = el("tr", p.status >= 400 || p.error ? "failed" : "");
+  tr.dataset.seq = p.seq;
+  const cell = cellsOf(tr);
+  const when = el("th", "", new Date(p.at).toLocaleTimeString());
+  when.scope = "row";
+  tr.append(when);
+  cell("Model", p.model + (p.stream ? " (stream)" : ""));
+  cell("Served by", p.provider || "none", p.provider ? "" : "bad");
+  const path = [...(p.steps || []).map((s) => `${s.source} (${s.reason.replaceAll("_", " ")})`), p.provider || "–"].join(" → ");
+  const marks = (p.marks || []).map((m) => m.replaceAll("_", " "));
+  cell("Path", path + (marks.length ? ` · ${marks.join(", ")}` : ""), p.steps || marks.length ? "warn" : "");
+  const st = cell("Status", String(p.status) + (p.error ? " · " + p.error : ""), p.status >= 400 || p.error ? "bad" : "");
+  if (p.error) st.title = p.error;
+  cell("First token", ms(p.first_token_ms));
+  cell("Total", ms(p.ms));
+  cell("Tokens", String(p.tokens));
   return tr;
 }
 
@@ -654,5 +732,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("key-form").addEventListener("submit", saveKey);
   await loadRoutes();
   setInterval(() => { if (!$("health").hidden) refreshHealth(); }, 2000);
+  setInterval(() => { if (!$("door").hidden) refreshDoor(); }, 1000);
   document.body.dataset.ready = "1";
 });
