@@ -26,8 +26,9 @@ import (
 type Clients struct {
 	keys         []client
 	unauthorized prometheus.Counter
-	shared       *shared.Store      // nil: each replica limits on its own
-	byName       map[string]*client // the clients with a budget, to spend from after each answer
+	shared       *shared.Store       // nil: each replica limits on its own
+	byName       map[string]*client  // the clients with a budget, to spend from after each answer
+	models       map[string][]string // by client name: the models it may use, for those limited to some
 }
 
 type client struct {
@@ -70,6 +71,12 @@ func New(c config.Clients, m *metrics.Metrics, limiter func(Key, func() *rate.Li
 			if b != nil {
 				b.shared = store
 			}
+		}
+		if len(k.Models) > 0 {
+			if cs.models == nil {
+				cs.models = map[string][]string{}
+			}
+			cs.models[cl.name] = k.Models
 		}
 		if cs.byName == nil && (cl.tokens != nil || cl.cost != nil) {
 			cs.byName = map[string]*client{}
@@ -116,6 +123,15 @@ func (cs *Clients) Limiters() map[Key]*rate.Limiter {
 		}
 	}
 	return m
+}
+
+// Models are the front door's models the client name may use; nil: all
+// of them (and for a nil *Clients, or no name).
+func (cs *Clients) Models(name string) []string {
+	if cs == nil {
+		return nil
+	}
+	return cs.models[name]
 }
 
 // Admit finds the caller by the key it presents (Authorization: Bearer

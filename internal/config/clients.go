@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -26,7 +28,7 @@ type Clients struct {
 	// Keys are the callers, in the config.
 	Keys []*ClientKey `yaml:"keys"`
 	// KeysFile names a file of more callers, one per line:
-	// NAME sha256:HEX [rate=R] [burst=B]; # starts a comment. A relative
+	// NAME sha256:HEX [rate=R] [burst=B] [models=A,B]; # starts a comment. A relative
 	// path is from the config file's directory.
 	KeysFile string `yaml:"keys_file"`
 }
@@ -51,6 +53,11 @@ type ClientKey struct {
 	// (it needs sources with a price), refilled evenly over the day; past
 	// it, 429 until enough has refilled. 0: no budget.
 	CostPerDay float64 `yaml:"cost_per_day"`
+	// Models are the front door's models the caller may use (by their
+	// names under models:); empty: every one. Another is refused with 404,
+	// as a provider refuses a model the key has no access to, and
+	// /v1/models lists only these.
+	Models []string `yaml:"models"`
 
 	// Hash is the key's SHA-256, set by validation.
 	Hash [sha256.Size]byte `yaml:"-"`
@@ -111,8 +118,9 @@ func (d *decoder) provisionClients(c *Clients) {
 	}
 }
 
-// validateClients checks the rates and each key as provisioned.
-func (d *decoder) validateClients(c *Clients) {
+// validateClients checks the rates and each key as provisioned, its
+// models among models.
+func (d *decoder) validateClients(c *Clients, models map[string]*Model) {
 	if !(c.Rate >= 0) { // NaN too
 		d.failAt("clients.rate", "must not be negative")
 	}
@@ -141,10 +149,16 @@ func (d *decoder) validateClients(c *Clients) {
 		if !(k.Rate >= 0) || k.Burst < 0 || k.TokensPerMinute < 0 || !(k.CostPerDay >= 0) {
 			d.failAt(p, "rate, burst, tokens_per_minute and cost_per_day must not be negative")
 		}
+		for j, m := range k.Models {
+			if models[m] == nil {
+				d.failAt(fmt.Sprintf("%s.models[%d]", p, j), "unknown model %q; models: %s", m, strings.Join(slices.Sorted(maps.Keys(models)), ", "))
+			}
+		}
 	}
 }
 
-// readKeysFile reads NAME sha256:HEX [rate=R] [burst=B] lines.
+// readKeysFile reads NAME sha256:HEX [rate=R] [burst=B] [models=A,B]
+// lines.
 func readKeysFile(path string) ([]*ClientKey, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -160,7 +174,7 @@ func readKeysFile(path string) ([]*ClientKey, error) {
 		}
 		bad := func(why string) error { return fmt.Errorf("%s:%d: %s", path, n, why) }
 		if len(f) < 2 || !strings.HasPrefix(f[1], "sha256:") {
-			return nil, bad("want NAME sha256:HEX [rate=R] [burst=B]; plain keys do not belong in files")
+			return nil, bad("want NAME sha256:HEX [rate=R] [burst=B] [models=A,B]; plain keys do not belong in files")
 		}
 		k := &ClientKey{Name: f[0], SHA256: f[1]}
 		for _, opt := range f[2:] {
@@ -171,8 +185,10 @@ func readKeysFile(path string) ([]*ClientKey, error) {
 				k.Rate, err = strconv.ParseFloat(v, 64)
 			case "burst":
 				k.Burst, err = strconv.Atoi(v)
+			case "models":
+				k.Models = strings.Split(v, ",")
 			default:
-				err = fmt.Errorf("unknown option %q (rate=R or burst=B)", opt)
+				err = fmt.Errorf("unknown option %q (rate=R, burst=B or models=A,B)", opt)
 			}
 			if err != nil {
 				return nil, bad(err.Error())

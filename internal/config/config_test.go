@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -179,6 +180,8 @@ func TestBadConfigsAreRefusedWithFileFieldAndReason(t *testing.T) {
 		{"client keys", "clients:\n  keys:\n    - {name: a, key: short}\n    - {name: a, sha256: zz}\n    - {name: c}\n    - {key: 0123456789abcdef0123, sha256: ab}\n" + srcRoutes,
 			[]string{`clients.keys[0].key: too short`, `clients.keys[1].name: "a" is given twice`, `clients.keys[1].sha256: want 64 hex digits`,
 				`clients.keys[2]: no key: give key (e.g. ${C_KEY}) or sha256`, `clients.keys[3].name: missing`, `clients.keys[3]: give key or sha256, not both`}},
+		{"a client's unknown model", "clients:\n  keys:\n    - {name: a, key: 0123456789abcdef0123, models: [chat, gpt-9]}\n" + srcModels,
+			[]string{`f.yaml:3:59: clients.keys[0].models[1]: unknown model "gpt-9"; models: chat`}},
 		{"missing keys file", "clients: {keys_file: nope.keys}\n" + srcRoutes, []string{`clients.keys_file: read the keys file: open nope.keys`}},
 		{"cycle", "sources:\n  a: {kind: mock, needs: [b]}\n  b: {kind: mock, needs: [c]}\n  c: {kind: mock, needs: [a]}\nroutes:\n  - {path: /r, sources: [a, b, c]}\n",
 			[]string{`f.yaml:2:26: sources.a.needs: cycle: a → b → c → a: a source cannot wait for itself`}},
@@ -212,28 +215,32 @@ func TestBadConfigsAreRefusedWithFileFieldAndReason(t *testing.T) {
 
 const srcRoutes = "sources:\n  a: {kind: mock}\nroutes:\n  - {path: /r, sources: [a]}\n"
 
+// srcModels is srcRoutes with a model, chat, on an LLM source.
+const srcModels = "sources:\n  a: {kind: mock}\n  l: {kind: openai, base_url: \"http://127.0.0.1:1/v1\", model: m}\n" +
+	"routes:\n  - {path: /r, sources: [a]}\nmodels:\n  chat: {use: [l]}\n"
+
 func TestClientKeysAreKeptOnlyAsHashes(t *testing.T) {
 	dir := t.TempDir()
 	bob := HashKey("bob-0123456789abcdef")
-	keys := "# callers\n\nbob sha256:" + hex.EncodeToString(bob[:]) + " rate=2 burst=5  # the builder\n"
+	keys := "# callers\n\nbob sha256:" + hex.EncodeToString(bob[:]) + " rate=2 burst=5 models=chat  # the builder\n"
 	if err := os.WriteFile(filepath.Join(dir, "clients.keys"), []byte(keys), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(dir, "h.yaml")
-	c, err := parse(file, []byte("clients:\n  rate: 10\n  keys_file: clients.keys\n  keys: [{name: alice, key: \"${K}\"}]\n"+srcRoutes),
+	c, err := parse(file, []byte("clients:\n  rate: 10\n  keys_file: clients.keys\n  keys: [{name: alice, key: \"${K}\"}]\n"+srcModels),
 		env(map[string]string{"K": "alice-0123456789abcdef"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []ClientKey{
 		{Name: "alice", Rate: 10, Burst: 10, Hash: HashKey("alice-0123456789abcdef")},
-		{Name: "bob", SHA256: "sha256:" + hex.EncodeToString(bob[:]), Rate: 2, Burst: 5, Hash: bob},
+		{Name: "bob", SHA256: "sha256:" + hex.EncodeToString(bob[:]), Rate: 2, Burst: 5, Hash: bob, Models: []string{"chat"}},
 	}
 	if len(c.Clients.Keys) != len(want) {
 		t.Fatalf("keys %+v", c.Clients.Keys)
 	}
 	for i, k := range c.Clients.Keys {
-		if *k != want[i] {
+		if !reflect.DeepEqual(*k, want[i]) {
 			t.Errorf("key %d: %+v, want %+v", i, *k, want[i])
 		}
 	}

@@ -47,7 +47,7 @@ func (d *decoder) validate(c *Config) {
 	d.validateModels(c.Models, c.Sources)
 	d.validateCacheBytes(c)
 	d.validateAdmission(c.Admission)
-	d.validateClients(&c.Clients)
+	d.validateClients(&c.Clients, c.Models)
 	d.validateRedis(&c.Redis)
 	if c.Heartbeat < 0 {
 		d.failAt("heartbeat", "must not be negative")

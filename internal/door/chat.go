@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -21,7 +22,12 @@ import (
 type Request struct {
 	Body   []byte
 	Queued time.Duration // waiting for an admission place
+	// Models are the models the client may use; nil: every one.
+	Models []string
 }
+
+// may reports whether the client may use the model name.
+func (r *Request) may(name string) bool { return r.Models == nil || slices.Contains(r.Models, name) }
 
 // Outcome is what one door request came to, for its log line, its
 // metrics and its client's budgets. The zero value is a request that
@@ -69,7 +75,7 @@ func (d *Door) Serve(w http.ResponseWriter, r *http.Request, req Request) Outcom
 			err = notAllowed(r, http.MethodGet)
 			break
 		}
-		d.list(w)
+		d.list(w, req)
 	case EmbeddingsPath:
 		if r.Method != http.MethodPost {
 			err = notAllowed(r, http.MethodPost)
@@ -101,8 +107,8 @@ func (d *Door) chat(w http.ResponseWriter, r *http.Request, req Request, out *Ou
 		return badRequest(err)
 	}
 	m := d.models[chat.Model()]
-	if m == nil {
-		return d.unknownModel(chat.Model())
+	if m == nil || !req.may(m.name) {
+		return d.unknownModel(chat.Model(), req)
 	}
 	out.Model, out.Stream = m.name, chat.Stream()
 	m.traffic.requests.Add(1)

@@ -133,11 +133,18 @@ func badRequest(err error) *Error {
 	return e
 }
 
-// unknownModel is the 404 for a model not configured, naming those that
-// are, as providers answer it.
-func (d *Door) unknownModel(name string) *Error {
+// unknownModel is the 404 for a model not configured, or that the client
+// of req may not use (as a provider says of a model a key has no access
+// to), naming those it may.
+func (d *Door) unknownModel(name string, req Request) *Error {
+	var may []string
+	for _, m := range d.names {
+		if req.may(m) {
+			may = append(may, m)
+		}
+	}
 	return &Error{Status: http.StatusNotFound, Code: "model_not_found",
-		Msg: fmt.Sprintf("The model %q does not exist or you do not have access to it; models: %s", name, strings.Join(d.names, ", "))}
+		Msg: fmt.Sprintf("The model %q does not exist or you do not have access to it; models: %s", name, strings.Join(may, ", "))}
 }
 
 // failed is the error for a model whose sources all failed: 400 when the

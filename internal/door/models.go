@@ -12,8 +12,9 @@ import (
 	"github.com/citypopy/highway/internal/upstream"
 )
 
-// list answers /v1/models in OpenAI's list format: the configured models.
-func (d *Door) list(w http.ResponseWriter) {
+// list answers /v1/models in OpenAI's list format: the configured models
+// the client of req may use.
+func (d *Door) list(w http.ResponseWriter, req Request) {
 	type entry struct {
 		ID      string `json:"id"`
 		Object  string `json:"object"`
@@ -22,6 +23,9 @@ func (d *Door) list(w http.ResponseWriter) {
 	}
 	data := []entry{}
 	for _, name := range d.Models() {
+		if !req.may(name) {
+			continue
+		}
 		data = append(data, entry{ID: name, Object: "model", Created: d.created, OwnedBy: "highway"})
 	}
 	b, _ := json.Marshal(map[string]any{"object": "list", "data": data})
@@ -51,11 +55,11 @@ func (d *Door) embed(w http.ResponseWriter, r *http.Request, req Request, out *O
 	if d != nil {
 		m = d.models[name]
 	}
-	if m == nil {
+	if m == nil || !req.may(name) {
 		if d == nil {
 			return &Error{Status: http.StatusNotFound, Code: "model_not_found", Msg: "this Highway serves no models: configure some under models:"}
 		}
-		return d.unknownModel(name)
+		return d.unknownModel(name, req)
 	}
 	out.Model = name
 	var src string

@@ -54,7 +54,7 @@ func (s *Server) serveDoor(w http.ResponseWriter, r *http.Request) {
 		door.WriteError(sw, r.URL.Path, err)
 		return
 	}
-	var req door.Request
+	req := door.Request{Models: s.clients.Models(client)}
 	if r.Method == http.MethodPost {
 		if req.Body, err = s.doorBody(sw, r); err != nil {
 			door.WriteError(sw, r.URL.Path, err)

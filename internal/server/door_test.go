@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -341,5 +342,60 @@ func TestTheDoorsTrafficIsReadWithAKey(t *testing.T) {
 	}
 	if len(tr.Models) != 7 {
 		t.Errorf("%d models, want the 7 configured", len(tr.Models))
+	}
+}
+
+// A key limited to some models is refused the others as a provider
+// refuses a model the key has no access to (404 model_not_found, naming
+// the models it may use), and /v1/models lists only those.
+func TestAKeyUsesOnlyItsModels(t *testing.T) {
+	up := mockUpstream(t)
+	front := httptest.NewServer(newServerEnv(t, fmt.Sprintf(`
+clients:
+  keys:
+    - {name: app, key: "${APP_KEY}", models: [gpt]}
+    - {name: ops, key: "${OPS_KEY}"}
+sources:
+  oa: {kind: openai, base_url: "%[1]s/openai/v1?token_delay=1ms", model: popy-1}
+  an: {kind: anthropic, base_url: "%[1]s/anthropic?token_delay=1ms", model: claude-mock}
+models:
+  gpt:    {use: [oa]}
+  claude: {use: [an]}
+`, up), map[string]string{"APP_KEY": "hw-app-key-0123456789", "OPS_KEY": "hw-ops-key-0123456789"}, Options{}))
+	defer front.Close()
+	ctx := context.Background()
+	user := []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")}
+	app := openAIClient(front.URL)
+	ops := openai.NewClient(option.WithBaseURL(front.URL+"/v1/"), option.WithAPIKey("hw-ops-key-0123456789"), option.WithMaxRetries(0))
+	if _, err := app.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "gpt", Messages: user}); err != nil {
+		t.Errorf("app on its model: %v", err)
+	}
+	_, err := app.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "claude", Messages: user})
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 404 || apiErr.Code != "model_not_found" || !strings.HasSuffix(apiErr.Message, "models: gpt") {
+		t.Errorf("app on another model: %v", err)
+	}
+	if _, err := ops.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "claude", Messages: user}); err != nil {
+		t.Errorf("a key with every model: %v", err)
+	}
+	for key, want := range map[*openai.Client][]string{&app: {"gpt"}, &ops: {"claude", "gpt"}} {
+		page, err := key.Models.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range page.Data {
+			got = append(got, m.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("models listed %v, want %v", got, want)
+		}
+	}
+	an := anthropic.NewClient(anthropicoption.WithBaseURL(front.URL+"/"), anthropicoption.WithAPIKey("hw-app-key-0123456789"), anthropicoption.WithMaxRetries(0))
+	_, err = an.Messages.New(ctx, anthropic.MessageNewParams{Model: "claude", MaxTokens: 10,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Hi"))}})
+	var anErr *anthropic.Error
+	if !errors.As(err, &anErr) || anErr.StatusCode != 404 || !strings.Contains(anErr.RawJSON(), "not_found_error") {
+		t.Errorf("anthropic, another model: %v", err)
 	}
 }
