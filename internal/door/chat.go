@@ -206,11 +206,15 @@ func (d *Door) relay(ctx context.Context, w http.ResponseWriter, chat *source.Ch
 		}
 		steps, _ := tr.Failovers()
 		from, reason := part.From(), "failed"
+		var cut wire.Usage
 		if len(steps) > 0 {
 			last := steps[len(steps)-1]
 			from, reason = last.Name, upstream.Failure(last.Err)
+			if s, ok := errors.AsType[*source.SpentError](last.Err); ok {
+				cut = wire.Usage{InputTokens: s.Usage.InputTokens, OutputTokens: s.Usage.OutputTokens}
+			}
 		}
-		st.Resume(next.Dialect())
+		st.Resume(next.Dialect(), cut)
 		ew.write(st.Switched(from, next.From(), reason))
 		part = next
 	}

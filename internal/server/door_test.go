@@ -239,11 +239,13 @@ func TestACutStreamResumesOnTheNextProvider(t *testing.T) {
 }
 
 // resumes checks that model's stream, cut by its first source, reads as
-// one whole answer, switched once from cut to an.
+// one whole answer, switched once from cut to an, its usage counting both
+// providers as the client's budget does.
 func resumes(t *testing.T, front, model string) {
 	client := openAIClient(front)
 	stream := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: model,
-		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi there")}})
+		Messages:      []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi there")},
+		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}})
 	var acc openai.ChatCompletionAccumulator
 	switched := 0
 	for stream.Next() {
@@ -265,6 +267,27 @@ func resumes(t *testing.T, front, model string) {
 	if acc.Choices[0].Message.Content != heard || switched != 1 || acc.Choices[0].FinishReason != "stop" {
 		t.Errorf("%s: %q, switched %d", model, acc.Choices[0].Message.Content, switched)
 	}
+	spent := doorTraffic(t, front).Recent
+	if last := spent[len(spent)-1]; acc.Usage.TotalTokens != int64(last.Tokens) || acc.Usage.CompletionTokens <= int64(len(strings.Fields(heard))/2) {
+		t.Errorf("%s: the client was told %+v, its budget spent %d tokens", model, acc.Usage, last.Tokens)
+	}
+}
+
+// doorTraffic is the door's traffic as the live page reads it.
+func doorTraffic(t *testing.T, front string) door.Traffic {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, front+"/highway/door", nil)
+	req.Header.Set("Authorization", "Bearer hw-app-key-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tr door.Traffic
+	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }
 
 func TestTheDoorRefusesBadRequestsInItsDialect(t *testing.T) {
@@ -319,16 +342,7 @@ func TestTheDoorsTrafficIsReadWithAKey(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("without a key: %s", resp.Status)
 	}
-	req, _ := http.NewRequest(http.MethodGet, front.URL+"/highway/door", nil)
-	req.Header.Set("Authorization", "Bearer hw-app-key-0123456789")
-	if resp, err = http.DefaultClient.Do(req); err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tr door.Traffic
-	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil {
-		t.Fatal(err)
-	}
+	tr := doorTraffic(t, front.URL)
 	for _, m := range tr.Models {
 		if m.Name != "steady" {
 			continue

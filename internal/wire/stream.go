@@ -60,8 +60,18 @@ func (s *Stream) part(from Dialect) {
 
 // Resume goes on with the stream of another provider, in dialect from,
 // as the same answer: its start is not repeated, its text continues the
-// text so far, and its usage adds to what came before.
-func (s *Stream) Resume(from Dialect) {
+// text so far, and its usage adds to what came before. cut is what the
+// part before it spent as far as Highway knows (its estimate of a stream
+// cut before its provider said its usage): what the provider did not
+// report is taken from it, so that the usage the client is told counts
+// both providers, as its budget does.
+func (s *Stream) Resume(from Dialect, cut Usage) {
+	if s.usage.InputTokens == 0 {
+		s.usage.InputTokens = cut.InputTokens
+	}
+	if s.usage.OutputTokens == 0 {
+		s.usage.OutputTokens = cut.OutputTokens
+	}
 	s.part(from)
 	s.pass = false // the events' indices and start are the new part's own
 }
