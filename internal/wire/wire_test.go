@@ -357,7 +357,7 @@ func TestAResumedStreamReadsAsOneAnswer(t *testing.T) {
 		}
 		return out
 	}
-	first := translate2(in[:2]) // the start and "Hi", then a cut
+	first := translate2(in[:2])                                 // the start and "Hi", then a cut
 	s.Resume(Anthropic, Usage{InputTokens: 5, OutputTokens: 1}) // Highway's estimate of the cut part's
 	rest := translate2(events(anthropicStream))
 	starts := 0
