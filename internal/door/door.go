@@ -35,7 +35,6 @@ type Door struct {
 	names        []string // sorted
 	writeTimeout time.Duration
 	created      int64 // when the config was loaded, for /v1/models
-	traffic      traffic
 }
 
 // model is one configured model: a lane over its sources.
@@ -57,14 +56,19 @@ type model struct {
 }
 
 // New builds the door of cfg's models on the upstreams of its sources,
-// which the routes share; nil when cfg has no models.
-func New(cfg *config.Config, sources map[string]*upstream.Upstream) *Door {
+// which the routes share, taking each model from pool when it was built
+// as before (nil: each built afresh, its cache never freed); nil when cfg
+// has no models. The pool frees what a model holds once no door in use
+// has it (Pool.Retain).
+func New(cfg *config.Config, sources map[string]*upstream.Upstream, pool *Pool) *Door {
 	if len(cfg.Models) == 0 {
 		return nil
 	}
 	d := &Door{models: map[string]*model{}, writeTimeout: cfg.Server.WriteTimeout.Std(), created: time.Now().Unix()}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Models)) {
-		d.models[name] = newModel(name, cfg.Models[name], cfg, sources)
+		mc := cfg.Models[name]
+		key := keyOfModel(name, mc, int64(cfg.ModelCacheBytes(mc)), sources)
+		d.models[name] = pool.model(key, func() *model { return newModel(name, mc, cfg, sources) })
 		d.names = append(d.names, name)
 	}
 	return d
@@ -127,16 +131,10 @@ func (m *model) resume(call *source.Call, sofar *source.Answer, next string) (*s
 	return &source.Call{Chat: call.Chat.Continuing(text.String())}, true
 }
 
-// Close frees what the door holds beyond its requests: its models'
-// caches.
-func (d *Door) Close() {
-	if d == nil {
-		return
-	}
-	for _, m := range d.models {
-		if m.cache != nil {
-			m.cache.Close()
-		}
+// close frees what m holds beyond its requests: its cache.
+func (m *model) close() {
+	if m.cache != nil {
+		m.cache.Close()
 	}
 }
 

@@ -3,6 +3,7 @@ package door
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,20 +17,23 @@ import (
 // is told of.
 const recentPassages = 50
 
-// traffic is what the door has carried since its config was loaded, for
-// the live page: each model's requests and each of its lanes' calls as
-// they run, and the last requests with their failovers and hedges.
-type traffic struct {
-	mu     sync.Mutex
-	recent [recentPassages]Passage // a ring: next is where the next one goes
-	next   int
-	seen   int64 // passages recorded; a reader asks for those after the ones it has
-}
-
-// modelTraffic counts one model's requests.
+// modelTraffic is what one model has carried since it was built, for the
+// live page: its requests, each of its lanes' calls as they run, and its
+// last requests with their failovers and hedges.
 type modelTraffic struct {
 	inFlight, requests, failed, failovers, hedges atomic.Int64
 	lanes                                         []*laneTraffic // in the order of use
+
+	mu     sync.Mutex
+	recent [recentPassages]passage // a ring: next is where the next one goes
+	next   int
+	seen   int64
+}
+
+// passage is a Passage with when it finished, to order the models'.
+type passage struct {
+	Passage
+	at time.Time
 }
 
 // laneTraffic counts one model's calls to one of its sources: those
@@ -78,7 +82,7 @@ func (mt *modelTraffic) watch(use []string, ups map[string]*upstream.Upstream) m
 
 // Passage is one finished door request as the live page shows it.
 type Passage struct {
-	Seq      int64    `json:"seq"` // its place among the door's requests, from 1
+	Seq      int64    `json:"seq"` // its place among its model's requests, from 1
 	At       string   `json:"at"`  // when it finished, RFC 3339 with milliseconds
 	Model    string   `json:"model"`
 	Provider string   `json:"provider,omitempty"` // the source that answered
@@ -104,10 +108,11 @@ type Step struct {
 	MS     float64 `json:"ms"`
 }
 
-// record keeps the passage of one finished request of m.
-func (t *traffic) record(mt *modelTraffic, out *Outcome, status int, took time.Duration) {
+// record keeps the passage of one finished request.
+func (mt *modelTraffic) record(out *Outcome, status int, took time.Duration) {
+	now := time.Now()
 	p := Passage{Model: out.Model, Provider: out.Provider, Stream: out.Stream, Status: status, Attempts: out.Attempts,
-		MS: ms(took), At: time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00")}
+		MS: ms(took), At: now.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
 	p.Tokens, _ = out.Spent()
 	if out.FirstToken > 0 {
 		v := ms(out.FirstToken)
@@ -141,36 +146,37 @@ func (t *traffic) record(mt *modelTraffic, out *Outcome, status int, took time.D
 	if status >= 400 || out.Err != nil {
 		mt.failed.Add(1)
 	}
-	t.mu.Lock()
-	t.seen++
-	p.Seq = t.seen
-	t.recent[t.next] = p
-	t.next = (t.next + 1) % recentPassages
-	t.mu.Unlock()
+	mt.mu.Lock()
+	mt.seen++
+	p.Seq = mt.seen
+	mt.recent[mt.next] = passage{p, now}
+	mt.next = (mt.next + 1) % recentPassages
+	mt.mu.Unlock()
 }
 
-// passages are the last ones recorded, oldest first.
-func (t *traffic) passages() []Passage {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := int(min(t.seen, recentPassages))
-	out := make([]Passage, 0, n)
+// passages appends the last ones recorded to to.
+func (mt *modelTraffic) passages(to []passage) []passage {
+	mt.mu.Lock()
+	defer mt.mu.Unlock()
+	n := int(min(mt.seen, recentPassages))
 	for i := range n {
-		out = append(out, t.recent[(t.next-n+i+recentPassages)%recentPassages])
+		to = append(to, mt.recent[(mt.next-n+i+recentPassages)%recentPassages])
 	}
-	return out
+	return to
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Traffic is what the live page is told of the door: each model's
-// requests and lanes, in name order, and the last requests.
+// requests and lanes, in name order, and the last requests. A model
+// configured as before keeps its counts and requests across a reload.
 type Traffic struct {
 	Models []ModelTraffic `json:"models"`
 	Recent []Passage      `json:"recent"` // oldest first, at most 50
 }
 
-// ModelTraffic is one model since its config was loaded: the requests
+// ModelTraffic is one model since it was built (a reload that leaves it
+// as it was keeps it): the requests
 // running now and all it was asked, those that failed (an error status, or a stream
 // failed once begun), failed over and hedged, and its lanes in the order
 // it uses them.
@@ -211,7 +217,14 @@ func (d *Door) Traffic() Traffic {
 		}
 		t.Models = append(t.Models, v)
 	}
-	t.Recent = d.traffic.passages()
+	var recent []passage
+	for _, name := range d.names {
+		recent = d.models[name].traffic.passages(recent)
+	}
+	slices.SortStableFunc(recent, func(a, b passage) int { return a.at.Compare(b.at) })
+	for _, p := range recent[max(0, len(recent)-recentPassages):] {
+		t.Recent = append(t.Recent, p.Passage)
+	}
 	return t
 }
 
@@ -226,5 +239,5 @@ func (d *Door) Observe(out *Outcome, status int, took time.Duration) {
 	if m == nil {
 		return
 	}
-	d.traffic.record(m.traffic, out, status, took)
+	m.traffic.record(out, status, took)
 }

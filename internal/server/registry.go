@@ -19,6 +19,8 @@ import (
 // Registry is the state that outlives a config, for the life of the
 // process: each source's upstream (its breaker, cache, calls in flight,
 // observed latencies and health), keyed by its name and its own config;
+// each front-door model (its hedges' observations and budget, its cache,
+// its traffic), by its name, its config and the upstreams it uses;
 // each client key's limiters, by name, key, rate and burst; the admission
 // ledger; the Redis store, by its redis section. Every server built on
 // one Registry (the first, and each reload's) takes its state from it, so
@@ -35,7 +37,7 @@ type Registry struct {
 	limiters  map[clients.Key]*rate.Limiter
 	stores    map[config.Redis]*shared.Store
 	ledger    *admission.Ledger
-	door      *door.Door // the server in use's, whose model caches live until it is replaced
+	models    door.Pool // the front door's models, kept as upstreams are
 }
 
 // upstreamKey is what identifies an upstream: what it is built from. That
@@ -134,12 +136,8 @@ func (r *Registry) retain(s *Server) {
 			stores = append(stores, st)
 		}
 	}
-	old := r.door
-	r.door = s.door
 	r.mu.Unlock()
-	if old != s.door {
-		old.Close()
-	}
+	r.models.Retain(s.door)
 	for _, u := range closing {
 		u.Close()
 	}
@@ -154,10 +152,9 @@ func (r *Registry) Close() {
 	r.mu.Lock()
 	ups := slices.Collect(maps.Values(r.upstreams))
 	stores := slices.Collect(maps.Values(r.stores))
-	d := r.door
-	r.upstreams, r.limiters, r.stores, r.door = nil, nil, nil, nil
+	r.upstreams, r.limiters, r.stores = nil, nil, nil
 	r.mu.Unlock()
-	d.Close()
+	r.models.Close()
 	for _, u := range ups {
 		u.Close()
 	}

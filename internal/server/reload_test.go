@@ -269,3 +269,46 @@ routes: [{path: /r, sources: [kept, dropped]}]
 		t.Errorf("cached %v %v: want the kept source's answer cached, the dropped one's gone", k, d)
 	}
 }
+
+// A front-door model configured as before, on sources configured as
+// before, is the same model after a reload: its cache answers, its
+// traffic goes on. Changed, it starts afresh.
+func TestAReloadKeepsAnUnchangedModel(t *testing.T) {
+	up := mockUpstream(t)
+	config := func(ttl string) string {
+		return fmt.Sprintf(`
+sources:
+  oa: {kind: openai, base_url: "%[1]s/openai/v1?token_delay=1ms", model: popy-1}
+models:
+  cached: {use: [oa], cache: {ttl: %[2]s}}
+`, up, ttl)
+	}
+	ask := func(s *Server) (cache string) {
+		front := httptest.NewServer(s)
+		defer front.Close()
+		resp, err := http.Post(front.URL+"/v1/chat/completions", "application/json",
+			strings.NewReader(`{"model":"cached","messages":[{"role":"user","content":"Hi there"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s", resp.Status)
+		}
+		return resp.Header.Get("X-Highway-Cache")
+	}
+	requests := func(s *Server) int64 { return s.door.Traffic().Models[0].Requests }
+	s := newServer(t, config("1m"))
+	if c := ask(s); c != "" {
+		t.Errorf("the first answer came from the cache (%q)", c)
+	}
+	s = reload(t, s, config("1m")+"  other: {use: [oa]}\n")
+	if c, n := ask(s), requests(s); c != "hit" || n != 2 {
+		t.Errorf("after a reload that left it as it was: cache %q, %d requests counted, want a hit and 2", c, n)
+	}
+	s = reload(t, s, config("2m"))
+	if c, n := ask(s), requests(s); c != "" || n != 1 {
+		t.Errorf("after a reload that changed it: cache %q, %d requests counted, want a miss and 1", c, n)
+	}
+}
