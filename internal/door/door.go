@@ -15,6 +15,7 @@ import (
 
 	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/internal/report"
+	"github.com/citypopy/highway/internal/shared"
 	"github.com/citypopy/highway/internal/upstream"
 	"github.com/citypopy/highway/policy"
 	"github.com/citypopy/highway/source"
@@ -60,21 +61,25 @@ type model struct {
 // as before (nil: each built afresh, its cache never freed); nil when cfg
 // has no models. The pool frees what a model holds once no door in use
 // has it (Pool.Retain).
-func New(cfg *config.Config, sources map[string]*upstream.Upstream, pool *Pool) *Door {
+//
+// With store (nil: none), a model's cache is shared by every replica on
+// it, as a source's is: an answer one fetched, another serves, and with
+// coalesce a call in flight on one is waited for by the others.
+func New(cfg *config.Config, sources map[string]*upstream.Upstream, store *shared.Store, pool *Pool) *Door {
 	if len(cfg.Models) == 0 {
 		return nil
 	}
 	d := &Door{models: map[string]*model{}, writeTimeout: cfg.Server.WriteTimeout.Std(), created: time.Now().Unix()}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Models)) {
 		mc := cfg.Models[name]
-		key := keyOfModel(name, mc, int64(cfg.ModelCacheBytes(mc)), sources)
-		d.models[name] = pool.model(key, func() *model { return newModel(name, mc, cfg, sources) })
+		key := keyOfModel(name, mc, int64(cfg.ModelCacheBytes(mc)), sources, store)
+		d.models[name] = pool.model(key, func() *model { return newModel(name, mc, cfg, sources, store) })
 		d.names = append(d.names, name)
 	}
 	return d
 }
 
-func newModel(name string, mc *config.Model, cfg *config.Config, sources map[string]*upstream.Upstream) *model {
+func newModel(name string, mc *config.Model, cfg *config.Config, sources map[string]*upstream.Upstream, store *shared.Store) *model {
 	m := &model{name: name, use: mc.Use, timeout: mc.Timeout.Std(),
 		ups: map[string]*upstream.Upstream{}, prices: map[string]*report.Price{}, llms: map[string]*config.LLM{},
 		traffic: &modelTraffic{}}
@@ -105,6 +110,12 @@ func newModel(name string, mc *config.Model, cfg *config.Config, sources map[str
 	if c := mc.Cache; c != nil {
 		m.cache = &policy.Cache[*source.Call, *source.Answer]{Next: m.lane, TTL: c.TTL.Std(), Key: (*source.Call).Key,
 			MaxBytes: int64(cfg.ModelCacheBytes(mc)), Size: (*source.Answer).Size}
+		if store != nil {
+			m.cache.Shared = store.Cache("model:"+name, sharedConfig(mc, cfg))
+			if mc.Coalesce { // share calls in flight across replicas too, for as long as a call may take
+				m.cache.FlightWait = m.timeout
+			}
+		}
 		m.lane = m.cache
 	}
 	return m
@@ -129,6 +140,20 @@ func (m *model) resume(call *source.Call, sofar *source.Answer, next string) (*s
 		return nil, false
 	}
 	return &source.Call{Chat: call.Chat.Continuing(text.String())}, true
+}
+
+// sharedConfig is everything that decides mc's answers, for its shared
+// cache's namespace: its own config and that of each source it uses, so
+// that a replica whose sources differ never serves another's answers.
+func sharedConfig(mc *config.Model, cfg *config.Config) any {
+	srcs := map[string]*config.Source{}
+	for _, s := range mc.Use {
+		srcs[s] = cfg.Sources[s]
+	}
+	return struct {
+		Model   *config.Model
+		Sources map[string]*config.Source
+	}{mc, srcs}
 }
 
 // close frees what m holds beyond its requests: its cache.

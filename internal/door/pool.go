@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/citypopy/highway/internal/config"
+	"github.com/citypopy/highway/internal/shared"
 	"github.com/citypopy/highway/internal/upstream"
 )
 
@@ -23,14 +24,16 @@ type Pool struct {
 }
 
 // modelKey is what a model is built from: its name and config, its cache
-// bound and the upstreams it uses, by identity.
+// bound, the upstreams it uses by identity, and the Redis its cache
+// shares.
 type modelKey struct {
 	name, config string
 	cacheBytes   int64
 	upstreams    string
+	store        *shared.Store
 }
 
-func keyOfModel(name string, mc *config.Model, cacheBytes int64, sources map[string]*upstream.Upstream) modelKey {
+func keyOfModel(name string, mc *config.Model, cacheBytes int64, sources map[string]*upstream.Upstream, store *shared.Store) modelKey {
 	b, err := json.Marshal(mc)
 	if err != nil { // not expected of a decoded config: such a model is never kept
 		b = []byte("unencodable: " + err.Error())
@@ -39,7 +42,7 @@ func keyOfModel(name string, mc *config.Model, cacheBytes int64, sources map[str
 	for _, src := range mc.Use {
 		fmt.Fprintf(&ups, "%s=%p;", src, sources[src])
 	}
-	return modelKey{name, string(b), cacheBytes, ups.String()}
+	return modelKey{name, string(b), cacheBytes, ups.String(), store}
 }
 
 // model is the model of key, built by build the first time; with a nil

@@ -119,7 +119,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		writeTimeout: cfg.Server.WriteTimeout.Std(),
 		bodyTimeout:  cfg.Server.BodyTimeout.Std(),
 		maxBody:      cfg.Server.MaxBody,
-		door:         door.New(cfg, sources, &reg.models),
+		door:         door.New(cfg, sources, store, &reg.models),
 		shared:       store,
 		instance:     o.Instance,
 		registry:     reg,

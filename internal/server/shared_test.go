@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -39,6 +42,12 @@ func call(t *testing.T, base, path, key string) (*http.Response, string) {
 	if key != "" {
 		req.Header.Set("X-API-Key", key)
 	}
+	return send(t, req)
+}
+
+// send is req's answer and its whole body.
+func send(t *testing.T, req *http.Request) (*http.Response, string) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -346,5 +355,66 @@ routes: [{path: /chat, sources: [chat]}]
 	defer c.Close()
 	if n, err := c.Exists(t.Context(), "highway:budget:{poet:tokens}").Result(); err != nil || n != 1 {
 		t.Errorf("budget key in Redis: %d, %v", n, err)
+	}
+}
+
+// Through the front door too, two replicas behind a balancer share one
+// Redis: a model's cached answer fetched by one is the other's hit (a
+// streamed one replayed as a stream, the provider called once), and a
+// key's token budget spent on one is spent on both.
+func TestReplicasShareTheDoorsCacheAndBudgets(t *testing.T) {
+	rs := redistest.Start(t)
+	var calls atomic.Int64
+	mock, err := url.Parse(mockUpstream(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(mock)
+	counted := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(counted.Close)
+	a, b := replicas(t, `
+redis: {addr: "`+rs.Addr+`", timeout: 500ms}
+clients:
+  keys: [{name: app, key: hw-app-key-0123456789, tokens_per_minute: 40}]
+sources:
+  oa: {kind: openai, base_url: "`+counted.URL+`/openai/v1?token_delay=1ms", model: popy-1}
+models:
+  cached: {use: [oa], cache: {ttl: 1m}}
+  plain:  {use: [oa]}
+`, nil)
+	ask := func(front, model string) (*http.Response, string) {
+		req, _ := http.NewRequest(http.MethodPost, front+"/v1/chat/completions",
+			strings.NewReader(`{"model":"`+model+`","stream":true,"messages":[{"role":"user","content":"Hi there"}]}`))
+		req.Header.Set("Authorization", "Bearer hw-app-key-0123456789")
+		return send(t, req)
+	}
+	first, fromA := ask(a.URL, "cached")
+	second, fromB := ask(b.URL, "cached")
+	if first.StatusCode != 200 || second.StatusCode != 200 || second.Header.Get("X-Highway-Cache") != "hit" || calls.Load() != 1 {
+		t.Fatalf("a: %s, b: %s (cache %q), provider called %d times", first.Status, second.Status, second.Header.Get("X-Highway-Cache"), calls.Load())
+	}
+	if fromB != fromA || !strings.HasPrefix(second.Header.Get("Content-Type"), "text/event-stream") || !strings.Contains(fromB, "data: [DONE]") {
+		t.Errorf("the other replica's hit is not the same stream:\n%s\nwant:\n%s", fromB, fromA)
+	}
+	// About 13 tokens an answer, 40 a minute: asked of either replica in
+	// turn, the budget runs out at the same count as on one.
+	var codes []int
+	for i := range 8 {
+		front := a.URL
+		if i%2 == 1 {
+			front = b.URL
+		}
+		resp, body := ask(front, "plain")
+		codes = append(codes, resp.StatusCode)
+		if resp.StatusCode == 429 && (!strings.Contains(body, `"type":"rate_limit_error"`) && !strings.Contains(body, `"code":"rate_limit_exceeded"`) || resp.Header.Get("Retry-After") == "") {
+			t.Errorf("429 in the OpenAI dialect, with Retry-After: %s %s", resp.Header, body)
+		}
+	}
+	// Each replica on its own budget would answer about six.
+	if ok := slices.Index(codes, 429); codes[0] != 200 || ok < 0 || ok > 4 || slices.Contains(codes[ok:], 200) {
+		t.Errorf("codes %v across two replicas: the budget is not shared", codes)
 	}
 }

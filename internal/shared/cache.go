@@ -10,15 +10,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/citypopy/highway/internal/config"
 	"github.com/citypopy/highway/source"
 )
 
-// Cache is one source's tier of answers in Redis, a policy.SharedCache:
-// an answer one replica fetched is there for every other until its TTL.
-// Its keys are namespaced by the source's name and a hash of its whole
-// config, so a source whose config changed never reads an answer of the
-// old one; the call's own key is hashed, so keys stay short whatever the
+// Cache is one source's (or front-door model's) tier of answers in
+// Redis, a policy.SharedCache: an answer one replica fetched is there for
+// every other until its TTL. Its keys are namespaced by the name and a
+// hash of the whole config, so a source whose config changed never reads
+// an answer of the old one; the call's own key is hashed, so keys stay short whatever the
 // parameters. The source and config hash are the key's Redis Cluster hash
 // tag, so that one source's entries live on one shard.
 type Cache struct {
@@ -26,10 +25,11 @@ type Cache struct {
 	ns string // prefix "cache:{" source ":" config hash "}:"
 }
 
-// Cache returns the shared cache tier of the source named name, as sc
-// configures it.
-func (s *Store) Cache(name string, sc *config.Source) *Cache {
-	b, err := json.Marshal(sc)
+// Cache returns the shared cache tier of what name names (a source, or
+// a model as "model:" and its name), as config (everything that decides
+// its answers, encoded as JSON) configures it.
+func (s *Store) Cache(name string, config any) *Cache {
+	b, err := json.Marshal(config)
 	if err != nil { // not expected of a decoded config; keep the name alone apart
 		b = []byte(err.Error())
 	}
