@@ -150,3 +150,58 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// A front-door request is traced as a route's: the request's span, and
+// under it a span per provider the model tried and one per attempt, the
+// failed provider's with its error; the provider is called within its
+// attempt's span.
+func TestTracingFollowsADoorRequestAcrossItsProviders(t *testing.T) {
+	t.Parallel()
+	up := mockUpstream(t)
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	defer tp.Shutdown(t.Context())
+	s := newServerWith(t, `
+sources:
+  down: {kind: openai, base_url: "`+up+`/openai/v1?failure_status=503", model: popy-1}
+  an:   {kind: anthropic, base_url: "`+up+`/anthropic?token_delay=1ms", model: claude-mock}
+models:
+  steady: {use: [down, an]}
+`, Options{TracerProvider: tp})
+	front := httptest.NewServer(s)
+	defer front.Close()
+	const callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req, _ := http.NewRequest("POST", front.URL+"/v1/chat/completions",
+		strings.NewReader(`{"model":"steady","stream":true,"messages":[{"role":"user","content":"Hi there"}]}`))
+	req.Header.Set("Traceparent", "00-"+callerTrace+"-00f067aa0ba902b7-01")
+	if resp, body := send(t, req); resp.StatusCode != 200 || !strings.Contains(body, "[DONE]") {
+		t.Fatalf("%s: %s", resp.Status, body)
+	}
+	byName := map[string][]tracetest.SpanStub{}
+	for _, sp := range spans.GetSpans() {
+		if sp.SpanContext.TraceID().String() != callerTrace {
+			t.Errorf("span %q in trace %s, want the caller's", sp.Name, sp.SpanContext.TraceID())
+		}
+		byName[sp.Name] = append(byName[sp.Name], sp)
+	}
+	root := one(t, byName, "POST /v1/chat/completions")
+	if root.SpanKind != trace.SpanKindServer || attr(root.Attributes, "http.response.status_code").AsInt64() != 200 {
+		t.Errorf("request span: kind %v, attributes %v", root.SpanKind, root.Attributes)
+	}
+	for _, p := range []struct {
+		name   string
+		failed bool
+	}{{"down", true}, {"an", false}} {
+		src := one(t, byName, "source "+p.name)
+		att := one(t, byName, "attempt "+p.name)
+		if src.Parent.SpanID() != root.SpanContext.SpanID() || att.Parent.SpanID() != src.SpanContext.SpanID() {
+			t.Errorf("%s: its source span is not under the request's, or its attempt under its source's", p.name)
+		}
+		if failed := att.Status.Code == codes.Error; failed != p.failed {
+			t.Errorf("%s: attempt status %+v", p.name, att.Status)
+		}
+		if p.failed && !strings.Contains(att.Status.Description, "503") {
+			t.Errorf("%s: the attempt's error says %q, want the provider's 503", p.name, att.Status.Description)
+		}
+	}
+}
