@@ -68,7 +68,8 @@ func TestOpenAISDKChatsThroughTheDoorOnEitherProvider(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", model, err)
 		}
-		if resp.Choices[0].Message.Content != heard || resp.Choices[0].FinishReason != "stop" || resp.Usage.CompletionTokens == 0 {
+		if resp.Choices[0].Message.Content != heard || resp.Choices[0].FinishReason != "stop" || resp.Usage.CompletionTokens == 0 ||
+			!strings.HasPrefix(resp.ID, "chatcmpl-") {
 			t.Errorf("%s: %+v", model, resp.Choices[0])
 		}
 		params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
@@ -151,7 +152,8 @@ func TestAnthropicSDKMessagesThroughTheDoorOnEitherProvider(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", model, err)
 		}
-		if len(msg.Content) != 1 || msg.Content[0].Text != heard || msg.StopReason != "end_turn" || msg.Usage.OutputTokens == 0 {
+		if len(msg.Content) != 1 || msg.Content[0].Text != heard || msg.StopReason != "end_turn" || msg.Usage.OutputTokens == 0 ||
+			msg.Usage.InputTokens == 0 || !strings.HasPrefix(msg.ID, "msg_") {
 			t.Errorf("%s: %+v", model, msg)
 		}
 		stream := client.Messages.NewStreaming(ctx, params)
@@ -164,8 +166,11 @@ func TestAnthropicSDKMessagesThroughTheDoorOnEitherProvider(t *testing.T) {
 		if err := stream.Err(); err != nil {
 			t.Fatalf("%s stream: %v", model, err)
 		}
-		if len(acc.Content) != 1 || acc.Content[0].Text != heard || acc.StopReason != "end_turn" || acc.Usage.OutputTokens == 0 {
-			t.Errorf("%s stream: %+v", model, acc)
+		// The usage the SDK adds up is the whole answer's, input tokens too,
+		// from either provider; the id is a message's.
+		if len(acc.Content) != 1 || acc.Content[0].Text != heard || acc.StopReason != "end_turn" || acc.Usage.OutputTokens == 0 ||
+			acc.Usage.InputTokens != msg.Usage.InputTokens || !strings.HasPrefix(acc.ID, "msg_") {
+			t.Errorf("%s stream: %+v (the whole answer's usage: %+v)", model, acc, msg.Usage)
 		}
 
 		params.Tools = []anthropic.ToolUnionParam{anthropic.ToolUnionParamOfTool(anthropic.ToolInputSchemaParam{

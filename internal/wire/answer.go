@@ -54,11 +54,7 @@ func anthropicAnswer(body []byte) ([]byte, error) {
 		}
 		content = append(content, map[string]any{"type": "tool_use", "id": tc.ID, "name": tc.Function.Name, "input": input})
 	}
-	id := c.ID
-	if id == "" {
-		id = "msg_highway"
-	}
-	return json.Marshal(map[string]any{"id": id, "type": "message", "role": "assistant", "model": c.Model,
+	return json.Marshal(map[string]any{"id": messageID(c.ID), "type": "message", "role": "assistant", "model": c.Model,
 		"content": content, "stop_reason": stopFromOpenAI(orStop(ch.FinishReason)), "stop_sequence": nil,
 		"usage": map[string]int{"input_tokens": c.Usage.Prompt, "output_tokens": c.Usage.Completion}})
 }
@@ -101,7 +97,26 @@ func openAIAnswer(body []byte) ([]byte, error) {
 		msg["tool_calls"] = calls
 	}
 	u := Usage{InputTokens: m.Usage.InputTokens, OutputTokens: m.Usage.OutputTokens}
-	return json.Marshal(map[string]any{"id": m.ID, "object": "chat.completion", "created": time.Now().Unix(), "model": m.Model,
+	return json.Marshal(map[string]any{"id": completionID(m.ID), "object": "chat.completion", "created": time.Now().Unix(), "model": m.Model,
 		"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": orStop(finishFromAnthropic(m.StopReason)), "logprobs": nil}},
 		"usage":   openAIUsage(u)})
+}
+
+// messageID is the provider's answer id as an Anthropic message's, which
+// begins msg_: an OpenAI completion's chatcmpl-ID becomes msg_ID.
+func messageID(id string) string { return "msg_" + bareID(id) }
+
+// completionID is the provider's answer id as an OpenAI completion's,
+// which begins chatcmpl-: an Anthropic message's msg_ID becomes
+// chatcmpl-ID.
+func completionID(id string) string { return "chatcmpl-" + bareID(id) }
+
+// bareID is id without the prefix of either API's answer ids; "highway"
+// for none.
+func bareID(id string) string {
+	id = strings.TrimPrefix(strings.TrimPrefix(id, "chatcmpl-"), "msg_")
+	if id == "" {
+		return "highway"
+	}
+	return id
 }

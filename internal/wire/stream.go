@@ -259,10 +259,13 @@ func (s *Stream) end() []Event {
 		}
 		return append(out, Event{Data: []byte("[DONE]")})
 	}
+	// The input tokens go in message_delta as well as message_start, as
+	// Anthropic's API now sends them (and its SDK reads them there): from
+	// an OpenAI provider they are known only at its end.
 	out := s.closeBlock()
 	return append(out,
 		anthropicEventOf("message_delta", map[string]any{"delta": map[string]any{"stop_reason": stopFromOpenAI(orStop(s.finish)), "stop_sequence": nil},
-			"usage": map[string]int{"output_tokens": u.OutputTokens}}),
+			"usage": map[string]int{"input_tokens": u.InputTokens, "output_tokens": u.OutputTokens}}),
 		anthropicEventOf("message_stop", map[string]any{}))
 }
 
@@ -295,19 +298,9 @@ func (s *Stream) chunk(delta map[string]any, finish string) Event {
 	return Event{Data: b}
 }
 
-func (s *Stream) chunkID() string {
-	if s.id == "" {
-		return "chatcmpl-highway"
-	}
-	return s.id
-}
+func (s *Stream) chunkID() string { return completionID(s.id) }
 
-func (s *Stream) messageID() string {
-	if s.id == "" {
-		return "msg_highway"
-	}
-	return s.id
-}
+func (s *Stream) messageID() string { return messageID(s.id) }
 
 func anthropicEventOf(name string, v map[string]any) Event {
 	v["type"] = name

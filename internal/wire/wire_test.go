@@ -384,7 +384,7 @@ func TestAWholeAnswerTranslatesBothWays(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := decode(t, an)
-	want := decode(t, []byte(`{"id":"c1","type":"message","role":"assistant","model":"gpt-4o","content":[{"type":"text","text":"Hi"},{"type":"tool_use","id":"call_1","name":"weather","input":{"city":"Paris"}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":4}}`))
+	want := decode(t, []byte(`{"id":"msg_c1","type":"message","role":"assistant","model":"gpt-4o","content":[{"type":"text","text":"Hi"},{"type":"tool_use","id":"call_1","name":"weather","input":{"city":"Paris"}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":4}}`))
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %s", an)
 	}
@@ -394,7 +394,7 @@ func TestAWholeAnswerTranslatesBothWays(t *testing.T) {
 	}
 	v := decode(t, back)
 	ch := v["choices"].([]any)[0].(map[string]any)
-	if ch["finish_reason"] != "tool_calls" || ch["message"].(map[string]any)["content"] != "Hi" || v["usage"].(map[string]any)["total_tokens"].(float64) != 7 {
+	if v["id"] != "chatcmpl-c1" || ch["finish_reason"] != "tool_calls" || ch["message"].(map[string]any)["content"] != "Hi" || v["usage"].(map[string]any)["total_tokens"].(float64) != 7 {
 		t.Errorf("got %s", back)
 	}
 	if _, err := Answer([]byte(`{"nope":1}`), Anthropic, OpenAI); err == nil {
