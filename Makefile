@@ -56,6 +56,7 @@ fuzz:
 	$(FUZZ) -fuzz=FuzzRouteQuery -fuzztime=60000x ./internal/route
 	$(FUZZ) -fuzz=FuzzRequest -fuzztime=100000x ./internal/wire
 	$(FUZZ) -fuzz=FuzzStream -fuzztime=100000x ./internal/wire
+	$(FUZZ) -fuzz=FuzzLinesAreAScannersLines -fuzztime=100000x ./source
 
 serve:
 	$(GO) run ./cmd/highway serve

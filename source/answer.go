@@ -240,6 +240,17 @@ func (a *Answer) Events(ctx context.Context) iter.Seq[Event] {
 	return each(ctx, a.s, func(s *stream) []Event { return s.events })
 }
 
+// EventBatches are Events in the batches they arrived in: each batch the
+// events read from the provider at once (what it sent together), so that
+// a relay writes and flushes a batch once rather than each event. A batch
+// is the answer's own and must not be changed.
+func (a *Answer) EventBatches(ctx context.Context) iter.Seq[[]Event] {
+	if a.head != nil {
+		return a.head.EventBatches(ctx)
+	}
+	return batches(ctx, a.s, func(s *stream) []Event { return s.events })
+}
+
 // Dialect is the dialect of the provider that answered a Chat (its
 // value, or its stream's events, are in it); 0 for an answer to any other
 // call. An answer made by Then says its first part's.
@@ -254,18 +265,27 @@ func (a *Answer) Dialect() Dialect {
 // s.mu) from the first, as it arrives.
 func each[T any](ctx context.Context, s *stream, list func(*stream) []T) iter.Seq[T] {
 	return func(yield func(T) bool) {
+		for batch := range batches(ctx, s, list) {
+			for _, t := range batch {
+				if !yield(t) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// batches yields what list gives of s from the first, as it arrives: all
+// that has arrived and not been yielded, at once.
+func batches[T any](ctx context.Context, s *stream, list func(*stream) []T) iter.Seq[[]T] {
+	return func(yield func([]T) bool) {
 		if s == nil {
 			return
 		}
 		for i := 0; ; {
 			batch, ok := after(ctx, s, i, list)
-			if !ok {
+			if !ok || !yield(batch) {
 				return
-			}
-			for _, t := range batch {
-				if !yield(t) {
-					return
-				}
 			}
 			i += len(batch)
 		}

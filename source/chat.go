@@ -1,7 +1,6 @@
 package source
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -161,8 +160,9 @@ func (c *chatCall) do(ctx context.Context) (*Answer, error) {
 	}
 	a := newStream(c.name)
 	a.dialect = c.dialect
-	sc := bufio.NewScanner(io.LimitReader(resp.Body, limit))
-	sc.Buffer(make([]byte, 0, 512), 1<<20) // an SSE line is short; grows to a long one only when one comes (4 KiB first cost 3 KB an open stream)
+	// An SSE line is short: the buffer is 512 bytes, a longer line put
+	// together past it (4 KiB cost 3 KB an open stream).
+	sc := newLineReader(io.LimitReader(resp.Body, limit), 512, 1<<20)
 	lines := c.parser(watch, a)
 	var abandon func() bool
 	finish := func(reply *chatReply, err error) {
@@ -181,9 +181,17 @@ func (c *chatCall) do(ctx context.Context) (*Answer, error) {
 		cancel(nil)
 	}
 	a.s.pump = func() {
-		reply, done, err := lines.next(sc)
-		if done {
-			finish(reply, err)
+		// Every line that has arrived, so that what came together is read
+		// (and relayed) together.
+		for {
+			reply, done, err := lines.next(sc)
+			if done {
+				finish(reply, err)
+				return
+			}
+			if !sc.ready() {
+				return
+			}
 		}
 	}
 	// Nobody may read the answer once its context has ended (a client
@@ -224,16 +232,16 @@ type lineParser struct {
 
 // next reads and parses one line of sc: done at the stream's end, or when
 // it cannot be read. A panic in parsing ends it too, as a failure.
-func (p lineParser) next(sc *bufio.Scanner) (reply *chatReply, done bool, err error) {
+func (p lineParser) next(sc *lineReader) (reply *chatReply, done bool, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			reply, done, err = nil, true, &routine.PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	if sc.Scan() {
-		return p.parse(sc.Text())
+	if line, ok := sc.line(); ok {
+		return p.parse(line)
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.err; err != nil {
 		return nil, true, &TransportError{Op: "read upstream stream", Err: err}
 	}
 	return nil, true, &StreamError{Kind: StreamEnded, Reason: "ended before " + p.marker}

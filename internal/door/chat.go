@@ -170,8 +170,8 @@ func (d *Door) headers(w http.ResponseWriter, m *model, tr *policy.Trace, by str
 	h.Set("Cache-Control", "no-store")
 }
 
-// relay writes a's stream to the client in its dialect, event by event
-// as the provider sends them, and on into each provider the answer goes
+// relay writes a's stream to the client in its dialect, as the provider
+// sends it (what came together in one write), and on into each provider the answer goes
 // on from (a resumed stream), telling where it switched. A stream that
 // fails once committed ends with an error event in the client's dialect,
 // never as a success. It returns what failed the stream, if anything.
@@ -186,15 +186,18 @@ func (d *Door) relay(ctx context.Context, w http.ResponseWriter, chat *source.Ch
 	}
 	part := a
 	for {
-		for e := range part.Events(ctx) {
-			events, err := st.Translate(e)
-			for _, ev := range events {
-				if ew.write(ev) != nil {
-					return ew.err // the client has gone: its context stops the provider
+		for batch := range part.EventBatches(ctx) {
+			for _, e := range batch {
+				events, err := st.Translate(e)
+				for _, ev := range events {
+					ew.add(ev)
+				}
+				if err != nil {
+					return fail("api_error", err)
 				}
 			}
-			if err != nil {
-				return fail("api_error", err)
+			if ew.flush() != nil {
+				return ew.err // the client has gone: its context stops the provider
 			}
 		}
 		next, err := part.Next(ctx)

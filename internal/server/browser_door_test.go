@@ -43,6 +43,7 @@ models:
 	var hedged *http.Response
 	stream := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: "hedged", Messages: ask},
 		withResponse(&hedged))
+	defer stream.Close() // an SDK stream that ends in an error is the caller's to close
 	for stream.Next() {
 	}
 	if err := stream.Err(); err != nil {

@@ -64,6 +64,7 @@ func TestTheDoorsTimeoutsMoveOnToTheNextProvider(t *testing.T) {
 		var resp *http.Response
 		stream := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: model,
 			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi there")}}, withResponse(&resp))
+		defer stream.Close() // an SDK stream that ends in an error is the caller's to close
 		var acc openai.ChatCompletionAccumulator
 		for stream.Next() {
 			acc.AddChunk(stream.Current())
@@ -89,6 +90,7 @@ func TestACommittedStreamThatStallsOrErrsEndsWithAnErrorEvent(t *testing.T) {
 	an := anthropicClient(front.URL)
 	stream := an.Messages.NewStreaming(context.Background(), anthropic.MessageNewParams{Model: "in-band", MaxTokens: 100,
 		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Hi there"))}})
+	defer stream.Close() // an SDK stream that ends in an error is the caller's to close
 	for stream.Next() {
 		if stream.Current().Type == "message_stop" {
 			t.Error("an errored stream stopped as a success")
@@ -127,6 +129,7 @@ models:
 	client := openAIClient(front.URL)
 	params := openai.ChatCompletionNewParams{Model: "gpt", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("one two three four")}}
 	stream := client.Chat.Completions.NewStreaming(context.Background(), params)
+	defer stream.Close() // an SDK stream that ends in an error is the caller's to close
 	for stream.Next() {
 	}
 	if err := stream.Err(); err != nil {

@@ -74,6 +74,7 @@ func TestOpenAISDKChatsThroughTheDoorOnEitherProvider(t *testing.T) {
 		}
 		params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
 		stream := client.Chat.Completions.NewStreaming(ctx, params)
+		defer stream.Close() // an SDK stream that ends in an error is the caller's to close
 		var acc openai.ChatCompletionAccumulator
 		chunks := 0
 		for stream.Next() {
@@ -114,6 +115,7 @@ func TestOpenAISDKGetsToolCallsStreamedFromEitherProvider(t *testing.T) {
 				openai.ChatCompletionFunctionTool(openai.FunctionDefinitionParam{Name: "news", Parameters: city}),
 			}}
 		stream := client.Chat.Completions.NewStreaming(context.Background(), params)
+		defer stream.Close() // an SDK stream that ends in an error is the caller's to close
 		var acc openai.ChatCompletionAccumulator
 		for stream.Next() {
 			acc.AddChunk(stream.Current())
@@ -157,6 +159,7 @@ func TestAnthropicSDKMessagesThroughTheDoorOnEitherProvider(t *testing.T) {
 			t.Errorf("%s: %+v", model, msg)
 		}
 		stream := client.Messages.NewStreaming(ctx, params)
+		defer stream.Close() // an SDK stream that ends in an error is the caller's to close
 		var acc anthropic.Message
 		for stream.Next() {
 			if err := acc.Accumulate(stream.Current()); err != nil {
@@ -176,6 +179,7 @@ func TestAnthropicSDKMessagesThroughTheDoorOnEitherProvider(t *testing.T) {
 		params.Tools = []anthropic.ToolUnionParam{anthropic.ToolUnionParamOfTool(anthropic.ToolInputSchemaParam{
 			Properties: map[string]any{"city": map[string]any{"type": "string"}}}, "weather")}
 		stream = client.Messages.NewStreaming(ctx, params)
+		defer stream.Close() // an SDK stream that ends in an error is the caller's to close
 		acc = anthropic.Message{}
 		for stream.Next() {
 			acc.Accumulate(stream.Current())
@@ -226,6 +230,7 @@ func TestTheDoorsErrorsAreTheSDKsOwn(t *testing.T) {
 
 	// A committed stream cut mid-way ends as an error, never a success.
 	stream := oa.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{Model: "cut-short", Messages: user})
+	defer stream.Close() // an SDK stream that ends in an error is the caller's to close
 	for stream.Next() {
 		if stream.Current().Choices[0].FinishReason == "stop" {
 			t.Error("a cut stream said stop")
@@ -251,6 +256,7 @@ func resumes(t *testing.T, front, model string) {
 	stream := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: model,
 		Messages:      []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi there")},
 		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}})
+	defer stream.Close() // an SDK stream that ends in an error is the caller's to close
 	var acc openai.ChatCompletionAccumulator
 	switched := 0
 	for stream.Next() {
