@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	anthropicoption "github.com/anthropics/anthropic-sdk-go/v2/option"
@@ -278,9 +279,31 @@ func resumes(t *testing.T, front, model string) {
 	if acc.Choices[0].Message.Content != heard || switched != 1 || acc.Choices[0].FinishReason != "stop" {
 		t.Errorf("%s: %q, switched %d", model, acc.Choices[0].Message.Content, switched)
 	}
-	spent := doorTraffic(t, front).Recent
-	if last := spent[len(spent)-1]; acc.Usage.TotalTokens != int64(last.Tokens) || acc.Usage.CompletionTokens <= int64(len(strings.Fields(heard))/2) {
+	last := lastPassage(t, front, model)
+	if acc.Usage.TotalTokens != int64(last.Tokens) || acc.Usage.CompletionTokens <= int64(len(strings.Fields(heard))/2) {
 		t.Errorf("%s: the client was told %+v, its budget spent %d tokens", model, acc.Usage, last.Tokens)
+	}
+}
+
+// lastPassage is the door's last finished request of model, waited for:
+// the door records it once its handler has returned, which may be just
+// after the client has read the whole answer.
+func lastPassage(t *testing.T, front, model string) door.Passage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for {
+		recent := doorTraffic(t, front).Recent
+		for i := len(recent) - 1; i >= 0; i-- {
+			if recent[i].Model == model {
+				return recent[i]
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no request of %s recorded: %v", model, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 
@@ -353,6 +376,7 @@ func TestTheDoorsTrafficIsReadWithAKey(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("without a key: %s", resp.Status)
 	}
+	lastPassage(t, front.URL, "steady") // recorded once its handler has returned
 	tr := doorTraffic(t, front.URL)
 	for _, m := range tr.Models {
 		if m.Name != "steady" {
